@@ -1,0 +1,57 @@
+# productops: `make run` and `make test` are all a fresh machine needs (Python 3.11+).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+SCALE ?= 1
+
+.PHONY: run test lint format migrate seed bench ci clean help
+
+help:
+	@echo "make run     venv + install + migrate + demo data + web/worker/beat on http://$(HOST):$(PORT)/"
+	@echo "make test    venv + dev install + the whole pytest suite"
+	@echo "make lint    ruff check + format check"
+	@echo "make ci      what CI runs (.ci/run)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "productops needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: $(BIN)/python requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+run: $(VENV)/.run-installed
+	@mkdir -p var
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo --scale $(SCALE)
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runstack --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: $(VENV)/.run-installed
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+ci:
+	bash .ci/run
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Models of the comms app. Each subclasses productops.models.WorkspaceOwnedModel."""

@@ -1,0 +1,1 @@
+"""Models of the feedback app. Each subclasses productops.models.WorkspaceOwnedModel."""

@@ -1,0 +1,132 @@
+"""Input and output serializers of the platform core API.
+
+Input serializers only validate shape and types; rules live in the services.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from productops.api.base import StrictSerializer
+from productops.models import ApiToken, AuditEvent, Invitation, Membership, Role, Workspace
+
+
+class UserSummary(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+
+
+class WorkspaceOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Workspace
+        fields = ["id", "name", "slug", "created_at", "updated_at"]
+
+
+class WorkspaceCreateInput(StrictSerializer):
+    name = serializers.CharField(max_length=120)
+    slug = serializers.SlugField(max_length=60, required=False, allow_blank=True)
+
+
+class WorkspaceUpdateInput(StrictSerializer):
+    name = serializers.CharField(max_length=120)
+
+
+class MembershipOutput(serializers.ModelSerializer):
+    user = UserSummary(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "role", "created_at", "updated_at"]
+
+
+class MembershipUpdateInput(StrictSerializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationOutput(serializers.ModelSerializer):
+    invited_by = UserSummary(read_only=True)
+    state = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "email",
+            "role",
+            "state",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+            "revoked_at",
+        ]
+
+    def get_state(self, invitation: Invitation) -> str:
+        if invitation.accepted_at:
+            return "accepted"
+        if invitation.revoked_at:
+            return "revoked"
+        return "pending"
+
+
+class InvitationCreateInput(StrictSerializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationAcceptInput(StrictSerializer):
+    token = serializers.CharField(max_length=500)
+
+
+class ApiTokenOutput(serializers.ModelSerializer):
+    user = UserSummary(read_only=True)
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiToken.Scope.choices))
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "user",
+            "scopes",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+        ]
+
+
+class ApiTokenCreatedOutput(ApiTokenOutput):
+    key = serializers.CharField(read_only=True, help_text="The token. Shown once; store it now.")
+
+    class Meta(ApiTokenOutput.Meta):
+        fields = [*ApiTokenOutput.Meta.fields, "key"]
+
+
+class ApiTokenCreateInput(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ApiToken.Scope.choices), allow_empty=False, max_length=2
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    user_id = serializers.IntegerField(required=False, help_text="Admins only: a member to act as.")
+
+
+class AuditEventOutput(serializers.ModelSerializer):
+    actor = UserSummary(read_only=True, allow_null=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "actor",
+            "actor_label",
+            "action",
+            "target_type",
+            "target_id",
+            "target_repr",
+            "changes",
+            "created_at",
+        ]

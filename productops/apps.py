@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ProductopsConfig(AppConfig):
+    name = "productops"
+    verbose_name = "Platform"

@@ -1,0 +1,69 @@
+"""Health endpoints for load balancers and docker-compose.
+
+``/healthz``: the process answers. ``/readyz``: the database and the broker are
+reachable (503 naming what is not), plus the age of the last worker heartbeat
+as information (a stalled worker delays work but does not make the web tier unready).
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from kombu.exceptions import OperationalError as BrokerError
+
+from productops.celery import app as celery_app
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as exc:
+        return f"database unreachable: {exc.__class__.__name__}"
+    return None
+
+
+def check_broker() -> str | None:
+    conf = celery_app.conf
+    if conf.broker_url.startswith("filesystem://"):
+        folder = (conf.broker_transport_options or {}).get("data_folder_in", "")
+        if not (folder and os.path.isdir(folder) and os.access(folder, os.W_OK)):
+            return "broker folder missing or not writable"
+        return None
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+    except (BrokerError, OSError) as exc:
+        return f"broker unreachable: {exc.__class__.__name__}"
+    return None
+
+
+def worker_heartbeat_age_seconds() -> int | None:
+    from productops.models import Heartbeat
+
+    try:
+        beat = Heartbeat.objects.filter(name="worker").first()
+    except DatabaseError:
+        return None
+    return int((timezone.now() - beat.last_seen_at).total_seconds()) if beat else None
+
+
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    problems = [p for p in (check_database(), check_broker()) if p]
+    body = {
+        "status": "unavailable" if problems else "ok",
+        "problems": problems,
+        "worker_heartbeat_age_seconds": None if problems else worker_heartbeat_age_seconds(),
+    }
+    return JsonResponse(body, status=503 if problems else 200)

@@ -1,0 +1,230 @@
+"""Platform core: users, workspaces (tenants), memberships, invitations, API tokens, audit log.
+
+Every domain model of the other apps subclasses :class:`WorkspaceOwnedModel`, so it
+belongs to exactly one workspace and is read through ``.for_workspace(workspace)``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class User(AbstractUser):
+    """The login. Email is unique (case-insensitively) so invitations can match it."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_ci_unique",
+                condition=~models.Q(email=""),
+            )
+        ]
+
+
+class Role(models.TextChoices):
+    """Workspace roles, from most to least powerful."""
+
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    PRODUCT_MANAGER = "product_manager", "Product manager"
+    CONTRIBUTOR = "contributor", "Contributor"
+    VIEWER = "viewer", "Viewer"
+
+    @property
+    def rank(self) -> int:
+        return ROLE_RANK[self]
+
+    def at_least(self, other: Role) -> bool:
+        return ROLE_RANK[self] >= ROLE_RANK[Role(other)]
+
+
+ROLE_RANK: dict[str, int] = {
+    Role.VIEWER: 10,
+    Role.CONTRIBUTOR: 20,
+    Role.PRODUCT_MANAGER: 30,
+    Role.ADMIN: 40,
+    Role.OWNER: 50,
+}
+
+
+class Workspace(models.Model):
+    """A tenant: one company's product organisation. Everything else belongs to one."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkspaceQuerySet(models.QuerySet):
+    def for_workspace(self, workspace: Workspace | int) -> WorkspaceQuerySet:
+        workspace_id = workspace if isinstance(workspace, int) else workspace.pk
+        return self.filter(workspace_id=workspace_id)
+
+
+class WorkspaceOwnedModel(models.Model):
+    """Base of every domain model: it belongs to exactly one workspace."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class Membership(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["workspace_id", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "user"], name="membership_unique"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.workspace} ({self.role})"
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+
+class Invitation(models.Model):
+    """An invitation for an email address to join a workspace with a role.
+
+    The invitation link carries a signed token derived from the id, so nothing
+    secret is stored and the email task can rebuild the link from the id alone.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Role.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                "workspace",
+                Lower("email"),
+                name="invitation_one_pending_per_email",
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+            ),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="invitation_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.workspace}"
+
+
+class ApiToken(models.Model):
+    """A workspace API token acting as its user. Only a SHA-256 of the key is stored."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Write"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="First characters, to recognise a token.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+class AuditEvent(models.Model):
+    """Append-only record of who changed what, when, in which workspace.
+
+    Written only by services (``productops.services.audit_record``); a database
+    trigger refuses UPDATE, so the log cannot be edited after the fact.
+    """
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        DELETED = "deleted", "Deleted"
+        STATE_CHANGED = "state_changed", "State changed"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=150, help_text="Who, kept if the user is deleted.")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    target_type = models.CharField(max_length=100, help_text="app_label.model")
+    target_id = models.CharField(max_length=64)
+    target_repr = models.CharField(max_length=200)
+    changes = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["workspace", "-id"], name="audit_workspace_recent"),
+            models.Index(fields=["workspace", "target_type", "target_id"], name="audit_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.target_type}#{self.target_id}"
+
+
+class Heartbeat(models.Model):
+    """Last time a periodic process proved it was alive (beat → worker round trip)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    last_seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_seen_at:%Y-%m-%d %H:%M:%S}"

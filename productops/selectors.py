@@ -1,0 +1,48 @@
+"""Reads of the platform core. Selectors own scoping, joins and ordering."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from productops.models import (
+    ROLE_RANK,
+    ApiToken,
+    AuditEvent,
+    Invitation,
+    Membership,
+    Role,
+    User,
+    Workspace,
+)
+
+
+def workspace_list_for_user(*, user: User, token: ApiToken | None = None) -> QuerySet[Workspace]:
+    """Workspaces the user belongs to; a token sees only its own workspace."""
+    workspaces = Workspace.objects.filter(memberships__user=user)
+    if token is not None:
+        workspaces = workspaces.filter(pk=token.workspace_id)
+    return workspaces.order_by("name", "id")
+
+
+def membership_list(*, workspace: Workspace) -> QuerySet[Membership]:
+    return Membership.objects.for_workspace(workspace).select_related("user").order_by("user__username", "id")
+
+
+def invitation_list(*, workspace: Workspace) -> QuerySet[Invitation]:
+    return (
+        Invitation.objects.for_workspace(workspace)
+        .select_related("invited_by", "accepted_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def api_token_list(*, workspace: Workspace, membership: Membership) -> QuerySet[ApiToken]:
+    """Admins see every token of the workspace; everyone else only their own."""
+    tokens = ApiToken.objects.for_workspace(workspace).select_related("user")
+    if ROLE_RANK[membership.role] < ROLE_RANK[Role.ADMIN]:
+        tokens = tokens.filter(user_id=membership.user_id)
+    return tokens.order_by("-created_at", "-id")
+
+
+def audit_event_list(*, workspace: Workspace) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.for_workspace(workspace).select_related("actor").order_by("-id")

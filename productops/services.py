@@ -1,0 +1,514 @@
+"""Writes of the platform core. Every function is keyword-only, transactional,
+validating and audited, and returns the model it wrote.
+
+Other apps use :func:`audit_record`, :func:`model_update` and :func:`require_role`
+from here rather than re-implementing them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from productops.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from productops.models import (
+    ROLE_RANK,
+    ApiToken,
+    AuditEvent,
+    Heartbeat,
+    Invitation,
+    Membership,
+    Role,
+    User,
+    Workspace,
+)
+from productops.tasking import enqueue_on_commit
+
+INVITATION_SALT = "productops.invitation"
+TOKEN_PREFIX = "po_"  # noqa: S105 (a public prefix, not a secret)
+# A token's last-used time is written at most this often, so authenticated
+# requests do not each cost a write.
+TOKEN_LAST_USED_RESOLUTION_SECONDS = 60
+
+
+# --- Shared building blocks -------------------------------------------------
+
+
+def _actor_label(actor: User | None) -> str:
+    if actor is None:
+        return "system"
+    return actor.get_username()
+
+
+def audit_record(
+    *,
+    workspace: Workspace,
+    actor: User | None,
+    action: str,
+    target: models.Model,
+    changes: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event. Call inside the service's transaction."""
+    meta = target._meta
+    return AuditEvent.objects.create(
+        workspace=workspace,
+        actor=actor,
+        actor_label=_actor_label(actor),
+        action=action,
+        target_type=f"{meta.app_label}.{meta.model_name}",
+        target_id=str(target.pk),
+        target_repr=str(target)[:200],
+        changes=dict(changes or {}),
+    )
+
+
+def model_update(
+    *, instance: models.Model, fields: Iterable[str], data: Mapping[str, Any]
+) -> tuple[models.Model, dict[str, list[Any]]]:
+    """Set the given ``fields`` present in ``data`` and save only what changed.
+
+    Returns the instance and ``{field: [old, new]}`` of what changed, for the audit log.
+    """
+    changes: dict[str, list[Any]] = {}
+    for field in fields:
+        if field not in data:
+            continue
+        old = getattr(instance, field)
+        new = data[field]
+        if old != new:
+            setattr(instance, field, new)
+            changes[field] = [old, new]
+    if changes:
+        update_fields = list(changes)
+        if any(f.name == "updated_at" for f in instance._meta.concrete_fields):
+            update_fields.append("updated_at")
+        instance.full_clean(exclude=[f.name for f in instance._meta.fields if f.name not in changes])
+        instance.save(update_fields=update_fields)
+    return instance, changes
+
+
+def membership_for(*, workspace: Workspace, user: User) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(workspace=workspace, user=user).first()
+
+
+def require_role(*, workspace: Workspace, user: User | None, role: Role) -> Membership | None:
+    """Check that ``user`` holds at least ``role`` in ``workspace``.
+
+    ``user=None`` is the system (management commands, tasks) and always passes.
+    A non-member gets NotFound, so the workspace's existence is not revealed.
+    """
+    if user is None:
+        return None
+    membership = membership_for(workspace=workspace, user=user)
+    if membership is None:
+        raise NotFound("Workspace not found.")
+    if ROLE_RANK[membership.role] < ROLE_RANK[role]:
+        raise Forbidden(f"This needs the {Role(role).label} role or higher.")
+    return membership
+
+
+# --- Workspaces -------------------------------------------------------------
+
+
+@transaction.atomic
+def workspace_create(*, name: str, owner: User, slug: str = "") -> Workspace:
+    """Create a workspace with ``owner`` as its first owner."""
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("Name is required.", attr="name", code="required")
+    slug = slugify(slug or name)[:60]
+    if not slug:
+        raise ValidationFailed("Slug must contain letters or digits.", attr="slug")
+    try:
+        # A savepoint, so a lost race on the unique slug leaves the outer
+        # transaction usable and becomes a 400 rather than a 500.
+        with transaction.atomic():
+            workspace = Workspace.objects.create(name=name, slug=slug)
+    except IntegrityError:
+        raise ValidationFailed(f"The slug {slug!r} is taken.", attr="slug", code="unique") from None
+    membership = Membership.objects.create(workspace=workspace, user=owner, role=Role.OWNER)
+    audit_record(
+        workspace=workspace,
+        actor=owner,
+        action=AuditEvent.Action.CREATED,
+        target=workspace,
+        changes={"name": name, "slug": slug},
+    )
+    audit_record(
+        workspace=workspace,
+        actor=owner,
+        action=AuditEvent.Action.CREATED,
+        target=membership,
+        changes={"role": Role.OWNER},
+    )
+    return workspace
+
+
+@transaction.atomic
+def workspace_update(*, workspace: Workspace, actor: User | None, data: Mapping[str, Any]) -> Workspace:
+    require_role(workspace=workspace, user=actor, role=Role.ADMIN)
+    if "name" in data and not str(data["name"]).strip():
+        raise ValidationFailed("Name is required.", attr="name", code="required")
+    workspace, changes = model_update(instance=workspace, fields=["name"], data=data)
+    if changes:
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            action=AuditEvent.Action.UPDATED,
+            target=workspace,
+            changes=changes,
+        )
+    return workspace
+
+
+@transaction.atomic
+def workspace_delete(*, workspace: Workspace, actor: User | None) -> None:
+    """Delete a workspace and everything in it (owners only)."""
+    require_role(workspace=workspace, user=actor, role=Role.OWNER)
+    workspace.delete()
+
+
+# --- Members ----------------------------------------------------------------
+
+
+def _lock_owner_count(workspace: Workspace) -> int:
+    # Locking the owners' rows serialises concurrent demotions, so two admins
+    # cannot each remove "one of two" owners and leave none.
+    return len(
+        list(
+            Membership.objects.select_for_update()
+            .filter(workspace=workspace, role=Role.OWNER)
+            .values_list("id", flat=True)
+        )
+    )
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str, actor: User | None) -> Membership:
+    if role not in Role.values:
+        raise ValidationFailed(f"{role!r} is not a role.", attr="role", code="invalid_choice")
+    workspace = membership.workspace
+    actor_membership = require_role(workspace=workspace, user=actor, role=Role.ADMIN)
+    needs_owner = Role.OWNER in (role, membership.role)
+    if needs_owner and actor_membership is not None and actor_membership.role != Role.OWNER:
+        raise Forbidden("Only an owner can grant or take away the owner role.")
+    if membership.role == Role.OWNER and role != Role.OWNER and _lock_owner_count(workspace) <= 1:
+        raise Conflict("A workspace needs at least one owner.", code="last_owner")
+    old = membership.role
+    membership, changes = model_update(instance=membership, fields=["role"], data={"role": role})
+    if changes:
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            action=AuditEvent.Action.UPDATED,
+            target=membership,
+            changes={"role": [old, role]},
+        )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: User | None) -> None:
+    """Remove a member; members may remove themselves, admins anyone but owners."""
+    workspace = membership.workspace
+    if actor is None or actor.pk != membership.user_id:
+        actor_membership = require_role(workspace=workspace, user=actor, role=Role.ADMIN)
+        if (
+            membership.role == Role.OWNER
+            and actor_membership is not None
+            and actor_membership.role != Role.OWNER
+        ):
+            raise Forbidden("Only an owner can remove an owner.")
+    if membership.role == Role.OWNER and _lock_owner_count(workspace) <= 1:
+        raise Conflict("A workspace needs at least one owner.", code="last_owner")
+    # Tokens act as their user: leaving the workspace revokes them.
+    ApiToken.objects.filter(workspace=workspace, user_id=membership.user_id, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action=AuditEvent.Action.DELETED,
+        target=membership,
+        changes={"user": membership.user.get_username(), "role": membership.role},
+    )
+    membership.delete()
+
+
+# --- Invitations ------------------------------------------------------------
+
+
+def invitation_token(invitation: Invitation) -> str:
+    return signing.dumps(invitation.pk, salt=INVITATION_SALT)
+
+
+def invitation_link(invitation: Invitation) -> str:
+    return f"{settings.PUBLIC_BASE_URL}/invitations/accept/?token={invitation_token(invitation)}"
+
+
+@transaction.atomic
+def invitation_create(*, workspace: Workspace, email: str, role: str, actor: User | None) -> Invitation:
+    """Invite ``email`` with ``role``; the email goes out after the commit."""
+    from productops import tasks
+
+    email = email.strip().lower()
+    if role not in Role.values:
+        raise ValidationFailed(f"{role!r} is not a role.", attr="role", code="invalid_choice")
+    actor_membership = require_role(workspace=workspace, user=actor, role=Role.ADMIN)
+    if actor_membership is not None and ROLE_RANK[role] > ROLE_RANK[actor_membership.role]:
+        raise Forbidden("You cannot invite someone to a role above your own.")
+    if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
+        raise Conflict(f"{email} is already a member.", code="already_member")
+    if Invitation.objects.filter(
+        workspace=workspace, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).exists():
+        raise Conflict(f"{email} already has a pending invitation.", code="already_invited")
+    invitation = Invitation.objects.create(
+        workspace=workspace,
+        email=email,
+        role=role,
+        invited_by=actor,
+        expires_at=timezone.now() + settings.INVITATION_MAX_AGE,
+    )
+    invitation.full_clean()
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action=AuditEvent.Action.CREATED,
+        target=invitation,
+        changes={"email": email, "role": role},
+    )
+    enqueue_on_commit(tasks.invitation_send_email, invitation.pk)
+    return invitation
+
+
+@transaction.atomic
+def invitation_send_email(*, invitation_id: int) -> Invitation | None:
+    """Send the invitation email once; a second call for the same invitation does nothing."""
+    invitation = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("workspace", "invited_by")
+        .filter(
+            pk=invitation_id,
+            email_sent_at__isnull=True,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+        )
+        .first()
+    )
+    if invitation is None:
+        return None
+    inviter = invitation.invited_by.get_username() if invitation.invited_by else "An administrator"
+    send_mail(
+        subject=f"You are invited to {invitation.workspace.name} on productops",
+        message=(
+            f"{inviter} invited you to join {invitation.workspace.name} as "
+            f"{Role(invitation.role).label}.\n\nAccept: {invitation_link(invitation)}\n\n"
+            f"The link expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC."
+        ),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+    invitation.email_sent_at = timezone.now()
+    invitation.save(update_fields=["email_sent_at"])
+    return invitation
+
+
+def invitations_send_pending() -> int:
+    """Send every pending invitation email that was never sent; returns how many."""
+    pending = Invitation.objects.filter(
+        email_sent_at__isnull=True,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).values_list("pk", flat=True)
+    sent = 0
+    for invitation_id in list(pending):
+        if invitation_send_email(invitation_id=invitation_id) is not None:
+            sent += 1
+    return sent
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: User | None) -> Invitation:
+    require_role(workspace=invitation.workspace, user=actor, role=Role.ADMIN)
+    if invitation.accepted_at is not None:
+        raise Conflict("This invitation was already accepted.", code="already_accepted")
+    if invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(
+            workspace=invitation.workspace,
+            actor=actor,
+            action=AuditEvent.Action.STATE_CHANGED,
+            target=invitation,
+            changes={"state": ["pending", "revoked"]},
+        )
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: User) -> Membership:
+    """Accept an invitation addressed to ``user``'s email; returns the new membership."""
+    try:
+        invitation_id = signing.loads(token, salt=INVITATION_SALT, max_age=settings.INVITATION_MAX_AGE)
+    except signing.SignatureExpired:
+        raise ValidationFailed("This invitation has expired.", attr="token", code="expired") from None
+    except signing.BadSignature:
+        raise ValidationFailed("This invitation link is not valid.", attr="token") from None
+    invitation = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("workspace")
+        .filter(pk=invitation_id)
+        .first()
+    )
+    if invitation is None or invitation.revoked_at is not None:
+        raise ValidationFailed("This invitation is no longer valid.", attr="token", code="revoked")
+    if invitation.accepted_at is not None:
+        raise Conflict("This invitation was already accepted.", code="already_accepted")
+    if invitation.expires_at <= timezone.now():
+        raise ValidationFailed("This invitation has expired.", attr="token", code="expired")
+    if invitation.email.lower() != (user.email or "").lower():
+        raise Forbidden("This invitation was sent to another email address.")
+    if Membership.objects.filter(workspace=invitation.workspace, user=user).exists():
+        raise Conflict("You are already a member of this workspace.", code="already_member")
+    membership = Membership.objects.create(workspace=invitation.workspace, user=user, role=invitation.role)
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit_record(
+        workspace=invitation.workspace,
+        actor=user,
+        action=AuditEvent.Action.STATE_CHANGED,
+        target=invitation,
+        changes={"state": ["pending", "accepted"]},
+    )
+    audit_record(
+        workspace=invitation.workspace,
+        actor=user,
+        action=AuditEvent.Action.CREATED,
+        target=membership,
+        changes={"role": invitation.role},
+    )
+    return membership
+
+
+# --- API tokens -------------------------------------------------------------
+
+
+def _hash_key(key: str) -> str:
+    # The key carries 256 random bits, so a fast hash is safe here (no
+    # dictionary to attack) and keeps the per-request lookup cheap.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_token_create(
+    *,
+    workspace: Workspace,
+    user: User,
+    name: str,
+    scopes: Iterable[str],
+    actor: User | None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a token acting as ``user`` in ``workspace``.
+
+    Returns the token row and the plain key; the key is not stored and cannot be
+    shown again. A user creates their own tokens; admins may create one for
+    another member (for a service account, say).
+    """
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("Name is required.", attr="name", code="required")
+    scopes = sorted(set(scopes))
+    if not scopes:
+        raise ValidationFailed("Pick at least one scope.", attr="scopes", code="required")
+    unknown = [s for s in scopes if s not in ApiToken.Scope.values]
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown scope(s): {', '.join(unknown)}.", attr="scopes", code="invalid_choice"
+        )
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed("Expiry must be in the future.", attr="expires_at")
+    if actor is not None and actor.pk != user.pk:
+        require_role(workspace=workspace, user=actor, role=Role.ADMIN)
+    if membership_for(workspace=workspace, user=user) is None:
+        raise ValidationFailed("The token's user must be a member of the workspace.", attr="user")
+    key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        workspace=workspace,
+        user=user,
+        name=name,
+        prefix=key[:10],
+        key_hash=_hash_key(key),
+        scopes=scopes,
+        expires_at=expires_at,
+    )
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action=AuditEvent.Action.CREATED,
+        target=token,
+        changes={"name": name, "user": user.get_username(), "scopes": scopes},
+    )
+    return token, key
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, actor: User | None) -> ApiToken:
+    if actor is not None and actor.pk != token.user_id:
+        require_role(workspace=token.workspace, user=actor, role=Role.ADMIN)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(
+            workspace=token.workspace,
+            actor=actor,
+            action=AuditEvent.Action.STATE_CHANGED,
+            target=token,
+            changes={"state": ["active", "revoked"]},
+        )
+    return token
+
+
+def api_token_authenticate(*, key: str) -> ApiToken | None:
+    """The active token for ``key`` with its user and workspace, or None.
+
+    Marks the token used (at most once a minute).
+    """
+    if not key.startswith(TOKEN_PREFIX):
+        return None
+    now = timezone.now()
+    token = (
+        ApiToken.objects.select_related("user", "workspace")
+        .filter(key_hash=_hash_key(key), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None or (token.expires_at is not None and token.expires_at <= now):
+        return None
+    stale_before = now - timedelta(seconds=TOKEN_LAST_USED_RESOLUTION_SECONDS)
+    if token.last_used_at is None or token.last_used_at < stale_before:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+# --- Operations -------------------------------------------------------------
+
+
+def heartbeat_record(*, name: str) -> Heartbeat:
+    heartbeat, _ = Heartbeat.objects.update_or_create(name=name, defaults={"last_seen_at": timezone.now()})
+    return heartbeat

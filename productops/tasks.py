@@ -1,0 +1,28 @@
+"""Celery tasks of the platform core. Each takes ids and calls a service."""
+
+from celery import shared_task
+
+from productops import services
+
+
+@shared_task(ignore_result=False)
+def ping() -> str:
+    """Round trip through broker, worker and result backend (used by tests and ops)."""
+    return "pong"
+
+
+@shared_task
+def heartbeat(name: str = "worker") -> None:
+    """Beat schedules this; its timestamp tells operators the worker runs."""
+    services.heartbeat_record(name=name)
+
+
+@shared_task
+def invitation_send_email(invitation_id: int) -> None:
+    services.invitation_send_email(invitation_id=invitation_id)
+
+
+@shared_task
+def invitations_send_pending() -> None:
+    """Safety net: send invitation emails whose enqueue was lost."""
+    services.invitations_send_pending()

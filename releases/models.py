@@ -1,0 +1,1 @@
+"""Models of the releases app. Each subclasses productops.models.WorkspaceOwnedModel."""

@@ -1,0 +1,1 @@
+"""Models of the roadmap app. Each subclasses productops.models.WorkspaceOwnedModel."""

@@ -1,0 +1,71 @@
+"""Shared fixtures: API clients acting as a member of a workspace, by session or token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from productops import services
+from productops.models import Membership, Role, User, Workspace
+from tests.productops.factories import MembershipFactory, UserFactory, WorkspaceFactory
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Throttle counters live in the cache; each test starts from zero.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def workspace(db) -> Workspace:
+    return WorkspaceFactory(slug="acme", name="Acme")
+
+
+@pytest.fixture
+def other_workspace(db) -> Workspace:
+    return WorkspaceFactory(slug="globex", name="Globex")
+
+
+@pytest.fixture
+def member(db) -> Callable[..., Membership]:
+    """``member(workspace, role)`` → a new user holding ``role`` in ``workspace``."""
+
+    def make(workspace: Workspace, role: str = Role.CONTRIBUTOR, **user_fields: object) -> Membership:
+        return MembershipFactory(workspace=workspace, role=role, user=UserFactory(**user_fields))
+
+    return make
+
+
+@pytest.fixture
+def owner(workspace, member) -> User:
+    return member(workspace, Role.OWNER).user
+
+
+@pytest.fixture
+def session_client() -> Callable[[User], APIClient]:
+    def make(user: User) -> APIClient:
+        client = APIClient()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def token_client() -> Callable[..., APIClient]:
+    """``token_client(workspace, user, scopes)`` → a client sending a fresh bearer token."""
+
+    def make(workspace: Workspace, user: User, scopes: tuple[str, ...] = ("read", "write")) -> APIClient:
+        _, key = services.api_token_create(
+            workspace=workspace, user=user, name="test", scopes=scopes, actor=None
+        )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        return client
+
+    return make
