@@ -42,18 +42,29 @@ class Command(BaseCommand):
             + f"  API docs:   http://{host}:{port}/api/docs/\n"
             + f"  broker:     {broker}\n  Ctrl-C stops web, worker and beat.\n"
         )
+        stopping = False
+
+        def request_stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
         processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}  # noqa: S603
         exit_code = 0
         try:
-            while True:
-                for name, process in processes.items():
-                    if process.poll() is not None:
-                        self.stderr.write(f"{name} exited with {process.returncode}; stopping the rest.")
-                        exit_code = process.returncode or 1
-                        raise StopIteration
-                time.sleep(0.5)
-        except (KeyboardInterrupt, StopIteration):
-            pass
+            while not stopping:
+                exited = [(name, p.returncode) for name, p in processes.items() if p.poll() is not None]
+                if exited:
+                    # A Ctrl-C reaches the children too; give our own handler a
+                    # moment so a deliberate stop is not reported as a crash.
+                    time.sleep(0.5)
+                    if not stopping:
+                        name, code = exited[0]
+                        self.stderr.write(f"{name} exited with {code}; stopping the rest.")
+                        exit_code = code or 1
+                    break
+                time.sleep(0.3)
         finally:
             self._stop(processes)
         if exit_code:

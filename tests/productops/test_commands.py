@@ -1,0 +1,118 @@
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from productops import services
+from productops.demo import DEMO_PEOPLE
+from productops.models import ApiToken, AuditEvent, Membership, User, Workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db
+def test_create_api_token_prints_a_working_key_once(workspace, owner):
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command(
+        "create_api_token", workspace="acme", user=owner.username, scopes="read,write", stdout=out, stderr=err
+    )
+
+    key = out.getvalue().strip()
+    token = services.api_token_authenticate(key=key)
+    assert token is not None
+    assert (token.workspace, token.user, token.scopes) == (workspace, owner, ["read", "write"])
+    assert key not in err.getvalue()
+    assert AuditEvent.objects.filter(target_type="productops.apitoken", actor_label="system").count() == 1
+
+
+@pytest.mark.django_db
+def test_create_api_token_refuses_a_non_member(workspace):
+    outsider = User.objects.create_user("outsider")
+
+    with pytest.raises(CommandError, match="must be a member"):
+        call_command("create_api_token", workspace="acme", user=outsider.username, stdout=io.StringIO())
+
+    assert ApiToken.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent():
+    call_command("seed_demo", stdout=io.StringIO())
+    counts = (Workspace.objects.count(), User.objects.count(), Membership.objects.count())
+
+    call_command("seed_demo", stdout=io.StringIO())
+
+    assert (Workspace.objects.count(), User.objects.count(), Membership.objects.count()) == counts
+    assert counts == (1, len(DEMO_PEOPLE), len(DEMO_PEOPLE))
+    demo = User.objects.get(username="demo")
+    assert demo.check_password("demo")
+    assert Membership.objects.get(user=demo).role == "owner"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str, seconds: float) -> bytes:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def test_runstack_serves_and_one_interrupt_stops_web_worker_and_beat(tmp_path):
+    """What `make run` starts, on the embedded default: SQLite and the filesystem broker."""
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "VAR_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "CELERY_BROKER_DIR": str(tmp_path / "broker"),
+        "DJANGO_SETTINGS_MODULE": "productops.settings",
+    }
+    env.pop("REDIS_URL", None)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], env=env, cwd=ROOT, check=True, timeout=120)
+    port = _free_port()
+    stack = subprocess.Popen(
+        [*manage, "runstack", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        assert _wait_for(f"http://127.0.0.1:{port}/readyz", 60).startswith(b'{"status": "ok"')
+        children = subprocess.run(
+            ["pgrep", "-g", str(stack.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        assert len(children) >= 4  # runstack, web, worker (+ its pool), beat
+
+        os.killpg(stack.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        output = stack.communicate(timeout=60)[0].decode()
+    finally:
+        if stack.poll() is None:
+            os.killpg(stack.pid, signal.SIGKILL)
+
+    assert stack.returncode == 0, output
+    assert f"http://127.0.0.1:{port}/" in output
+    assert "demo / demo" in output
+    leftover = subprocess.run(["pgrep", "-g", str(stack.pid)], capture_output=True, text=True, check=False)
+    assert leftover.stdout.split() == []
