@@ -1,0 +1,1 @@
+"""The priority engine: published formulas, the set-based recompute, explanations."""

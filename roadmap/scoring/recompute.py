@@ -1,0 +1,238 @@
+"""The set-based recompute: a handful of SQL statements per workspace, whatever its size.
+
+1. claim DIRTY features (→ RECOMPUTING) under the workspace's settings-row lock;
+2. per-row formulas (RICE, ICE, WSJF, value ÷ effort) in one UPDATE;
+3. customer impact from one aggregate over links and votes (``feedback.selectors``);
+4. scorecard from one correlated aggregate over criteria;
+5. the active model's score, then ranks for the whole workspace with a window function;
+6. history: one INSERT … SELECT of the features whose score or rank moved;
+7. claimed rows → CLEAN.
+
+Two runs for one workspace never overlap (``skip_locked``: the second reports
+busy and its task retries), and a run over unchanged inputs changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import Case, F, FloatField, Value, When
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from feedback.selectors import demand_by_feature_sql, now_utc_text
+from roadmap.models import Feature, FeatureStatus, RoadmapSettings, ScoreState, ScoringModel
+from roadmap.scoring.formulas import (
+    COMPETITIVE_GAP_PER_COMPETITOR,
+    DEFAULT_IMPORTANCE_WEIGHTS,
+    DEFAULT_SEGMENT_WEIGHTS,
+    SNAPSHOT_RELATIVE_THRESHOLD,
+)
+
+MODEL_COLUMN = {
+    ScoringModel.RICE: "score_rice",
+    ScoringModel.ICE: "score_ice",
+    ScoringModel.WSJF: "score_wsjf",
+    ScoringModel.VALUE_EFFORT: "score_value_effort",
+    ScoringModel.CUSTOMER_IMPACT: "score_customer_impact",
+    ScoringModel.SCORECARD: "score_scorecard",
+}
+UNRANKED_STATUSES = (FeatureStatus.SHIPPED, FeatureStatus.DECLINED)
+
+
+@dataclass(frozen=True)
+class RecomputeResult:
+    workspace_id: int
+    busy: bool = False
+    recomputed: int = 0
+    snapshots: int = 0
+
+
+def settings_for(workspace_id: int) -> RoadmapSettings:
+    settings_row, _ = RoadmapSettings.objects.get_or_create(
+        workspace_id=workspace_id,
+        defaults={
+            "importance_weights": DEFAULT_IMPORTANCE_WEIGHTS,
+            "segment_weights": DEFAULT_SEGMENT_WEIGHTS,
+        },
+    )
+    return settings_row
+
+
+def _distinct(a: str, b: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"{a} IS DISTINCT FROM {b}"
+    return f"{a} IS NOT {b}"
+
+
+def _least(a: str, b: str) -> str:
+    return f"LEAST({a}, {b})" if connection.vendor == "postgresql" else f"MIN({a}, {b})"
+
+
+def _execute(sql: str, params: list | tuple) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def recompute_workspace(
+    *, workspace_id: int, full: bool = False, now: datetime | None = None
+) -> RecomputeResult:
+    """Recompute the workspace's dirty features (all of them with ``full``)."""
+    now = now or timezone.now()
+    settings_for(workspace_id)
+    with transaction.atomic():
+        locked = (
+            RoadmapSettings.objects.select_for_update(skip_locked=True)
+            .filter(workspace_id=workspace_id)
+            .first()
+        )
+        if locked is None:
+            return RecomputeResult(workspace_id=workspace_id, busy=True)
+        features = Feature.objects.filter(workspace_id=workspace_id)
+        if full:
+            claimed = features.update(score_state=ScoreState.RECOMPUTING)
+        else:
+            claimed = features.filter(score_state=ScoreState.DIRTY).update(score_state=ScoreState.RECOMPUTING)
+        if claimed:
+            _compute_scores(locked, now)
+        snapshots = _rank_and_snapshot(locked, now) if claimed else 0
+        features.filter(score_state=ScoreState.RECOMPUTING).update(
+            score_state=ScoreState.CLEAN, scores_computed_at=now
+        )
+        locked.last_recomputed_at = now
+        locked.save(update_fields=["last_recomputed_at"])
+    return RecomputeResult(workspace_id=workspace_id, recomputed=claimed, snapshots=snapshots)
+
+
+def _float(name: str) -> Cast:
+    return Cast(F(name), FloatField())
+
+
+def _compute_scores(settings_row: RoadmapSettings, now: datetime) -> None:
+    workspace_id = settings_row.workspace_id
+    claimed = Feature.objects.filter(workspace_id=workspace_id, score_state=ScoreState.RECOMPUTING)
+
+    # 2. Row formulas. SQL arithmetic on NULL is NULL, so incomplete inputs give no score.
+    claimed.update(
+        score_rice=_float("reach")
+        * _float("impact")
+        * (_float("confidence_pct") / Value(100.0))
+        / _float("effort"),
+        score_ice=_float("ice_impact") * _float("ice_confidence") * _float("ice_ease"),
+        score_wsjf=Case(
+            When(job_size__isnull=False, then=_float("job_size")),
+            default=_float("effort"),
+            output_field=FloatField(),
+        ),
+        score_value_effort=_float("value") / _float("effort"),
+    )
+    # score_wsjf holds the job size for a moment; divide cost of delay by it.
+    claimed.update(
+        score_wsjf=(_float("business_value") + _float("time_criticality") + _float("risk_reduction"))
+        / F("score_wsjf")
+    )
+
+    # 3. Customer impact: one aggregate over every link and vote of the claimed features.
+    claimed_filter = (
+        "feature_id IN (SELECT id FROM roadmap_feature WHERE workspace_id = %s AND score_state = %s)"
+    )
+    demand_sql, demand_params = demand_by_feature_sql(
+        workspace_id=workspace_id,
+        now=now,
+        importance_weights=settings_row.importance_weights or DEFAULT_IMPORTANCE_WEIGHTS,
+        segment_weights=settings_row.segment_weights or DEFAULT_SEGMENT_WEIGHTS,
+        vote_weight=float(settings_row.vote_weight),
+        half_life_days=float(settings_row.recency_half_life_days),
+        feature_filter_sql=claimed_filter,
+        feature_filter_params=(workspace_id, ScoreState.RECOMPUTING),
+    )
+    claimed.update(score_customer_impact=0.0, requesting_companies=0)
+    _execute(
+        f"""
+        UPDATE roadmap_feature
+        SET score_customer_impact = demand.impact, requesting_companies = demand.companies
+        FROM ({demand_sql}) AS demand
+        WHERE roadmap_feature.id = demand.feature_id
+        """,
+        demand_params,
+    )
+
+    # 4. Scorecard: weighted average of the criteria, derived ones computed in place.
+    competitors = (
+        "(SELECT COUNT(*) FROM roadmap_feature_competitors fc WHERE fc.feature_id = roadmap_feature.id)"
+    )
+    gap = _least("10.0", f"{COMPETITIVE_GAP_PER_COMPETITOR} * {competitors}")
+    _execute(
+        f"""
+        UPDATE roadmap_feature SET score_scorecard = (
+            SELECT SUM(CAST(c.weight AS FLOAT) * (CASE c.source
+                    WHEN 'customer_impact'
+                        THEN 10.0 * (1.0 - EXP(-roadmap_feature.score_customer_impact / %s))
+                    WHEN 'competitive_gap' THEN {gap}
+                    ELSE COALESCE(CAST(v.value AS FLOAT), 0.0) END))
+                   / NULLIF(SUM(CAST(c.weight AS FLOAT)), 0.0)
+            FROM roadmap_scorecardcriterion c
+            LEFT JOIN roadmap_featurecriterionvalue v
+                   ON v.criterion_id = c.id AND v.feature_id = roadmap_feature.id
+            WHERE c.workspace_id = %s
+        )
+        WHERE workspace_id = %s AND score_state = %s
+        """,
+        [float(settings_row.customer_impact_scale), workspace_id, workspace_id, ScoreState.RECOMPUTING],
+    )
+
+    # 5a. The active model's score.
+    claimed.update(priority_score=F(MODEL_COLUMN[ScoringModel(settings_row.scoring_model)]))
+
+
+def _rank_and_snapshot(settings_row: RoadmapSettings, now: datetime) -> int:
+    workspace_id = settings_row.workspace_id
+    unranked = ", ".join(f"'{s}'" for s in UNRANKED_STATUSES)
+    # 5b. Ranks over the whole workspace: score, then customer impact, then age (oldest first).
+    _execute(
+        f"""
+        UPDATE roadmap_feature SET priority_rank = ranked.position
+        FROM (
+            SELECT id, ROW_NUMBER() OVER (
+                ORDER BY priority_score DESC NULLS LAST, score_customer_impact DESC, id ASC
+            ) AS position
+            FROM roadmap_feature
+            WHERE workspace_id = %s AND status NOT IN ({unranked})
+        ) AS ranked
+        WHERE roadmap_feature.id = ranked.id
+          AND {_distinct("roadmap_feature.priority_rank", "ranked.position")}
+        """,
+        [workspace_id],
+    )
+    Feature.objects.filter(
+        workspace_id=workspace_id, status__in=UNRANKED_STATUSES, priority_rank__isnull=False
+    ).update(priority_rank=None)
+
+    # 6. History: features whose rank changed or whose score moved by more than the threshold.
+    moved = f"""
+        ({_distinct("priority_rank", "snapshot_rank")}
+         OR (priority_score IS NULL) <> (snapshot_score IS NULL)
+         OR ABS(priority_score - snapshot_score) > %s * ABS(snapshot_score))
+    """
+    now_value = now if connection.vendor == "postgresql" else now_utc_text(now)
+    snapshots = _execute(
+        f"""
+        INSERT INTO roadmap_prioritysnapshot
+            (workspace_id, feature_id, scoring_model, score, rank, computed_at)
+        SELECT workspace_id, id, %s, priority_score, priority_rank, %s
+        FROM roadmap_feature
+        WHERE workspace_id = %s AND {moved}
+        """,
+        [settings_row.scoring_model, now_value, workspace_id, SNAPSHOT_RELATIVE_THRESHOLD],
+    )
+    _execute(
+        f"""
+        UPDATE roadmap_feature SET snapshot_score = priority_score, snapshot_rank = priority_rank
+        WHERE workspace_id = %s AND {moved}
+        """,
+        [workspace_id, SNAPSHOT_RELATIVE_THRESHOLD],
+    )
+    return snapshots

@@ -1,0 +1,454 @@
+"""Reads of the roadmap: scoped, joined and ordered here so no view can cause an N+1."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from feedback.selectors import company_labels, demand_signals_for_feature
+from productops.models import Workspace
+from roadmap.models import (
+    Competitor,
+    Feature,
+    FeatureCriterionValue,
+    FeatureDependency,
+    FeatureStatus,
+    FeatureStatusChange,
+    Goal,
+    Initiative,
+    KeyResult,
+    PrioritySnapshot,
+    Product,
+    RoadmapSettings,
+    ScorecardCriterion,
+    ScoringModel,
+    Tag,
+    Team,
+    TeamCapacity,
+)
+from roadmap.scoring import formulas
+from roadmap.scoring.recompute import MODEL_COLUMN, settings_for
+
+
+def roadmap_settings(*, workspace: Workspace) -> RoadmapSettings:
+    return settings_for(workspace.pk)
+
+
+def product_list(*, workspace: Workspace) -> QuerySet[Product]:
+    return (
+        Product.objects.for_workspace(workspace)
+        .annotate(feature_count=Count("features"))
+        .order_by("name", "id")
+    )
+
+
+def goal_list(*, workspace: Workspace) -> QuerySet[Goal]:
+    return (
+        Goal.objects.for_workspace(workspace)
+        .select_related("product", "parent", "owner")
+        .prefetch_related("key_results")
+        .order_by("period", "title", "id")
+    )
+
+
+def key_result_list(*, workspace: Workspace) -> QuerySet[KeyResult]:
+    return KeyResult.objects.for_workspace(workspace).select_related("goal").order_by("goal_id", "id")
+
+
+def initiative_list(*, workspace: Workspace) -> QuerySet[Initiative]:
+    return Initiative.objects.for_workspace(workspace).select_related("goal", "owner").order_by("title", "id")
+
+
+def team_list(*, workspace: Workspace) -> QuerySet[Team]:
+    return Team.objects.for_workspace(workspace).order_by("name", "id")
+
+
+def team_capacity_list(*, workspace: Workspace) -> QuerySet[TeamCapacity]:
+    return (
+        TeamCapacity.objects.for_workspace(workspace)
+        .select_related("team")
+        .order_by("team__name", "starts_on")
+    )
+
+
+def scorecard_criterion_list(*, workspace: Workspace) -> QuerySet[ScorecardCriterion]:
+    return ScorecardCriterion.objects.for_workspace(workspace).order_by("position", "id")
+
+
+def tag_list(*, workspace: Workspace) -> QuerySet[Tag]:
+    return Tag.objects.for_workspace(workspace).order_by("name")
+
+
+def competitor_list(*, workspace: Workspace) -> QuerySet[Competitor]:
+    return Competitor.objects.for_workspace(workspace).order_by("name")
+
+
+def feature_list(*, workspace: Workspace) -> QuerySet[Feature]:
+    """Features with everything a list or card shows, ranked (unranked last)."""
+    return (
+        Feature.objects.for_workspace(workspace)
+        .select_related("product", "initiative", "owner", "team")
+        .prefetch_related(
+            "goals",
+            "tags",
+            "competitors",
+            Prefetch("dependency_links", queryset=FeatureDependency.objects.order_by("depends_on_id")),
+        )
+        .order_by("priority_rank", "id")
+    )
+
+
+def feature_status_history(*, feature: Feature) -> QuerySet[FeatureStatusChange]:
+    return (
+        FeatureStatusChange.objects.filter(feature=feature)
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+    )
+
+
+def feature_priority_history(*, feature: Feature) -> QuerySet[PrioritySnapshot]:
+    return PrioritySnapshot.objects.filter(feature=feature).order_by("-computed_at", "-id")
+
+
+def priority_movers(*, workspace: Workspace, since: datetime) -> list[dict]:
+    """Features whose rank changed since ``since``: old rank (before), new rank (now)."""
+    before = {}
+    for snapshot in (
+        PrioritySnapshot.objects.for_workspace(workspace)
+        .filter(computed_at__lt=since)
+        .order_by("feature_id", "-computed_at", "-id")
+        .values("feature_id", "rank")
+    ):
+        before.setdefault(snapshot["feature_id"], snapshot["rank"])
+    changed_ids = set(
+        PrioritySnapshot.objects.for_workspace(workspace)
+        .filter(computed_at__gte=since)
+        .values_list("feature_id", flat=True)
+    )
+    movers = []
+    for feature in Feature.objects.filter(pk__in=changed_ids).only(
+        "id", "title", "priority_rank", "priority_score"
+    ):
+        old = before.get(feature.pk)
+        if old != feature.priority_rank:
+            movers.append(
+                {
+                    "feature": feature,
+                    "old_rank": old,
+                    "new_rank": feature.priority_rank,
+                    "score": feature.priority_score,
+                }
+            )
+    movers.sort(key=lambda m: (m["new_rank"] is None, m["new_rank"] or 0))
+    return movers
+
+
+# --- explanations ---------------------------------------------------------------
+
+
+def _term(key: str, label: str, value: object, role: str, contribution: float | None = None) -> dict:
+    return {
+        "key": key,
+        "label": label,
+        "value": None if value is None else float(value),
+        "role": role,
+        "contribution": contribution,
+    }
+
+
+def feature_score_breakdown(*, feature: Feature, now: datetime | None = None) -> dict:
+    """Why a feature scores what it scores, per model, and what each criterion adds.
+
+    Additive models (customer impact, scorecard, WSJF's cost of delay) report each
+    term's contribution to the total; multiplicative ones (RICE, ICE, value ÷ effort)
+    report each factor and whether it multiplies or divides.
+    """
+    now = now or timezone.now()
+    settings_row = settings_for(feature.workspace_id)
+    effort = feature.effort
+    wsjf_size = feature.job_size if feature.job_size is not None else effort
+    cost_of_delay_terms = [
+        ("business_value", "Business value", feature.business_value),
+        ("time_criticality", "Time criticality", feature.time_criticality),
+        ("risk_reduction", "Risk reduction / opportunity", feature.risk_reduction),
+    ]
+    wsjf_score = formulas.wsjf(
+        business_value=feature.business_value,
+        time_criticality=feature.time_criticality,
+        risk_reduction=feature.risk_reduction,
+        job_size=wsjf_size,
+    )
+    models = {
+        ScoringModel.RICE: {
+            "score": formulas.rice(
+                reach=feature.reach,
+                impact=feature.impact,
+                confidence_pct=feature.confidence_pct,
+                effort=effort,
+            ),
+            "formula": "reach × impact × confidence ÷ effort",
+            "terms": [
+                _term("reach", "Reach", feature.reach, "multiplier"),
+                _term("impact", "Impact", feature.impact, "multiplier"),
+                _term(
+                    "confidence",
+                    "Confidence",
+                    None if feature.confidence_pct is None else feature.confidence_pct / 100,
+                    "multiplier",
+                ),
+                _term("effort", "Effort", effort, "divisor"),
+            ],
+        },
+        ScoringModel.ICE: {
+            "score": formulas.ice(
+                impact=feature.ice_impact, confidence=feature.ice_confidence, ease=feature.ice_ease
+            ),
+            "formula": "impact × confidence × ease",
+            "terms": [
+                _term("ice_impact", "Impact", feature.ice_impact, "multiplier"),
+                _term("ice_confidence", "Confidence", feature.ice_confidence, "multiplier"),
+                _term("ice_ease", "Ease", feature.ice_ease, "multiplier"),
+            ],
+        },
+        ScoringModel.WSJF: {
+            "score": wsjf_score,
+            "formula": "(business value + time criticality + risk reduction) ÷ job size",
+            "terms": [
+                *[
+                    _term(
+                        key,
+                        label,
+                        value,
+                        "addend",
+                        None if wsjf_score is None or value is None else float(value) / float(wsjf_size),
+                    )
+                    for key, label, value in cost_of_delay_terms
+                ],
+                _term("job_size", "Job size", wsjf_size, "divisor"),
+            ],
+        },
+        ScoringModel.VALUE_EFFORT: {
+            "score": formulas.value_effort(value=feature.value, effort=effort),
+            "formula": "value ÷ effort",
+            "terms": [
+                _term("value", "Value", feature.value, "multiplier"),
+                _term("effort", "Effort", effort, "divisor"),
+            ],
+        },
+    }
+    models[ScoringModel.CUSTOMER_IMPACT] = _customer_impact_breakdown(feature, settings_row, now)
+    models[ScoringModel.SCORECARD] = _scorecard_breakdown(
+        feature, settings_row, models[ScoringModel.CUSTOMER_IMPACT]
+    )
+    active = ScoringModel(settings_row.scoring_model)
+    return {
+        "feature_id": feature.pk,
+        "scoring_model": active.value,
+        "score": getattr(feature, MODEL_COLUMN[active]),
+        "rank": feature.priority_rank,
+        "computed_at": feature.scores_computed_at,
+        "models": {model.value: data for model, data in models.items()},
+    }
+
+
+def _customer_impact_breakdown(feature: Feature, settings_row: RoadmapSettings, now: datetime) -> dict:
+    signals = demand_signals_for_feature(feature_id=feature.pk)
+    score, companies, contributions = formulas.customer_impact(
+        signals,
+        now=now,
+        importance_weights=settings_row.importance_weights or formulas.DEFAULT_IMPORTANCE_WEIGHTS,
+        segment_weights=settings_row.segment_weights or formulas.DEFAULT_SEGMENT_WEIGHTS,
+        vote_weight=float(settings_row.vote_weight),
+        half_life_days=float(settings_row.recency_half_life_days),
+    )
+    labels = company_labels(company_keys=list(contributions))
+    terms = [
+        {**_term(key, labels[key]["name"], None, "addend", value), "company": labels[key]}
+        for key, value in sorted(contributions.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    return {
+        "score": score,
+        "formula": "Σ companies: segment weight × (1 + log10(1 + ARR/1000)) × strongest request "
+        f"(importance × ½^(age days ÷ {settings_row.recency_half_life_days}))",
+        "requesting_companies": companies,
+        "terms": terms,
+    }
+
+
+def _scorecard_breakdown(feature: Feature, settings_row: RoadmapSettings, customer_impact: dict) -> dict:
+    criteria = list(ScorecardCriterion.objects.for_workspace(feature.workspace_id).order_by("position", "id"))
+    manual = {
+        v.criterion_id: v.value
+        for v in FeatureCriterionValue.objects.filter(feature=feature, criterion__in=criteria)
+    }
+    competitors = feature.competitors.count()
+    pairs = []
+    terms = []
+    total_weight = sum(float(c.weight) for c in criteria)
+    for criterion in criteria:
+        if criterion.source == ScorecardCriterion.Source.CUSTOMER_IMPACT:
+            value = formulas.customer_impact_to_ten(
+                customer_impact["score"], scale=float(settings_row.customer_impact_scale)
+            )
+        elif criterion.source == ScorecardCriterion.Source.COMPETITIVE_GAP:
+            value = formulas.competitive_gap_to_ten(competitors)
+        else:
+            value = float(manual.get(criterion.pk, Decimal(0)))
+        pairs.append((value, float(criterion.weight)))
+        terms.append(
+            {
+                **_term(
+                    criterion.key,
+                    criterion.name,
+                    value,
+                    "addend",
+                    value * float(criterion.weight) / total_weight if total_weight else None,
+                ),
+                "weight": float(criterion.weight),
+                "source": criterion.source,
+                "is_set": criterion.source != "manual" or criterion.pk in manual,
+            }
+        )
+    return {"score": formulas.scorecard(pairs), "formula": "Σ weight × value ÷ Σ weight", "terms": terms}
+
+
+# --- capacity fit -----------------------------------------------------------------
+
+
+@dataclass
+class CapacityFit:
+    capacity: TeamCapacity
+    fits: list[Feature] = field(default_factory=list)
+    overflow: list[tuple[Feature, str]] = field(default_factory=list)
+    used: Decimal = Decimal(0)
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.capacity.capacity - self.used
+
+
+CAPACITY_STATUSES = (FeatureStatus.IN_PROGRESS, FeatureStatus.PLANNED)
+
+
+def capacity_fit(*, capacity: TeamCapacity) -> CapacityFit:
+    """Which of the team's planned features fit its capacity for the period.
+
+    In-progress work is counted first, then planned features by priority rank.
+    A feature fits only with its unshipped dependencies: those that are the
+    team's candidates are pulled in ahead of it (if they fit together); one that
+    is not planned by this team, or does not fit, makes it overflow.
+    """
+    candidates = list(
+        Feature.objects.filter(
+            workspace_id=capacity.workspace_id, team_id=capacity.team_id, status__in=CAPACITY_STATUSES
+        )
+    )
+    candidates.sort(
+        key=lambda f: (
+            f.status != FeatureStatus.IN_PROGRESS,
+            f.priority_rank is None,
+            f.priority_rank or 0,
+            f.pk,
+        )
+    )
+    by_id = {f.pk: f for f in candidates}
+    deps: dict[int, list[int]] = defaultdict(list)
+    dep_status: dict[int, tuple[str, str]] = {}
+    for link in FeatureDependency.objects.filter(feature_id__in=by_id).select_related("depends_on"):
+        deps[link.feature_id].append(link.depends_on_id)
+        dep_status[link.depends_on_id] = (link.depends_on.status, link.depends_on.title)
+    result = CapacityFit(capacity=capacity)
+    placed: set[int] = set()
+    failed: dict[int, str] = {}
+
+    def requirements(feature_id: int, trail: tuple[int, ...] = ()) -> tuple[list[int], str | None]:
+        """Unplaced features (dependencies first) this one needs, or why it cannot fit."""
+        needed: list[int] = []
+        for dep_id in deps.get(feature_id, []):
+            status, title = dep_status[dep_id]
+            if dep_id in placed or status == FeatureStatus.SHIPPED:
+                continue
+            if dep_id not in by_id:
+                return [], f"depends on “{title}”, which this team has not planned"
+            if dep_id in failed:
+                return [], f"depends on “{title}”, which does not fit"
+            if dep_id in trail:
+                continue
+            sub, reason = requirements(dep_id, (*trail, feature_id))
+            if reason:
+                return [], reason
+            needed.extend(d for d in sub if d not in needed)
+        needed.append(feature_id)
+        return needed, None
+
+    for feature in candidates:
+        if feature.pk in placed or feature.pk in failed:
+            continue
+        if feature.effort is None:
+            failed[feature.pk] = "no effort estimate"
+            result.overflow.append((feature, failed[feature.pk]))
+            continue
+        needed, reason = requirements(feature.pk)
+        if reason is None:
+            missing = [by_id[i].title for i in needed if by_id[i].effort is None]
+            if missing:
+                reason = f"a dependency has no effort estimate ({', '.join(missing)})"
+        if reason is None:
+            cost = sum((by_id[i].effort for i in needed), Decimal(0))
+            if cost > result.remaining:
+                reason = f"needs {cost} with its dependencies, {result.remaining} left"
+        if reason is not None:
+            failed[feature.pk] = reason
+            result.overflow.append((feature, reason))
+            continue
+        for feature_id in needed:
+            placed.add(feature_id)
+            result.fits.append(by_id[feature_id])
+            result.used += by_id[feature_id].effort
+    return result
+
+
+# --- roadmap views ----------------------------------------------------------------
+
+
+def roadmap_by_horizon(*, features: QuerySet[Feature]) -> dict[str, list[Feature]]:
+    groups: dict[str, list[Feature]] = {"now": [], "next": [], "later": [], "unscheduled": []}
+    for feature in features:
+        groups[feature.horizon or "unscheduled"].append(feature)
+    return groups
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def roadmap_by_month(*, features: QuerySet[Feature], start: date, end: date) -> list[dict]:
+    """Months from ``start`` to ``end`` with the features whose planned span overlaps each.
+
+    A feature with only a target date sits in that month; one with neither date is left out.
+    """
+    months = []
+    month = _month_start(start)
+    while month <= end:
+        months.append({"month": month, "features": []})
+        month = _next_month(month)
+    dated = features.filter(Q(planned_start__isnull=False) | Q(target_date__isnull=False)).filter(
+        Q(planned_start__lte=end) | Q(planned_start__isnull=True),
+        Q(target_date__gte=_month_start(start)) | Q(target_date__isnull=True),
+    )
+    for feature in dated:
+        first = feature.planned_start or feature.target_date
+        last = feature.target_date or feature.planned_start
+        for bucket in months:
+            if _month_start(first) <= bucket["month"] <= last:
+                bucket["features"].append(feature)
+    return months

@@ -1,0 +1,762 @@
+"""Writes of the roadmap: keyword-only, transactional, validated, audited.
+
+Any change to a scoring input marks the affected features DIRTY in the same
+transaction and schedules a coalesced recompute after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from productops.errors import Conflict, ValidationFailed
+from productops.models import AuditEvent, Membership, Role, User, Workspace
+from productops.services import audit_record, model_update, require_role
+from roadmap.models import (
+    Competitor,
+    Feature,
+    FeatureCriterionValue,
+    FeatureDependency,
+    FeatureStatus,
+    FeatureStatusChange,
+    Goal,
+    Initiative,
+    KeyResult,
+    Product,
+    RoadmapSettings,
+    ScorecardCriterion,
+    ScoreState,
+    ScoringModel,
+    Tag,
+    Team,
+    TeamCapacity,
+)
+from roadmap.scoring.recompute import RecomputeResult, recompute_workspace, settings_for
+
+# Triggers within this window share one recompute (a burst of votes → one run).
+RECOMPUTE_COALESCE_SECONDS = 0.5
+
+# Moving along the workflow one step either way needs no reason; anything else does.
+STATUS_FLOW = [
+    FeatureStatus.IDEA,
+    FeatureStatus.UNDER_CONSIDERATION,
+    FeatureStatus.PLANNED,
+    FeatureStatus.IN_PROGRESS,
+    FeatureStatus.SHIPPED,
+]
+FREE_TRANSITIONS: dict[str, set[str]] = {
+    FeatureStatus.IDEA: {FeatureStatus.UNDER_CONSIDERATION, FeatureStatus.DECLINED},
+    FeatureStatus.UNDER_CONSIDERATION: {FeatureStatus.IDEA, FeatureStatus.PLANNED, FeatureStatus.DECLINED},
+    FeatureStatus.PLANNED: {
+        FeatureStatus.UNDER_CONSIDERATION,
+        FeatureStatus.IN_PROGRESS,
+        FeatureStatus.DECLINED,
+    },
+    FeatureStatus.IN_PROGRESS: {FeatureStatus.PLANNED, FeatureStatus.SHIPPED},
+    FeatureStatus.SHIPPED: set(),
+    FeatureStatus.DECLINED: set(),
+}
+SCORING_INPUTS = {
+    "effort",
+    "reach",
+    "impact",
+    "confidence_pct",
+    "ice_impact",
+    "ice_confidence",
+    "ice_ease",
+    "business_value",
+    "time_criticality",
+    "risk_reduction",
+    "job_size",
+    "value",
+    "status",
+}
+RICE_IMPACTS = {Decimal("0.25"), Decimal("0.5"), Decimal("1"), Decimal("2"), Decimal("3")}
+
+
+# --- shared helpers -----------------------------------------------------------
+
+
+def _check_same_workspace(workspace: Workspace, **related: models.Model | None) -> None:
+    for attr, obj in related.items():
+        if obj is not None and getattr(obj, "workspace_id", None) != workspace.pk:
+            raise ValidationFailed("Not found in this workspace.", attr=attr, code="does_not_exist")
+
+
+def _check_member(workspace: Workspace, attr: str, user: User | None) -> None:
+    if user is not None and not Membership.objects.filter(workspace=workspace, user=user).exists():
+        raise ValidationFailed("Not a member of this workspace.", attr=attr, code="does_not_exist")
+
+
+def _full_clean(instance: models.Model, exclude: Iterable[str] = ()) -> None:
+    """Model validation as a domain error, first message per field."""
+    try:
+        instance.full_clean(exclude=list(exclude), validate_unique=True, validate_constraints=True)
+    except DjangoValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise ValidationFailed(messages[0], attr=None if field == "__all__" else field) from None
+
+
+def _create(*, model: type[models.Model], workspace: Workspace, actor: User | None, data: Mapping[str, Any]):
+    instance = model(workspace=workspace, **data)
+    _full_clean(instance, exclude=["workspace"])
+    instance.save()
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action=AuditEvent.Action.CREATED,
+        target=instance,
+        changes={k: v for k, v in data.items() if not isinstance(v, models.Model)},
+    )
+    return instance
+
+
+def _update(*, instance: models.Model, actor: User | None, data: Mapping[str, Any], fields: Iterable[str]):
+    try:
+        instance, changes = model_update(instance=instance, fields=fields, data=data)
+    except DjangoValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise ValidationFailed(messages[0], attr=None if field == "__all__" else field) from None
+    if changes:
+        audit_record(
+            workspace=instance.workspace,
+            actor=actor,
+            action=AuditEvent.Action.UPDATED,
+            target=instance,
+            changes={k: [_plain(v[0]), _plain(v[1])] for k, v in changes.items()},
+        )
+    return instance, changes
+
+
+def _plain(value: Any) -> Any:
+    return value.pk if isinstance(value, models.Model) else value
+
+
+def _delete(*, instance: models.Model, actor: User | None) -> None:
+    audit_record(workspace=instance.workspace, actor=actor, action=AuditEvent.Action.DELETED, target=instance)
+    instance.delete()
+
+
+# --- dirty flags and the coalesced recompute ----------------------------------
+
+
+def features_mark_dirty(*, workspace_id: int, feature_ids: Iterable[int] | QuerySet | None = None) -> int:
+    """Mark features DIRTY in the current transaction and schedule a recompute after commit.
+
+    ``feature_ids=None`` marks every feature of the workspace (model or weights changed).
+    """
+    features = Feature.objects.filter(workspace_id=workspace_id)
+    if feature_ids is not None:
+        features = features.filter(pk__in=feature_ids)
+    marked = features.exclude(score_state=ScoreState.DIRTY).update(score_state=ScoreState.DIRTY)
+    transaction.on_commit(lambda: recompute_schedule(workspace_id=workspace_id), robust=True)
+    return marked
+
+
+def recompute_schedule(*, workspace_id: int) -> bool:
+    """Send one recompute task per workspace per coalescing window; True if this call sent it.
+
+    If the cache or broker is down the dirty rows wait for beat's sweep.
+    """
+    from roadmap import tasks
+
+    if not cache.add(f"roadmap:recompute-scheduled:{workspace_id}", 1, timeout=RECOMPUTE_COALESCE_SECONDS):
+        return False
+    tasks.recompute_priorities.apply_async((workspace_id,), countdown=RECOMPUTE_COALESCE_SECONDS)
+    return True
+
+
+def priorities_recompute(*, workspace_id: int, full: bool = False) -> RecomputeResult:
+    return recompute_workspace(workspace_id=workspace_id, full=full)
+
+
+def priorities_recompute_all_dirty() -> list[RecomputeResult]:
+    """Safety net for beat: every workspace with dirty features."""
+    workspace_ids = (
+        Feature.objects.filter(score_state=ScoreState.DIRTY).values_list("workspace_id", flat=True).distinct()
+    )
+    return [recompute_workspace(workspace_id=ws) for ws in sorted(set(workspace_ids))]
+
+
+def priorities_recompute_everything() -> list[RecomputeResult]:
+    """Daily full recompute (recency decay moves customer impact with time)."""
+    workspace_ids = Feature.objects.values_list("workspace_id", flat=True).distinct()
+    return [recompute_workspace(workspace_id=ws, full=True) for ws in sorted(set(workspace_ids))]
+
+
+# --- settings and scorecards --------------------------------------------------
+
+
+def _parse_weights(value: Any, *, attr: str, keys: Iterable[str]) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise ValidationFailed("Must be an object of name → number.", attr=attr, code="invalid")
+    allowed = set(keys)
+    parsed: dict[str, float] = {}
+    for key, weight in value.items():
+        if key not in allowed:
+            raise ValidationFailed(f"Unknown key {key!r}.", attr=f"{attr}.{key}", code="invalid_choice")
+        try:
+            number = float(Decimal(str(weight)))
+        except (InvalidOperation, ValueError):
+            raise ValidationFailed("Must be a number.", attr=f"{attr}.{key}", code="invalid") from None
+        if number < 0 or number > 1000:
+            raise ValidationFailed("Must be between 0 and 1000.", attr=f"{attr}.{key}", code="out_of_range")
+        parsed[key] = number
+    return parsed
+
+
+@transaction.atomic
+def roadmap_settings_update(
+    *, workspace: Workspace, actor: User | None, data: Mapping[str, Any]
+) -> RoadmapSettings:
+    require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    settings_row = settings_for(workspace.pk)
+    values = dict(data)
+    if "scoring_model" in values and values["scoring_model"] not in ScoringModel.values:
+        raise ValidationFailed("Unknown scoring model.", attr="scoring_model", code="invalid_choice")
+    if "importance_weights" in values:
+        values["importance_weights"] = {
+            **settings_row.importance_weights,
+            **_parse_weights(
+                values["importance_weights"],
+                attr="importance_weights",
+                keys=["nice_to_have", "important", "critical"],
+            ),
+        }
+    if "segment_weights" in values:
+        values["segment_weights"] = {
+            **settings_row.segment_weights,
+            **_parse_weights(
+                values["segment_weights"],
+                attr="segment_weights",
+                keys=["enterprise", "mid_market", "smb", ""],
+            ),
+        }
+    settings_row, changes = _update(
+        instance=settings_row,
+        actor=actor,
+        data=values,
+        fields=[
+            "scoring_model",
+            "effort_unit",
+            "importance_weights",
+            "segment_weights",
+            "vote_weight",
+            "recency_half_life_days",
+            "customer_impact_scale",
+        ],
+    )
+    if set(changes) - {"effort_unit"}:
+        features_mark_dirty(workspace_id=workspace.pk)
+    return settings_row
+
+
+@transaction.atomic
+def scorecard_criterion_create(
+    *, workspace: Workspace, actor: User | None, data: Mapping[str, Any]
+) -> ScorecardCriterion:
+    require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    criterion = _create(model=ScorecardCriterion, workspace=workspace, actor=actor, data=data)
+    features_mark_dirty(workspace_id=workspace.pk)
+    return criterion
+
+
+@transaction.atomic
+def scorecard_criterion_update(
+    *, criterion: ScorecardCriterion, actor: User | None, data: Mapping[str, Any]
+) -> ScorecardCriterion:
+    require_role(workspace=criterion.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    criterion, changes = _update(
+        instance=criterion, actor=actor, data=data, fields=["name", "weight", "source", "position"]
+    )
+    if {"weight", "source"} & set(changes):
+        features_mark_dirty(workspace_id=criterion.workspace_id)
+    return criterion
+
+
+@transaction.atomic
+def scorecard_criterion_delete(*, criterion: ScorecardCriterion, actor: User | None) -> None:
+    require_role(workspace=criterion.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    workspace_id = criterion.workspace_id
+    _delete(instance=criterion, actor=actor)
+    features_mark_dirty(workspace_id=workspace_id)
+
+
+@transaction.atomic
+def feature_set_criterion_values(
+    *, feature: Feature, values: Mapping[str, Any], actor: User | None
+) -> list[FeatureCriterionValue]:
+    """Set manual scorecard values by criterion key (0..10; ``None`` clears one)."""
+    require_role(workspace=feature.workspace, user=actor, role=Role.CONTRIBUTOR)
+    criteria = {c.key: c for c in ScorecardCriterion.objects.for_workspace(feature.workspace_id)}
+    cleaned: dict[str, Decimal | None] = {}
+    for key, raw in values.items():
+        criterion = criteria.get(key)
+        if criterion is None:
+            raise ValidationFailed("Unknown criterion.", attr=f"values.{key}", code="invalid_choice")
+        if criterion.source != ScorecardCriterion.Source.MANUAL:
+            raise ValidationFailed(
+                "This criterion is computed, not set.", attr=f"values.{key}", code="read_only"
+            )
+        if raw is None:
+            cleaned[key] = None
+            continue
+        try:
+            number = Decimal(str(raw))
+        except InvalidOperation:
+            raise ValidationFailed("Must be a number.", attr=f"values.{key}", code="invalid") from None
+        if not (0 <= number <= 10):
+            raise ValidationFailed("Must be between 0 and 10.", attr=f"values.{key}", code="out_of_range")
+        cleaned[key] = number
+    for key, number in cleaned.items():
+        if number is None:
+            FeatureCriterionValue.objects.filter(feature=feature, criterion=criteria[key]).delete()
+        else:
+            FeatureCriterionValue.objects.update_or_create(
+                feature=feature,
+                criterion=criteria[key],
+                defaults={"value": number, "workspace_id": feature.workspace_id},
+            )
+    if cleaned:
+        audit_record(
+            workspace=feature.workspace,
+            actor=actor,
+            action=AuditEvent.Action.UPDATED,
+            target=feature,
+            changes={"criterion_values": {k: None if v is None else str(v) for k, v in cleaned.items()}},
+        )
+        features_mark_dirty(workspace_id=feature.workspace_id, feature_ids=[feature.pk])
+    return list(FeatureCriterionValue.objects.filter(feature=feature).select_related("criterion"))
+
+
+# --- products, goals, key results, initiatives, teams -------------------------
+
+
+@transaction.atomic
+def product_create(*, workspace: Workspace, actor: User | None, data: Mapping[str, Any]) -> Product:
+    require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    return _create(model=Product, workspace=workspace, actor=actor, data=data)
+
+
+@transaction.atomic
+def product_update(*, product: Product, actor: User | None, data: Mapping[str, Any]) -> Product:
+    require_role(workspace=product.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    return _update(instance=product, actor=actor, data=data, fields=["name", "vision", "personas"])[0]
+
+
+@transaction.atomic
+def product_delete(*, product: Product, actor: User | None) -> None:
+    require_role(workspace=product.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    count = Feature.objects.filter(product=product).count()
+    if count:
+        raise Conflict(f"The product still has {count} feature(s).", code="has_features")
+    _delete(instance=product, actor=actor)
+
+
+def _check_goal_parent(goal: Goal | None, parent: Goal | None) -> None:
+    seen = set()
+    node = parent
+    while node is not None:
+        if goal is not None and node.pk == goal.pk:
+            raise ValidationFailed("A goal cannot be nested under itself.", attr="parent", code="cycle")
+        if node.pk in seen:
+            break
+        seen.add(node.pk)
+        node = node.parent
+
+
+@transaction.atomic
+def goal_create(*, workspace: Workspace, actor: User | None, data: Mapping[str, Any]) -> Goal:
+    require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    _check_same_workspace(workspace, product=data.get("product"), parent=data.get("parent"))
+    _check_member(workspace, "owner", data.get("owner"))
+    return _create(model=Goal, workspace=workspace, actor=actor, data=data)
+
+
+@transaction.atomic
+def goal_update(*, goal: Goal, actor: User | None, data: Mapping[str, Any]) -> Goal:
+    require_role(workspace=goal.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    _check_same_workspace(goal.workspace, product=data.get("product"), parent=data.get("parent"))
+    _check_member(goal.workspace, "owner", data.get("owner"))
+    if "parent" in data:
+        _check_goal_parent(goal, data["parent"])
+    fields = ["title", "description", "period", "product", "parent", "owner"]
+    return _update(instance=goal, actor=actor, data=data, fields=fields)[0]
+
+
+@transaction.atomic
+def goal_delete(*, goal: Goal, actor: User | None) -> None:
+    require_role(workspace=goal.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    _delete(instance=goal, actor=actor)
+
+
+def _check_key_result_values(data: Mapping[str, Any], instance: KeyResult | None = None) -> None:
+    baseline = data.get("baseline", instance.baseline if instance else None)
+    target = data.get("target", instance.target if instance else None)
+    if baseline is not None and target is not None and baseline == target:
+        raise ValidationFailed("Target must differ from the baseline.", attr="target", code="invalid")
+
+
+@transaction.atomic
+def key_result_create(*, workspace: Workspace, actor: User | None, data: Mapping[str, Any]) -> KeyResult:
+    require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    _check_same_workspace(workspace, goal=data.get("goal"))
+    _check_key_result_values(data)
+    return _create(model=KeyResult, workspace=workspace, actor=actor, data=data)
+
+
+@transaction.atomic
+def key_result_update(*, key_result: KeyResult, actor: User | None, data: Mapping[str, Any]) -> KeyResult:
+    require_role(workspace=key_result.workspace, user=actor, role=Role.CONTRIBUTOR)
+    _check_key_result_values(data, key_result)
+    fields = ["metric", "unit", "baseline", "target", "current"]
+    return _update(instance=key_result, actor=actor, data=data, fields=fields)[0]
+
+
+@transaction.atomic
+def key_result_delete(*, key_result: KeyResult, actor: User | None) -> None:
+    require_role(workspace=key_result.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    _delete(instance=key_result, actor=actor)
+
+
+@transaction.atomic
+def initiative_create(*, workspace: Workspace, actor: User | None, data: Mapping[str, Any]) -> Initiative:
+    require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    _check_same_workspace(workspace, goal=data.get("goal"))
+    _check_member(workspace, "owner", data.get("owner"))
+    return _create(model=Initiative, workspace=workspace, actor=actor, data=data)
+
+
+@transaction.atomic
+def initiative_update(*, initiative: Initiative, actor: User | None, data: Mapping[str, Any]) -> Initiative:
+    require_role(workspace=initiative.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    _check_same_workspace(initiative.workspace, goal=data.get("goal"))
+    _check_member(initiative.workspace, "owner", data.get("owner"))
+    fields = ["title", "description", "goal", "owner", "investment_target_pct"]
+    return _update(instance=initiative, actor=actor, data=data, fields=fields)[0]
+
+
+@transaction.atomic
+def initiative_delete(*, initiative: Initiative, actor: User | None) -> None:
+    require_role(workspace=initiative.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    _delete(instance=initiative, actor=actor)
+
+
+@transaction.atomic
+def team_create(*, workspace: Workspace, actor: User | None, data: Mapping[str, Any]) -> Team:
+    require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    return _create(model=Team, workspace=workspace, actor=actor, data=data)
+
+
+@transaction.atomic
+def team_update(*, team: Team, actor: User | None, data: Mapping[str, Any]) -> Team:
+    require_role(workspace=team.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    return _update(instance=team, actor=actor, data=data, fields=["name"])[0]
+
+
+@transaction.atomic
+def team_delete(*, team: Team, actor: User | None) -> None:
+    require_role(workspace=team.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    _delete(instance=team, actor=actor)
+
+
+def _check_capacity_dates(data: Mapping[str, Any], instance: TeamCapacity | None = None) -> None:
+    starts = data.get("starts_on", instance.starts_on if instance else None)
+    ends = data.get("ends_on", instance.ends_on if instance else None)
+    if starts and ends and ends < starts:
+        raise ValidationFailed("The period must end on or after its start.", attr="ends_on", code="invalid")
+
+
+@transaction.atomic
+def team_capacity_create(
+    *, workspace: Workspace, actor: User | None, data: Mapping[str, Any]
+) -> TeamCapacity:
+    require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    _check_same_workspace(workspace, team=data.get("team"))
+    _check_capacity_dates(data)
+    return _create(model=TeamCapacity, workspace=workspace, actor=actor, data=data)
+
+
+@transaction.atomic
+def team_capacity_update(
+    *, capacity: TeamCapacity, actor: User | None, data: Mapping[str, Any]
+) -> TeamCapacity:
+    require_role(workspace=capacity.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    _check_capacity_dates(data, capacity)
+    fields = ["period", "starts_on", "ends_on", "capacity"]
+    return _update(instance=capacity, actor=actor, data=data, fields=fields)[0]
+
+
+@transaction.atomic
+def team_capacity_delete(*, capacity: TeamCapacity, actor: User | None) -> None:
+    require_role(workspace=capacity.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    _delete(instance=capacity, actor=actor)
+
+
+# --- features -------------------------------------------------------------------
+
+FEATURE_FIELDS = [
+    "title",
+    "description",
+    "product",
+    "initiative",
+    "horizon",
+    "planned_start",
+    "target_date",
+    "effort",
+    "owner",
+    "team",
+    "is_mvp",
+    "is_public",
+    *sorted(SCORING_INPUTS - {"status", "effort"}),
+]
+
+
+def _check_feature_values(
+    workspace: Workspace, data: Mapping[str, Any], instance: Feature | None = None
+) -> None:
+    _check_same_workspace(
+        workspace, product=data.get("product"), initiative=data.get("initiative"), team=data.get("team")
+    )
+    _check_member(workspace, "owner", data.get("owner"))
+    for goal in data.get("goals") or []:
+        _check_same_workspace(workspace, goals=goal)
+    for field in ("effort", "job_size"):
+        if data.get(field) is not None and data[field] <= 0:
+            raise ValidationFailed("Must be greater than zero.", attr=field, code="min_value")
+    start = data.get("planned_start", instance.planned_start if instance else None)
+    target = data.get("target_date", instance.target_date if instance else None)
+    if start and target and target < start:
+        raise ValidationFailed(
+            "The target date is before the planned start.", attr="target_date", code="invalid"
+        )
+    if data.get("impact") is not None and Decimal(str(data["impact"])) not in RICE_IMPACTS:
+        raise ValidationFailed(
+            "RICE impact is one of 0.25, 0.5, 1, 2, 3.", attr="impact", code="invalid_choice"
+        )
+    ranges = {
+        "confidence_pct": (0, 100),
+        "ice_impact": (1, 10),
+        "ice_confidence": (1, 10),
+        "ice_ease": (1, 10),
+        "business_value": (1, 20),
+        "time_criticality": (1, 20),
+        "risk_reduction": (1, 20),
+        "value": (1, 10),
+    }
+    for field, (low, high) in ranges.items():
+        if data.get(field) is not None and not (low <= data[field] <= high):
+            raise ValidationFailed(f"Must be between {low} and {high}.", attr=field, code="out_of_range")
+
+
+def _tags(workspace: Workspace, names: Iterable[str]) -> list[Tag]:
+    tags = []
+    for name in {n.strip() for n in names if n and n.strip()}:
+        tag = Tag.objects.filter(workspace=workspace, name__iexact=name).first()
+        tags.append(tag or Tag.objects.create(workspace=workspace, name=name[:50]))
+    return tags
+
+
+def _competitors(workspace: Workspace, names: Iterable[str]) -> list[Competitor]:
+    competitors = []
+    for name in {n.strip() for n in names if n and n.strip()}:
+        competitor = Competitor.objects.filter(workspace=workspace, name__iexact=name).first()
+        competitors.append(competitor or Competitor.objects.create(workspace=workspace, name=name[:120]))
+    return competitors
+
+
+def _set_relations(feature: Feature, data: Mapping[str, Any]) -> dict[str, list]:
+    changes: dict[str, list] = {}
+    if "goals" in data:
+        feature.goals.set(data["goals"])
+        changes["goals"] = sorted(g.pk for g in data["goals"])
+    if "tags" in data:
+        tags = _tags(feature.workspace, data["tags"])
+        feature.tags.set(tags)
+        changes["tags"] = sorted(t.name for t in tags)
+    if "competitors" in data:
+        competitors = _competitors(feature.workspace, data["competitors"])
+        feature.competitors.set(competitors)
+        changes["competitors"] = sorted(c.name for c in competitors)
+    return changes
+
+
+@transaction.atomic
+def feature_create(*, workspace: Workspace, actor: User | None, data: Mapping[str, Any]) -> Feature:
+    require_role(workspace=workspace, user=actor, role=Role.CONTRIBUTOR)
+    _check_feature_values(workspace, data)
+    scalar = {k: v for k, v in data.items() if k in FEATURE_FIELDS}
+    feature = _create(model=Feature, workspace=workspace, actor=actor, data=scalar)
+    FeatureStatusChange.objects.create(
+        workspace=workspace, feature=feature, from_status="", to_status=feature.status, actor=actor
+    )
+    relation_changes = _set_relations(feature, data)
+    if relation_changes:
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            action=AuditEvent.Action.UPDATED,
+            target=feature,
+            changes=relation_changes,
+        )
+    features_mark_dirty(workspace_id=workspace.pk, feature_ids=[feature.pk])
+    return feature
+
+
+@transaction.atomic
+def feature_update(*, feature: Feature, actor: User | None, data: Mapping[str, Any]) -> Feature:
+    require_role(workspace=feature.workspace, user=actor, role=Role.CONTRIBUTOR)
+    if "status" in data:
+        raise ValidationFailed("Change the status with the status action.", attr="status", code="read_only")
+    _check_feature_values(feature.workspace, data, feature)
+    feature, changes = _update(instance=feature, actor=actor, data=data, fields=FEATURE_FIELDS)
+    relation_changes = _set_relations(feature, data)
+    if relation_changes:
+        audit_record(
+            workspace=feature.workspace,
+            actor=actor,
+            action=AuditEvent.Action.UPDATED,
+            target=feature,
+            changes=relation_changes,
+        )
+    if SCORING_INPUTS & set(changes) or "competitors" in relation_changes:
+        features_mark_dirty(workspace_id=feature.workspace_id, feature_ids=[feature.pk])
+    return feature
+
+
+@transaction.atomic
+def feature_change_status(
+    *, feature: Feature, to_status: str, actor: User | None, reason: str = ""
+) -> Feature:
+    """Move a feature along the workflow; skipping steps or leaving a final state needs a reason."""
+    require_role(workspace=feature.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    if to_status not in FeatureStatus.values:
+        raise ValidationFailed("Unknown status.", attr="status", code="invalid_choice")
+    feature = Feature.objects.select_for_update().get(pk=feature.pk)
+    from_status = feature.status
+    if to_status == from_status:
+        return feature
+    reason = (reason or "").strip()
+    if to_status not in FREE_TRANSITIONS[from_status] and not reason:
+        raise ValidationFailed(
+            f"Moving from {FeatureStatus(from_status).label} to {FeatureStatus(to_status).label} "
+            "skips the workflow; give a reason.",
+            attr="reason",
+            code="reason_required",
+        )
+    if to_status == FeatureStatus.SHIPPED:
+        blocking = list(
+            feature.depends_on.exclude(status=FeatureStatus.SHIPPED).values_list("title", flat=True)
+        )
+        if blocking:
+            raise Conflict(f"Depends on unshipped: {', '.join(blocking)}.", code="dependencies_unshipped")
+    feature.status = to_status
+    feature.status_changed_at = timezone.now()
+    feature.save(update_fields=["status", "status_changed_at", "updated_at"])
+    FeatureStatusChange.objects.create(
+        workspace_id=feature.workspace_id,
+        feature=feature,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        actor=actor,
+    )
+    audit_record(
+        workspace=feature.workspace,
+        actor=actor,
+        action=AuditEvent.Action.STATE_CHANGED,
+        target=feature,
+        changes={"status": [from_status, to_status], "reason": reason},
+    )
+    features_mark_dirty(workspace_id=feature.workspace_id, feature_ids=[feature.pk])
+    return feature
+
+
+@transaction.atomic
+def feature_delete(*, feature: Feature, actor: User | None) -> None:
+    require_role(workspace=feature.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    dependants = list(
+        FeatureDependency.objects.filter(depends_on=feature)
+        .select_related("feature")
+        .order_by("feature_id")
+        .values_list("feature_id", "feature__title")
+    )
+    if dependants:
+        raise Conflict(
+            "Other features depend on this one: "
+            + ", ".join(f"#{pk} {title}" for pk, title in dependants)
+            + ".",
+            code="has_dependants",
+            extra={"dependants": [{"id": pk, "title": title} for pk, title in dependants]},
+        )
+    workspace_id, rank = feature.workspace_id, feature.priority_rank
+    _delete(instance=feature, actor=actor)
+    if rank is not None:
+        # Removing a feature moves every feature ranked below it up one place.
+        below = Feature.objects.filter(workspace_id=workspace_id, priority_rank__gt=rank).values("pk")
+        features_mark_dirty(workspace_id=workspace_id, feature_ids=below)
+
+
+def _reaches(start_id: int, target_id: int) -> bool:
+    """Whether ``target`` is reachable from ``start`` following depends_on edges."""
+    frontier = {start_id}
+    seen: set[int] = set()
+    while frontier:
+        if target_id in frontier:
+            return True
+        seen |= frontier
+        frontier = (
+            set(
+                FeatureDependency.objects.filter(feature_id__in=frontier).values_list(
+                    "depends_on_id", flat=True
+                )
+            )
+            - seen
+        )
+    return False
+
+
+@transaction.atomic
+def feature_add_dependency(*, feature: Feature, depends_on: Feature, actor: User | None) -> FeatureDependency:
+    require_role(workspace=feature.workspace, user=actor, role=Role.CONTRIBUTOR)
+    _check_same_workspace(feature.workspace, depends_on=depends_on)
+    if depends_on.pk == feature.pk:
+        raise ValidationFailed("A feature cannot depend on itself.", attr="depends_on", code="cycle")
+    # Serialise dependency edits in the workspace so two concurrent edges cannot close a cycle.
+    RoadmapSettings.objects.select_for_update().filter(workspace_id=feature.workspace_id).first()
+    existing = FeatureDependency.objects.filter(feature=feature, depends_on=depends_on).first()
+    if existing:
+        return existing
+    if _reaches(depends_on.pk, feature.pk):
+        raise ValidationFailed(
+            f"{depends_on.title!r} already depends on {feature.title!r}, directly or indirectly: "
+            "this would make a cycle.",
+            attr="depends_on",
+            code="cycle",
+        )
+    dependency = FeatureDependency.objects.create(
+        workspace_id=feature.workspace_id, feature=feature, depends_on=depends_on
+    )
+    audit_record(
+        workspace=feature.workspace,
+        actor=actor,
+        action=AuditEvent.Action.CREATED,
+        target=dependency,
+        changes={"feature": feature.pk, "depends_on": depends_on.pk},
+    )
+    return dependency
+
+
+@transaction.atomic
+def feature_remove_dependency(*, feature: Feature, depends_on: Feature, actor: User | None) -> None:
+    require_role(workspace=feature.workspace, user=actor, role=Role.CONTRIBUTOR)
+    dependency = FeatureDependency.objects.filter(feature=feature, depends_on=depends_on).first()
+    if dependency is not None:
+        _delete(instance=dependency, actor=actor)
