@@ -52,5 +52,5 @@ def seed_core(*, scale: int) -> DemoContext:
         workspace = services.workspace_create(name="Acme Analytics", slug=DEMO_WORKSPACE_SLUG, owner=owner)
     for username, _, role in DEMO_PEOPLE:
         if not Membership.objects.filter(workspace=workspace, user=users[username]).exists():
-            Membership.objects.create(workspace=workspace, user=users[username], role=role)
+            services.membership_add(workspace=workspace, user=users[username], role=role, actor=None)
     return DemoContext(workspace=workspace, users=users, scale=scale)

@@ -67,3 +67,18 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "worker_heartbeat_age_seconds": None if problems else worker_heartbeat_age_seconds(),
     }
     return JsonResponse(body, status=503 if problems else 200)
+
+
+class HealthCheckMiddleware:
+    """Serve the health endpoints ahead of the rest of the middleware stack."""
+
+    routes = {"/healthz": healthz, "/readyz": readyz}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        view = self.routes.get(request.path)
+        if view is not None and request.method in ("GET", "HEAD"):
+            return view(request)
+        return self.get_response(request)

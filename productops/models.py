@@ -220,6 +220,20 @@ class AuditEvent(models.Model):
         return f"{self.actor_label} {self.action} {self.target_type}#{self.target_id}"
 
 
+class WorkspaceDeletion(models.Model):
+    """Marks a workspace being deleted in the current transaction.
+
+    The audit log's DELETE trigger (PostgreSQL) lets a workspace's events go only
+    while this marker exists, so the log cannot be trimmed any other way.
+    """
+
+    workspace_id = models.BigIntegerField(unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"deleting workspace {self.workspace_id}"
+
+
 class Heartbeat(models.Model):
     """Last time a periodic process proved it was alive (beat → worker round trip)."""
 

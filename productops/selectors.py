@@ -46,3 +46,16 @@ def api_token_list(*, workspace: Workspace, membership: Membership) -> QuerySet[
 
 def audit_event_list(*, workspace: Workspace) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.for_workspace(workspace).select_related("actor").order_by("-id")
+
+
+def invitation_from_token(*, token: str) -> Invitation | None:
+    """The invitation a link's token names, if the signature holds (expiry is checked on accept)."""
+    from django.core import signing
+
+    from productops.services import INVITATION_SALT
+
+    try:
+        invitation_id = signing.loads(token, salt=INVITATION_SALT)
+    except signing.BadSignature:
+        return None
+    return Invitation.objects.select_related("workspace").filter(pk=invitation_id).first()

@@ -8,13 +8,16 @@ from here rather than re-implementing them.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import smtplib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -31,8 +34,11 @@ from productops.models import (
     Role,
     User,
     Workspace,
+    WorkspaceDeletion,
 )
 from productops.tasking import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
 
 INVITATION_SALT = "productops.invitation"
 TOKEN_PREFIX = "po_"  # noqa: S105 (a public prefix, not a secret)
@@ -175,12 +181,41 @@ def workspace_update(*, workspace: Workspace, actor: User | None, data: Mapping[
 
 @transaction.atomic
 def workspace_delete(*, workspace: Workspace, actor: User | None) -> None:
-    """Delete a workspace and everything in it (owners only)."""
+    """Delete a workspace and everything in it, its audit log included (owners only).
+
+    The audit log goes with the workspace, so the deletion itself is logged to
+    the application log for operators.
+    """
     require_role(workspace=workspace, user=actor, role=Role.OWNER)
+    WorkspaceDeletion.objects.create(workspace_id=workspace.pk)
+    logger.warning("Workspace %s (%s) deleted by %s", workspace.pk, workspace.slug, _actor_label(actor))
+    workspace_id = workspace.pk
     workspace.delete()
+    WorkspaceDeletion.objects.filter(workspace_id=workspace_id).delete()
 
 
 # --- Members ----------------------------------------------------------------
+
+
+@transaction.atomic
+def membership_add(*, workspace: Workspace, user: User, role: str, actor: User | None) -> Membership:
+    """Add an existing user directly (operators, demo data); people join through invitations."""
+    if role not in Role.values:
+        raise ValidationFailed(f"{role!r} is not a role.", attr="role", code="invalid_choice")
+    actor_membership = require_role(workspace=workspace, user=actor, role=Role.ADMIN)
+    if role == Role.OWNER and actor_membership is not None and actor_membership.role != Role.OWNER:
+        raise Forbidden("Only an owner can add an owner.")
+    if Membership.objects.filter(workspace=workspace, user=user).exists():
+        raise Conflict(f"{user.get_username()} is already a member.", code="already_member")
+    membership = Membership.objects.create(workspace=workspace, user=user, role=role)
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action=AuditEvent.Action.CREATED,
+        target=membership,
+        changes={"user": user.get_username(), "role": role},
+    )
+    return membership
 
 
 def _lock_owner_count(workspace: Workspace) -> int:
@@ -233,10 +268,18 @@ def membership_remove(*, membership: Membership, actor: User | None) -> None:
             raise Forbidden("Only an owner can remove an owner.")
     if membership.role == Role.OWNER and _lock_owner_count(workspace) <= 1:
         raise Conflict("A workspace needs at least one owner.", code="last_owner")
-    # Tokens act as their user: leaving the workspace revokes them.
+    # Tokens act as their user: leaving the workspace revokes them, and the
+    # invitations they sent stop being redeemable.
+    now = timezone.now()
     ApiToken.objects.filter(workspace=workspace, user_id=membership.user_id, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
+        revoked_at=now
     )
+    Invitation.objects.filter(
+        workspace=workspace,
+        invited_by_id=membership.user_id,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+    ).update(revoked_at=now)
     audit_record(
         workspace=workspace,
         actor=actor,
@@ -275,14 +318,24 @@ def invitation_create(*, workspace: Workspace, email: str, role: str, actor: Use
         workspace=workspace, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
     ).exists():
         raise Conflict(f"{email} already has a pending invitation.", code="already_invited")
-    invitation = Invitation.objects.create(
+    invitation = Invitation(
         workspace=workspace,
         email=email,
         role=role,
         invited_by=actor,
         expires_at=timezone.now() + settings.INVITATION_MAX_AGE,
     )
-    invitation.full_clean()
+    try:
+        invitation.full_clean(validate_constraints=False)
+    except DjangoValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise ValidationFailed(messages[0], attr=field) from None
+    try:
+        with transaction.atomic():
+            invitation.save()
+    except IntegrityError:
+        # Lost a race with an identical invitation.
+        raise Conflict(f"{email} already has a pending invitation.", code="already_invited") from None
     audit_record(
         workspace=workspace,
         actor=actor,
@@ -294,22 +347,33 @@ def invitation_create(*, workspace: Workspace, email: str, role: str, actor: Use
     return invitation
 
 
-@transaction.atomic
 def invitation_send_email(*, invitation_id: int) -> Invitation | None:
-    """Send the invitation email once; a second call for the same invitation does nothing."""
-    invitation = (
-        Invitation.objects.select_for_update(of=("self",))
-        .select_related("workspace", "invited_by")
-        .filter(
-            pk=invitation_id,
-            email_sent_at__isnull=True,
-            accepted_at__isnull=True,
-            revoked_at__isnull=True,
-        )
-        .first()
-    )
-    if invitation is None:
+    """Send the invitation email once; a second call for the same invitation does nothing.
+
+    The invitation is claimed (``email_sent_at`` set) and committed before the
+    mail server is called, so no lock is held while it answers; if sending
+    fails the claim is released for the sweep to retry.
+    """
+    claimed_at = timezone.now()
+    claimed = Invitation.objects.filter(
+        pk=invitation_id,
+        email_sent_at__isnull=True,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=claimed_at,
+    ).update(email_sent_at=claimed_at)
+    if not claimed:
         return None
+    invitation = Invitation.objects.select_related("workspace", "invited_by").get(pk=invitation_id)
+    try:
+        _send_invitation_email(invitation)
+    except (smtplib.SMTPException, OSError):
+        Invitation.objects.filter(pk=invitation_id, email_sent_at=claimed_at).update(email_sent_at=None)
+        raise
+    return invitation
+
+
+def _send_invitation_email(invitation: Invitation) -> None:
     inviter = invitation.invited_by.get_username() if invitation.invited_by else "An administrator"
     send_mail(
         subject=f"You are invited to {invitation.workspace.name} on productops",
@@ -321,9 +385,6 @@ def invitation_send_email(*, invitation_id: int) -> Invitation | None:
         from_email=None,
         recipient_list=[invitation.email],
     )
-    invitation.email_sent_at = timezone.now()
-    invitation.save(update_fields=["email_sent_at"])
-    return invitation
 
 
 def invitations_send_pending() -> int:
@@ -427,8 +488,8 @@ def api_token_create(
     """Create a token acting as ``user`` in ``workspace``.
 
     Returns the token row and the plain key; the key is not stored and cannot be
-    shown again. A user creates their own tokens; admins may create one for
-    another member (for a service account, say).
+    shown again. People create tokens for themselves only; operators create
+    them for anyone (``actor=None``, the create_api_token command).
     """
     name = name.strip()
     if not name:
@@ -444,7 +505,9 @@ def api_token_create(
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationFailed("Expiry must be in the future.", attr="expires_at")
     if actor is not None and actor.pk != user.pk:
-        require_role(workspace=workspace, user=actor, role=Role.ADMIN)
+        # A token acts as its user with that user's role; minting one for
+        # someone else would let an admin act as an owner.
+        raise Forbidden("A token can only be created for yourself.")
     if membership_for(workspace=workspace, user=user) is None:
         raise ValidationFailed("The token's user must be a member of the workspace.", attr="user")
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -65,6 +65,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Answers /healthz and /readyz before host checks and HTTPS redirects, so
+    # load balancers and container health checks work whatever ALLOWED_HOSTS says.
+    "productops.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -116,11 +119,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttling, locks) ----------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def _redis_cache_url(broker_url: str) -> str:
+    """The broker's Redis server, next database number: a cache flush never drops queued tasks."""
+    base, _, db = broker_url.rstrip("/").rpartition("/")
+    if base.startswith("redis") and db.isdigit():
+        return f"{base}/{(int(db) + 1) % 16}"
+    return broker_url.rstrip("/") + "/1"
+
+
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": os.environ.get("REDIS_CACHE_URL") or _redis_cache_url(REDIS_URL),
             "KEY_PREFIX": "productops",
         }
     }
@@ -140,7 +153,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/api/auth/login/"
+# Failed sign-ins allowed per client address and username in LOGIN_FAILURE_WINDOW seconds.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -149,19 +165,22 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+# Hashed, compressed files once `collectstatic` has run (the Docker image does);
+# plain files from the apps otherwise, so DEBUG=0 without collectstatic still works.
+_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if _COLLECTED and not DEBUG
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }
 # Serve static files straight from the app folders when collectstatic has not
 # been run (make run, tests); production images run collectstatic.
-WHITENOISE_USE_FINDERS = DEBUG or not STATIC_ROOT.exists()
+WHITENOISE_USE_FINDERS = DEBUG or not _COLLECTED
 
 # --- Request limits ---------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
@@ -207,11 +226,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": [
-        "productops.api.parsers.LimitedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: uploads (CSV import) opt in per view, with their own size limits.
+    "DEFAULT_PARSER_CLASSES": ["productops.api.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -235,6 +251,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_VERSIONING_CLASS": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Proxies in front of the app; 0 means trust REMOTE_ADDR, not a client-sent X-Forwarded-For.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -265,7 +283,7 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Longer than the longest task (task_time_limit), so a slow task is not
         # redelivered to a second worker while the first still runs it.
-        "visibility_timeout": 2 * 60 * 60,
+        "visibility_timeout": max(2 * 60 * 60, 2 * env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)),
     }
 else:
     CELERY_BROKER_URL = "filesystem://"

@@ -9,7 +9,6 @@ delays the work.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from celery import Task
@@ -17,4 +16,9 @@ from django.db import transaction
 
 
 def enqueue_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:
-    transaction.on_commit(functools.partial(task.apply_async, args=args, kwargs=kwargs), robust=True)
+    def send() -> None:
+        task.apply_async(args=args, kwargs=kwargs)
+
+    # A named function: Django's robust on_commit logs failures by __qualname__.
+    send.__qualname__ = f"enqueue {task.name}"
+    transaction.on_commit(send, robust=True)

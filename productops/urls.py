@@ -1,18 +1,27 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from productops import health
+from productops import health, views
+from productops.login_throttle import throttle_login
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("admin/login/", throttle_login(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
+    path(
+        "api/auth/login/",
+        throttle_login(auth_views.LoginView.as_view(template_name="rest_framework/login.html")),
+        name="login",
+    ),
+    path("api/auth/", include("rest_framework.urls")),
     path("api/v1/", include("productops.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
-    path("api/auth/", include("rest_framework.urls")),
+    path("invitations/accept/", views.invitation_accept, name="invitation-accept-page"),
 ]
 
 handler404 = "productops.api.exceptions.handler404"

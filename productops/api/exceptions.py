@@ -54,7 +54,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(
-            error_body(exc.error_type, [{"code": exc.code, "detail": exc.detail, "attr": exc.attr}]),
+            error_body(
+                exc.error_type, [{"code": exc.code, "detail": exc.detail, "attr": exc.attr, **exc.extra}]
+            ),
             status=exc.status_code,
         )
     if isinstance(exc, DjangoValidationError):

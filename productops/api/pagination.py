@@ -9,13 +9,18 @@ from rest_framework import pagination
 from rest_framework.exceptions import NotFound, ValidationError
 
 
+def _is_integer(text: str) -> bool:
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit()
+
+
 class _StrictPageSize:
     page_size_query_param = "page_size"
     max_page_size = 200
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
-        if raw is not None and not (raw.isdigit() and int(raw) > 0):
+        if raw is not None and not (_is_integer(raw) and int(raw) > 0):
             raise ValidationError({"page_size": ["Must be a positive integer."]})
         return super().get_page_size(request)
 
@@ -34,6 +39,13 @@ class CursorPagination(_StrictPageSize, pagination.CursorPagination):
 
     def decode_cursor(self, request):
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound:
-            raise ValidationError({"cursor": ["Invalid cursor."]}, code="invalid_cursor") from None
+            cursor = None
+            invalid = True
+        else:
+            # DRF validates the offset and direction, not the position itself.
+            invalid = cursor is not None and cursor.position is not None and not _is_integer(cursor.position)
+        if invalid:
+            raise ValidationError({"cursor": ["Invalid cursor."]}, code="invalid_cursor")
+        return cursor

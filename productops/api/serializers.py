@@ -5,6 +5,7 @@ Input serializers only validate shape and types; rules live in the services.
 
 from __future__ import annotations
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from productops.api.base import StrictSerializer
@@ -67,11 +68,13 @@ class InvitationOutput(serializers.ModelSerializer):
             return "accepted"
         if invitation.revoked_at:
             return "revoked"
+        if invitation.expires_at <= timezone.now():
+            return "expired"
         return "pending"
 
 
 class InvitationCreateInput(StrictSerializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(choices=Role.choices)
 
 
@@ -111,7 +114,6 @@ class ApiTokenCreateInput(StrictSerializer):
         child=serializers.ChoiceField(choices=ApiToken.Scope.choices), allow_empty=False, max_length=2
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
-    user_id = serializers.IntegerField(required=False, help_text="Admins only: a member to act as.")
 
 
 class AuditEventOutput(serializers.ModelSerializer):

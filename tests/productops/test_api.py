@@ -437,7 +437,7 @@ def test_list_query_count_does_not_grow_with_rows(
     def add_rows(n):
         for _ in range(n):
             user = member(workspace, Role.VIEWER).user
-            services.api_token_create(workspace=workspace, user=user, name="t", scopes=["read"], actor=owner)
+            services.api_token_create(workspace=workspace, user=user, name="t", scopes=["read"], actor=None)
             services.invitation_create(
                 workspace=workspace, email=f"{user.username}@x.example", role="viewer", actor=owner
             )
@@ -487,3 +487,103 @@ def test_docs_pages_load_their_assets_locally(client, path):
     assert "/static/drf_spectacular_sidecar/" in html
     assert "cdn." not in html
     assert "unpkg" not in html
+
+
+# --- hardening (found in review) ------------------------------------------------
+
+
+def test_a_token_for_someone_else_cannot_be_requested(workspace, member, owner, session_client):
+    admin = member(workspace, Role.ADMIN).user
+
+    response = session_client(admin).post(
+        url(workspace, "tokens"), {"name": "svc", "scopes": ["read", "write"], "user_id": owner.pk}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "user_id"
+    assert ApiToken.objects.count() == 0
+
+
+def test_options_on_the_workspace_collection_is_not_a_500(owner, session_client):
+    assert session_client(owner).options("/api/v1/workspaces/").status_code == 200
+
+
+def test_browsable_workspace_list_renders(owner, session_client):
+    response = session_client(owner).get("/api/v1/workspaces/", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("position", ["abc", "1.5", "%00"])
+def test_a_hand_made_cursor_is_a_400(workspace, owner, session_client, position):
+    import base64
+
+    cursor = base64.b64encode(f"p={position}".encode()).decode()
+
+    response = session_client(owner).get(url(workspace, "audit-events") + f"?cursor={cursor}")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "invalid_cursor"
+
+
+def test_deeply_nested_json_is_a_400(workspace, owner, session_client):
+    body = "[" * 100_000 + "]" * 100_000
+
+    response = session_client(owner).generic("PATCH", url(workspace), body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "parse_error"
+
+
+def test_unicode_digit_page_size_is_a_400(workspace, owner, session_client):
+    assert session_client(owner).get(url(workspace, "members") + "?page_size=%C2%B2").status_code == 400
+
+
+def test_overlong_invitation_email_is_a_400(workspace, owner, session_client):
+    response = session_client(owner).post(
+        url(workspace, "invitations"), {"email": "a" * 300 + "@example.com", "role": "viewer"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "email"
+    assert Invitation.objects.count() == 0
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00%2B14:00", "yesterday"])
+def test_out_of_range_audit_dates_are_400s(workspace, owner, session_client, value):
+    response = session_client(owner).get(url(workspace, "audit-events") + f"?created_after={value}")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "created_after"
+
+
+def test_user_filter_does_not_list_other_workspaces_users(workspace, other_workspace, member, session_client):
+    viewer = member(workspace, Role.VIEWER).user
+    stranger = member(other_workspace, Role.OWNER, username="globex_ceo").user
+
+    page = session_client(viewer).get(url(workspace, "tokens"), HTTP_ACCEPT="text/html").content.decode()
+
+    assert stranger.username not in page
+
+
+def test_health_endpoints_ignore_the_host_header(client):
+    assert client.get("/healthz", HTTP_HOST="10.0.0.7:8000").status_code == 200
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3)
+def test_repeated_failed_sign_ins_are_throttled(client, owner):
+    statuses = [
+        client.post("/api/auth/login/", {"username": owner.username, "password": "wrong"}).status_code
+        for _ in range(4)
+    ]
+    blocked = client.post("/api/auth/login/", {"username": owner.username, "password": "pw"})
+
+    assert statuses == [200, 200, 200, 429]
+    assert blocked.status_code == 429
+    assert int(blocked["Retry-After"]) > 0
+
+
+def test_a_successful_sign_in_redirects(client, owner):
+    response = client.post("/api/auth/login/", {"username": owner.username, "password": "pw"})
+
+    assert response.status_code == 302

@@ -46,16 +46,24 @@ def test_create_api_token_refuses_a_non_member(workspace):
 
 @pytest.mark.django_db
 def test_seed_demo_is_idempotent():
-    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", force=True, stdout=io.StringIO())
     counts = (Workspace.objects.count(), User.objects.count(), Membership.objects.count())
 
-    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", force=True, stdout=io.StringIO())
 
     assert (Workspace.objects.count(), User.objects.count(), Membership.objects.count()) == counts
     assert counts == (1, len(DEMO_PEOPLE), len(DEMO_PEOPLE))
     demo = User.objects.get(username="demo")
     assert demo.check_password("demo")
     assert Membership.objects.get(user=demo).role == "owner"
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_to_run_in_production_without_force():
+    with pytest.raises(CommandError, match="known passwords"):
+        call_command("seed_demo", stdout=io.StringIO())
+
+    assert User.objects.count() == 0
 
 
 def _free_port() -> int:

@@ -1,14 +1,15 @@
 import hashlib
+import smtplib
 from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from productops import services
 from productops.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from productops.models import ApiToken, AuditEvent, Invitation, Membership, Role, Workspace
+from productops.models import ApiToken, AuditEvent, Invitation, Membership, Role, Workspace, WorkspaceDeletion
 from tests.productops.factories import UserFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -310,3 +311,94 @@ def test_deleting_a_user_keeps_their_audit_events(workspace, member):
 
     event = AuditEvent.objects.get(workspace=workspace, action="updated")
     assert (event.actor, event.actor_label) == (None, admin.username)
+
+
+# --- hardening (found in review) ------------------------------------------------
+
+
+def test_removing_an_admin_revokes_the_invitations_they_sent(workspace, owner, member):
+    admin = member(workspace, Role.ADMIN)
+    invitation = services.invitation_create(
+        workspace=workspace, email="second@example.com", role="admin", actor=admin.user
+    )
+
+    services.membership_remove(membership=admin, actor=owner)
+
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is not None
+
+
+class FailingEmailBackend:
+    def __init__(self, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise smtplib.SMTPServerDisconnected("mail server went away")
+
+
+def test_failed_invitation_email_is_released_for_the_sweep(workspace, owner, settings):
+    invitation = services.invitation_create(
+        workspace=workspace, email="a@example.com", role="viewer", actor=owner
+    )
+    settings.EMAIL_BACKEND = "tests.productops.test_services.FailingEmailBackend"
+
+    with pytest.raises(smtplib.SMTPException):
+        services.invitation_send_email(invitation_id=invitation.pk)
+
+    invitation.refresh_from_db()
+    assert invitation.email_sent_at is None
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert services.invitations_send_pending() == 1
+
+
+def test_expired_invitation_emails_are_not_sent(workspace, owner):
+    invitation = services.invitation_create(
+        workspace=workspace, email="a@example.com", role="viewer", actor=owner
+    )
+    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert services.invitation_send_email(invitation_id=invitation.pk) is None
+    assert mail.outbox == []
+
+
+def test_a_broker_failure_after_commit_does_not_fail_the_request(django_capture_on_commit_callbacks, caplog):
+    from celery import Task
+
+    from productops.tasking import enqueue_on_commit
+
+    class UnreachableBroker(Task):
+        name = "tests.unreachable"
+
+        def apply_async(self, *args, **kwargs):
+            raise OSError("connection refused")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_on_commit(UnreachableBroker(), 1)
+
+    assert "enqueue tests.unreachable" in caplog.text
+
+
+ON_POSTGRES = connection.vendor == "postgresql"
+
+
+@pytest.mark.skipif(
+    not ON_POSTGRES,
+    reason="the DELETE guard is a PostgreSQL trigger; SQLite test flushes empty tables with DELETE",
+)
+def test_audit_events_cannot_be_deleted_on_their_own(workspace, owner):
+    services.workspace_update(workspace=workspace, actor=owner, data={"name": "New"})
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AuditEvent.objects.filter(workspace=workspace).delete()
+
+    assert AuditEvent.objects.filter(workspace=workspace).count() == 1
+
+
+def test_deleting_a_workspace_takes_its_audit_log_with_it(workspace, owner):
+    services.workspace_update(workspace=workspace, actor=owner, data={"name": "New"})
+
+    services.workspace_delete(workspace=workspace, actor=owner)
+
+    assert AuditEvent.objects.filter(workspace_id=workspace.pk).count() == 0
+    assert not Workspace.objects.filter(pk=workspace.pk).exists()
+    assert WorkspaceDeletion.objects.count() == 0

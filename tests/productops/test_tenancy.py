@@ -3,7 +3,12 @@
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from productops.api.base import WorkspaceScopedAPIView, WorkspaceScopedViewSet, _WorkspaceScoped
+from productops.api.base import (
+    IsWorkspaceMember,
+    WorkspaceScopedAPIView,
+    WorkspaceScopedViewSet,
+    _WorkspaceScoped,
+)
 from productops.models import WorkspaceOwnedModel
 
 DOMAIN_APPS = {"roadmap", "feedback", "releases", "comms"}
@@ -26,6 +31,12 @@ def test_every_workspace_route_uses_the_scoped_base():
     assert len(workspace_routes) >= 8
     unscoped = [route for route, cls in workspace_routes if not issubclass(cls, _WorkspaceScoped)]
     assert unscoped == []
+    unguarded = [
+        route
+        for route, cls in workspace_routes
+        if IsWorkspaceMember not in getattr(cls, "permission_classes", [])
+    ]
+    assert unguarded == []
 
 
 def test_every_domain_model_belongs_to_a_workspace():

@@ -4,7 +4,7 @@ import importlib
 import random
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from productops.demo import DEMO_PASSWORD, DEMO_USERNAME, DEMO_WORKSPACE_SLUG, seed_core
 
@@ -18,8 +18,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--scale", type=int, default=1, help="Data volume multiplier (>= 1).")
         parser.add_argument("--seed", type=int, default=2027, help="Random seed (same seed, same data).")
+        parser.add_argument(
+            "--force", action="store_true", help="Seed even with DEBUG off (it creates demo/demo logins)."
+        )
 
-    def handle(self, *args: object, scale: int, seed: int, **options: object) -> None:
+    def handle(self, *args: object, scale: int, seed: int, force: bool, **options: object) -> None:
+        if not (settings.DEBUG or force):
+            raise CommandError(
+                "seed_demo creates accounts with known passwords; with DEBUG off pass --force."
+            )
         scale = max(1, scale)
         context = seed_core(scale=scale)
         rng = random.Random(seed)  # noqa: S311 (demo data, not security)
