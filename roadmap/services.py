@@ -40,8 +40,10 @@ from roadmap.models import (
 )
 from roadmap.scoring.recompute import RecomputeResult, recompute_workspace, settings_for
 
-# Triggers within this window share one recompute (a burst of votes → one run).
-RECOMPUTE_COALESCE_SECONDS = 0.5
+# A queued recompute waits this long, so a burst of triggers lands in one run.
+RECOMPUTE_GATHER_SECONDS = 0.2
+# How long a "recompute queued" marker may outlive a task that never ran.
+RECOMPUTE_MARKER_TTL_SECONDS = 60
 
 # Moving along the workflow one step either way needs no reason; anything else does.
 STATUS_FLOW = [
@@ -160,20 +162,29 @@ def features_mark_dirty(*, workspace_id: int, feature_ids: Iterable[int] | Query
     return marked
 
 
-def recompute_schedule(*, workspace_id: int) -> bool:
-    """Send one recompute task per workspace per coalescing window; True if this call sent it.
+def _schedule_key(workspace_id: int) -> str:
+    return f"roadmap:recompute-scheduled:{workspace_id}"
 
-    If the cache or broker is down the dirty rows wait for beat's sweep.
+
+def recompute_schedule(*, workspace_id: int) -> bool:
+    """Send a recompute unless one is already queued for the workspace; True if this call sent it.
+
+    The queued task clears the marker when it starts, before it claims dirty
+    rows: a change committed before that is in its run, one committed after
+    finds no marker and queues the next run. So a burst of any size costs one
+    run, and nothing is left waiting. If the cache or broker is down, the dirty
+    rows wait for beat's sweep; the marker expires on its own after a minute.
     """
     from roadmap import tasks
 
-    if not cache.add(f"roadmap:recompute-scheduled:{workspace_id}", 1, timeout=RECOMPUTE_COALESCE_SECONDS):
+    if not cache.add(_schedule_key(workspace_id), 1, timeout=RECOMPUTE_MARKER_TTL_SECONDS):
         return False
-    tasks.recompute_priorities.apply_async((workspace_id,), countdown=RECOMPUTE_COALESCE_SECONDS)
+    tasks.recompute_priorities.apply_async((workspace_id,), countdown=RECOMPUTE_GATHER_SECONDS)
     return True
 
 
 def priorities_recompute(*, workspace_id: int, full: bool = False) -> RecomputeResult:
+    cache.delete(_schedule_key(workspace_id))
     return recompute_workspace(workspace_id=workspace_id, full=full)
 
 

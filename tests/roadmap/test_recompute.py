@@ -1,0 +1,426 @@
+"""The set-based recompute agrees with the reference formulas, is idempotent,
+coalesces bursts, and survives two runs at once."""
+
+import random
+import threading
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.db import connection
+from django.utils import timezone
+
+from feedback import services as feedback_services
+from feedback.models import Vote
+from productops.celery import app as celery_app
+from roadmap import services, tasks
+from roadmap.models import (
+    Feature,
+    FeatureCriterionValue,
+    PrioritySnapshot,
+    RoadmapSettings,
+    ScorecardCriterion,
+    ScoreState,
+    ScoringModel,
+)
+from roadmap.scoring import formulas
+from roadmap.scoring.recompute import recompute_workspace, settings_for
+from tests.feedback.factories import CompanyFactory, ContactFactory, FeedbackItemFactory, FeedbackLinkFactory
+from tests.productops.factories import WorkspaceFactory
+from tests.roadmap.factories import CriterionFactory, FeatureFactory, ProductFactory
+
+NOW = timezone.now().replace(microsecond=0)
+
+
+def build_random_workspace(seed: int, features: int = 25, companies: int = 12):
+    rng = random.Random(seed)
+    workspace = WorkspaceFactory()
+    product = ProductFactory(workspace=workspace)
+    settings_row = settings_for(workspace.pk)
+    settings_row.scoring_model = rng.choice(ScoringModel.values)
+    settings_row.recency_half_life_days = rng.choice([30, 90, 180])
+    settings_row.save()
+    criteria = [
+        CriterionFactory(workspace=workspace, weight=Decimal(rng.randint(0, 5)), source=source)
+        for source in ["manual", "manual", "customer_impact", "competitive_gap"]
+    ]
+    from roadmap.models import Competitor
+
+    competitors = [Competitor.objects.create(workspace=workspace, name=f"Rival {i}") for i in range(5)]
+    company_rows = [
+        CompanyFactory(
+            workspace=workspace,
+            segment=rng.choice(["enterprise", "mid_market", "smb", ""]),
+            arr=Decimal(rng.choice([0, 5_000, 120_000, 2_500_000])),
+        )
+        for _ in range(companies)
+    ]
+    contacts = [
+        ContactFactory(workspace=workspace, company=rng.choice([None, *company_rows]))
+        for _ in range(companies * 2)
+    ]
+
+    def maybe(value):
+        return value if rng.random() > 0.2 else None
+
+    feature_rows = []
+    for _ in range(features):
+        feature = FeatureFactory(
+            workspace=workspace,
+            product=product,
+            status=rng.choice(["idea", "under_consideration", "planned", "in_progress", "shipped"]),
+            effort=maybe(Decimal(rng.choice(["0.5", "1", "3", "8"]))),
+            reach=maybe(rng.randint(0, 5000)),
+            impact=maybe(Decimal(rng.choice(["0.25", "0.5", "1", "2", "3"]))),
+            confidence_pct=maybe(rng.choice([50, 80, 100])),
+            ice_impact=maybe(rng.randint(1, 10)),
+            ice_confidence=maybe(rng.randint(1, 10)),
+            ice_ease=maybe(rng.randint(1, 10)),
+            business_value=maybe(rng.randint(1, 20)),
+            time_criticality=maybe(rng.randint(1, 20)),
+            risk_reduction=maybe(rng.randint(1, 20)),
+            job_size=maybe(Decimal(rng.choice(["1", "2", "5"]))),
+            value=maybe(rng.randint(1, 10)),
+        )
+        feature.competitors.set(rng.sample(competitors, rng.randint(0, 5)))
+        for criterion in criteria[:2]:
+            if rng.random() > 0.3:
+                FeatureCriterionValue.objects.create(
+                    workspace=workspace,
+                    feature=feature,
+                    criterion=criterion,
+                    value=Decimal(rng.randint(0, 10)),
+                )
+        for _ in range(rng.randint(0, 6)):
+            contact = rng.choice([None, *contacts])
+            item = FeedbackItemFactory(
+                workspace=workspace,
+                contact=contact,
+                company=rng.choice([None, None, *company_rows]),
+                received_at=NOW - timedelta(days=rng.randint(0, 400), hours=rng.randint(0, 23)),
+            )
+            FeedbackLinkFactory(
+                item=item, feature=feature, importance=rng.choice(["nice_to_have", "important", "critical"])
+            )
+        for contact in rng.sample(contacts, rng.randint(0, 4)):
+            vote = Vote.objects.create(workspace=workspace, contact=contact, feature=feature)
+            Vote.objects.filter(pk=vote.pk).update(created_at=NOW - timedelta(days=rng.randint(0, 300)))
+        feature_rows.append(feature)
+    return workspace
+
+
+def reference_scores(workspace) -> dict[int, dict]:
+    """The straightforward computation: Python over the ORM, one feature at a time."""
+    from feedback.selectors import demand_signals_for_feature
+
+    settings_row = RoadmapSettings.objects.get(workspace=workspace)
+    criteria = list(ScorecardCriterion.objects.filter(workspace=workspace))
+    expected = {}
+    for feature in Feature.objects.filter(workspace=workspace):
+        impact, companies, _ = formulas.customer_impact(
+            demand_signals_for_feature(feature_id=feature.pk),
+            now=NOW,
+            importance_weights=settings_row.importance_weights,
+            segment_weights=settings_row.segment_weights,
+            vote_weight=float(settings_row.vote_weight),
+            half_life_days=float(settings_row.recency_half_life_days),
+        )
+        values = {v.criterion_id: float(v.value) for v in feature.criterion_values.all()}
+        pairs = []
+        for criterion in criteria:
+            if criterion.source == "customer_impact":
+                value = formulas.customer_impact_to_ten(
+                    impact, scale=float(settings_row.customer_impact_scale)
+                )
+            elif criterion.source == "competitive_gap":
+                value = formulas.competitive_gap_to_ten(feature.competitors.count())
+            else:
+                value = values.get(criterion.pk, 0.0)
+            pairs.append((value, float(criterion.weight)))
+        scores = {
+            "rice": formulas.rice(
+                reach=feature.reach,
+                impact=feature.impact,
+                confidence_pct=feature.confidence_pct,
+                effort=feature.effort,
+            ),
+            "ice": formulas.ice(
+                impact=feature.ice_impact, confidence=feature.ice_confidence, ease=feature.ice_ease
+            ),
+            "wsjf": formulas.wsjf(
+                business_value=feature.business_value,
+                time_criticality=feature.time_criticality,
+                risk_reduction=feature.risk_reduction,
+                job_size=feature.job_size if feature.job_size is not None else feature.effort,
+            ),
+            "value_effort": formulas.value_effort(value=feature.value, effort=feature.effort),
+            "customer_impact": impact,
+            "scorecard": formulas.scorecard(pairs),
+        }
+        expected[feature.pk] = {
+            **scores,
+            "companies": companies,
+            "priority": scores[settings_row.scoring_model],
+            "status": feature.status,
+        }
+    ranked = sorted(
+        (pk for pk, e in expected.items() if e["status"] not in ("shipped", "declined")),
+        key=lambda pk: (
+            expected[pk]["priority"] is None,
+            -(expected[pk]["priority"] or 0),
+            -expected[pk]["customer_impact"],
+            pk,
+        ),
+    )
+    for position, pk in enumerate(ranked, start=1):
+        expected[pk]["rank"] = position
+    return expected
+
+
+def approx(value):
+    return None if value is None else pytest.approx(value, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", range(8))
+def test_recompute_matches_the_reference_on_random_workspaces(seed):
+    workspace = build_random_workspace(seed)
+
+    result = recompute_workspace(workspace_id=workspace.pk, now=NOW)
+
+    expected = reference_scores(workspace)
+    assert result.recomputed == len(expected)
+    for feature in Feature.objects.filter(workspace=workspace):
+        want = expected[feature.pk]
+        got = {
+            "rice": feature.score_rice,
+            "ice": feature.score_ice,
+            "wsjf": feature.score_wsjf,
+            "value_effort": feature.score_value_effort,
+            "customer_impact": feature.score_customer_impact,
+            "scorecard": feature.score_scorecard,
+            "companies": feature.requesting_companies,
+            "priority": feature.priority_score,
+            "rank": feature.priority_rank,
+        }
+        assert got == {
+            **{
+                k: approx(want[k])
+                for k in ["rice", "ice", "wsjf", "value_effort", "customer_impact", "scorecard"]
+            },
+            "companies": want["companies"],
+            "priority": approx(want["priority"]),
+            "rank": want.get("rank"),
+        }, f"feature {feature.pk}"
+        assert feature.score_state == ScoreState.CLEAN
+
+
+@pytest.mark.django_db
+def test_a_second_run_over_unchanged_inputs_changes_nothing():
+    workspace = build_random_workspace(99)
+    first = recompute_workspace(workspace_id=workspace.pk, now=NOW)
+    before = list(Feature.objects.filter(workspace=workspace).values("pk", "priority_score", "priority_rank"))
+
+    second = recompute_workspace(workspace_id=workspace.pk, full=True, now=NOW)
+
+    assert first.snapshots > 0
+    assert second.snapshots == 0
+    assert (
+        list(Feature.objects.filter(workspace=workspace).values("pk", "priority_score", "priority_rank"))
+        == before
+    )
+
+
+@pytest.mark.django_db
+def test_only_dirty_features_are_recomputed_and_history_records_moves():
+    product = ProductFactory()
+    top = FeatureFactory(product=product, reach=100, impact=1, confidence_pct=100, effort=1)
+    low = FeatureFactory(product=product, reach=10, impact=1, confidence_pct=100, effort=1)
+    recompute_workspace(workspace_id=product.workspace_id)
+
+    services.feature_update(feature=low, actor=None, data={"reach": 1000})
+    result = recompute_workspace(workspace_id=product.workspace_id)
+
+    assert result.recomputed == 1
+    top.refresh_from_db()
+    low.refresh_from_db()
+    assert (low.priority_rank, top.priority_rank) == (1, 2)
+    history = list(PrioritySnapshot.objects.filter(feature=low).order_by("id").values_list("score", "rank"))
+    assert history == [(10.0, 2), (1000.0, 1)]
+    assert list(PrioritySnapshot.objects.filter(feature=top).order_by("id").values_list("score", "rank")) == [
+        (100.0, 1),
+        (100.0, 2),
+    ]
+
+
+@pytest.mark.django_db
+def test_equal_scores_rank_by_customer_impact_then_age():
+    product = ProductFactory()
+    older, newer, asked_for = (
+        FeatureFactory(product=product, reach=10, impact=1, confidence_pct=100, effort=1) for _ in range(3)
+    )
+    FeedbackLinkFactory(feature=asked_for, importance="important")
+
+    recompute_workspace(workspace_id=product.workspace_id)
+
+    ranks = dict(Feature.objects.values_list("pk", "priority_rank"))
+    assert [ranks[asked_for.pk], ranks[older.pk], ranks[newer.pk]] == [1, 2, 3]
+
+
+@pytest.mark.django_db
+def test_shipped_and_declined_features_leave_the_ranking():
+    product = ProductFactory()
+    kept = FeatureFactory(product=product, reach=1, impact=1, confidence_pct=100, effort=1)
+    shipped = FeatureFactory(
+        product=product, reach=9, impact=1, confidence_pct=100, effort=1, status="in_progress"
+    )
+    recompute_workspace(workspace_id=product.workspace_id)
+
+    services.feature_change_status(feature=shipped, to_status="shipped", actor=None)
+    recompute_workspace(workspace_id=product.workspace_id)
+
+    assert dict(Feature.objects.values_list("pk", "priority_rank")) == {kept.pk: 1, shipped.pk: None}
+
+
+@pytest.mark.django_db
+def test_a_company_arr_change_marks_what_it_asked_for_dirty():
+    product = ProductFactory()
+    asked, other = FeatureFactory(product=product), FeatureFactory(product=product)
+    company = CompanyFactory(workspace=product.workspace, arr=0)
+    FeedbackLinkFactory(feature=asked, item=FeedbackItemFactory(workspace=product.workspace, company=company))
+    recompute_workspace(workspace_id=product.workspace_id)
+    before = Feature.objects.get(pk=asked.pk).score_customer_impact
+
+    feedback_services.company_update(company=company, actor=None, data={"arr": Decimal("999000")})
+
+    states = dict(Feature.objects.values_list("pk", "score_state"))
+    assert states == {asked.pk: ScoreState.DIRTY, other.pk: ScoreState.CLEAN}
+    recompute_workspace(workspace_id=product.workspace_id)
+    assert Feature.objects.get(pk=asked.pk).score_customer_impact == pytest.approx(before * 4)
+
+
+@pytest.mark.django_db
+def test_changing_the_scoring_model_reranks_everything():
+    product = ProductFactory()
+    rice_winner = FeatureFactory(product=product, reach=1000, impact=1, confidence_pct=100, effort=1, value=1)
+    value_winner = FeatureFactory(product=product, reach=1, impact=1, confidence_pct=100, effort=1, value=10)
+    recompute_workspace(workspace_id=product.workspace_id)
+    assert Feature.objects.get(pk=rice_winner.pk).priority_rank == 1
+
+    services.roadmap_settings_update(
+        workspace=product.workspace, actor=None, data={"scoring_model": "value_effort"}
+    )
+    recompute_workspace(workspace_id=product.workspace_id)
+
+    assert Feature.objects.get(pk=value_winner.pk).priority_rank == 1
+    assert Feature.objects.get(pk=value_winner.pk).priority_score == 10.0
+
+
+# --- coalescing and concurrency ------------------------------------------------------
+
+
+def queued(queue=None) -> int:
+    queue = queue or celery_app.conf.task_default_queue
+    with celery_app.connection_for_write() as conn:
+        return conn.default_channel.queue_declare(queue=queue, durable=True, auto_delete=False).message_count
+
+
+@pytest.fixture
+def empty_queue():
+    celery_app.control.purge()
+    yield
+    celery_app.control.purge()
+
+
+@pytest.mark.django_db
+def test_a_thousand_votes_in_a_burst_send_one_recompute(empty_queue, django_capture_on_commit_callbacks):
+    product = ProductFactory()
+    feature = FeatureFactory(product=product)
+    contacts = [ContactFactory(workspace=product.workspace) for _ in range(1000)]
+
+    for contact in contacts:
+        with django_capture_on_commit_callbacks(execute=True):
+            feedback_services.vote_cast(contact=contact, feature=feature)
+
+    assert Vote.objects.filter(feature=feature).count() == 1000
+    assert queued() == 1
+    result = tasks.recompute_priorities.run(product.workspace_id)
+    assert result == {"recomputed": 1, "snapshots": 1}
+    assert Feature.objects.get(pk=feature.pk).score_customer_impact == pytest.approx(1000.0)
+
+
+@pytest.mark.django_db
+def test_voting_twice_is_idempotent_and_counts_once():
+    feature = FeatureFactory()
+    contact = ContactFactory(workspace=feature.workspace)
+
+    _, first = feedback_services.vote_cast(contact=contact, feature=feature)
+    _, second = feedback_services.vote_cast(contact=contact, feature=feature)
+
+    assert (first, second) == (True, False)
+    assert Vote.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_recomputes_at_once_give_the_same_result_as_one():
+    workspace = build_random_workspace(7, features=40)
+    errors = []
+
+    def run():
+        try:
+            recompute_workspace(workspace_id=workspace.pk, now=NOW)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    expected = reference_scores(workspace)
+    got = dict(Feature.objects.filter(workspace=workspace).values_list("pk", "priority_rank"))
+    assert got == {pk: e.get("rank") for pk, e in expected.items()}
+    assert Feature.objects.filter(workspace=workspace).exclude(score_state=ScoreState.CLEAN).count() == 0
+    # One run's history only: the second run either waited its turn and found
+    # nothing to do, or skipped because the first held the lock.
+    assert PrioritySnapshot.objects.filter(workspace=workspace).count() == len(
+        [e for e in expected.values() if e.get("rank") is not None or e["priority"] is not None]
+    )
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_vote_reaches_the_score_through_a_real_worker(empty_queue):
+    feature = FeatureFactory()
+    contact = ContactFactory(workspace=feature.workspace, company=CompanyFactory(workspace=feature.workspace))
+    recompute_workspace(workspace_id=feature.workspace_id)
+
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        feedback_services.vote_cast(contact=contact, feature=feature)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if Feature.objects.get(pk=feature.pk).requesting_companies == 1:
+                break
+            time.sleep(0.05)
+
+    feature.refresh_from_db()
+    assert feature.requesting_companies == 1
+    assert feature.score_customer_impact == pytest.approx(1.0)
+    assert feature.score_state == ScoreState.CLEAN
+
+
+@pytest.mark.django_db
+def test_beat_sweep_catches_up_dirty_features_whose_task_was_lost():
+    feature = FeatureFactory(reach=10, impact=1, confidence_pct=100, effort=1)
+    # No on_commit callbacks ran: as if Redis had been down when the feature changed.
+    assert Feature.objects.get(pk=feature.pk).score_state == ScoreState.DIRTY
+
+    assert tasks.recompute_dirty_everywhere.run() == 1
+
+    assert Feature.objects.get(pk=feature.pk).priority_score == 10.0
