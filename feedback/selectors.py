@@ -16,9 +16,16 @@ from roadmap.scoring.formulas import DemandSignal
 
 
 def _age_days_sql(column: str) -> str:
+    """Whole days from ``column`` to the ``%s`` parameter (now), never negative, as a float."""
     if connection.vendor == "postgresql":
-        return f"GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (%s::timestamptz - {column})) / 86400.0))"
-    return f"MAX(0, CAST(julianday(%s) - julianday({column}) AS INTEGER))"
+        # float8 throughout: EXTRACT returns numeric, and numeric POWER is slow.
+        return f"GREATEST(0.0, FLOOR(EXTRACT(EPOCH FROM (%s::timestamptz - {column}))::float8 / 86400.0))"
+    return f"MAX(0.0, CAST(CAST(julianday(%s) - julianday({column}) AS INTEGER) AS FLOAT))"
+
+
+# Feedback with no company is keyed by its contact, or failing that by itself, so
+# it counts (with the unknown-segment weight) but never as a requesting company.
+ITEM_KEY_OFFSET = 1_000_000_000_000
 
 
 def demand_by_feature_sql(
@@ -34,87 +41,81 @@ def demand_by_feature_sql(
 ) -> tuple[str, list]:
     """SQL yielding ``(feature_id, impact, companies)`` for features with any demand.
 
+    Per feature and requesting company, the strongest recency-decayed signal
+    (link or vote) times the company's weight, summed over companies.
     ``feature_filter_sql`` restricts the features, e.g.
     ``"feature_id IN (SELECT id FROM roadmap_feature WHERE ...)"``.
     """
-    now_value = now_utc_text(now) if connection.vendor != "postgresql" else now
-    importance_case = (
-        "CASE {col} WHEN 'nice_to_have' THEN %s WHEN 'important' THEN %s WHEN 'critical' THEN %s ELSE 1.0 END"
-    )
+    now_value = now if connection.vendor == "postgresql" else now_utc_text(now)
+    half_life = float(half_life_days)
     importance_params = [
         float(importance_weights.get("nice_to_have", 1.0)),
         float(importance_weights.get("important", 2.0)),
         float(importance_weights.get("critical", 4.0)),
     ]
-    segment_case = (
-        "(CASE co.segment WHEN 'enterprise' THEN %s WHEN 'mid_market' THEN %s WHEN 'smb' THEN %s ELSE %s END)"
-        " * (1.0 + LN(1.0 + CAST(co.arr AS FLOAT) / 1000.0) / LN(10.0))"
-    )
     segment_params = [
         float(segment_weights.get("enterprise", 3.0)),
         float(segment_weights.get("mid_market", 2.0)),
         float(segment_weights.get("smb", 1.0)),
         float(segment_weights.get("", 1.0)),
     ]
-    unknown_company_weight = float(segment_weights.get("", 1.0))
     link_filter = f"AND l.{feature_filter_sql}" if feature_filter_sql else ""
     vote_filter = f"AND v.{feature_filter_sql}" if feature_filter_sql else ""
     sql = f"""
         SELECT per_company.feature_id AS feature_id,
-               SUM(per_company.company_weight * per_company.best) AS impact,
+               SUM(per_company.best * COALESCE(company_weight.weight, %s)) AS impact,
                SUM(CASE WHEN per_company.company_id IS NOT NULL THEN 1 ELSE 0 END) AS companies
         FROM (
-            SELECT s.feature_id, s.company_key,
-                   MAX(s.company_id) AS company_id,
-                   MAX(s.company_weight) AS company_weight,
-                   MAX(s.signal_weight) AS best
+            SELECT signals.feature_id, signals.company_key,
+                   MAX(signals.company_id) AS company_id,
+                   MAX(signals.signal_weight) AS best
             FROM (
                 SELECT l.feature_id AS feature_id,
                        COALESCE(fi.company_id, ct.company_id) AS company_id,
-                       CASE WHEN COALESCE(fi.company_id, ct.company_id) IS NOT NULL
-                            THEN 'c' || CAST(COALESCE(fi.company_id, ct.company_id) AS VARCHAR(20))
-                            WHEN fi.contact_id IS NOT NULL THEN 'p' || CAST(fi.contact_id AS VARCHAR(20))
-                            ELSE 'i' || CAST(fi.id AS VARCHAR(20)) END AS company_key,
-                       CASE WHEN co.id IS NULL THEN %s ELSE {segment_case} END AS company_weight,
-                       {importance_case.format(col="l.importance")}
+                       COALESCE(fi.company_id, ct.company_id, -fi.contact_id, -{ITEM_KEY_OFFSET} - fi.id)
+                           AS company_key,
+                       (CASE l.importance WHEN 'nice_to_have' THEN %s WHEN 'important' THEN %s
+                            WHEN 'critical' THEN %s ELSE 1.0 END)
                            * POWER(0.5, {_age_days_sql("fi.received_at")} / %s) AS signal_weight
                 FROM feedback_feedbacklink l
                 JOIN feedback_feedbackitem fi ON fi.id = l.item_id
                 LEFT JOIN feedback_contact ct ON ct.id = fi.contact_id
-                LEFT JOIN feedback_company co ON co.id = COALESCE(fi.company_id, ct.company_id)
                 WHERE l.workspace_id = %s {link_filter}
                 UNION ALL
                 SELECT v.feature_id,
                        ct.company_id,
-                       CASE WHEN ct.company_id IS NOT NULL THEN 'c' || CAST(ct.company_id AS VARCHAR(20))
-                            ELSE 'p' || CAST(v.contact_id AS VARCHAR(20)) END,
-                       CASE WHEN co.id IS NULL THEN %s ELSE {segment_case} END,
+                       COALESCE(ct.company_id, -v.contact_id),
                        %s * POWER(0.5, {_age_days_sql("v.created_at")} / %s)
                 FROM feedback_vote v
                 JOIN feedback_contact ct ON ct.id = v.contact_id
-                LEFT JOIN feedback_company co ON co.id = ct.company_id
                 WHERE v.workspace_id = %s {vote_filter}
-            ) s
-            GROUP BY s.feature_id, s.company_key
+            ) signals
+            GROUP BY signals.feature_id, signals.company_key
         ) per_company
+        LEFT JOIN (
+            SELECT co.id,
+                   (CASE co.segment WHEN 'enterprise' THEN %s WHEN 'mid_market' THEN %s
+                        WHEN 'smb' THEN %s ELSE %s END)
+                   * (1.0 + LN(1.0 + CAST(co.arr AS FLOAT) / 1000.0) / LN(10.0)) AS weight
+            FROM feedback_company co
+            WHERE co.workspace_id = %s
+        ) company_weight ON company_weight.id = per_company.company_id
         GROUP BY per_company.feature_id
     """
-    half_life = float(half_life_days)
     params = [
-        unknown_company_weight,
-        *segment_params,
+        segment_params[3],
         *importance_params,
         now_value,
         half_life,
         workspace_id,
         *feature_filter_params,
-        unknown_company_weight,
-        *segment_params,
         float(vote_weight),
         now_value,
         half_life,
         workspace_id,
         *feature_filter_params,
+        *segment_params,
+        workspace_id,
     ]
     return sql, params
 

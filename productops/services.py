@@ -98,7 +98,15 @@ def model_update(
         update_fields = list(changes)
         if any(f.name == "updated_at" for f in instance._meta.concrete_fields):
             update_fields.append("updated_at")
-        instance.full_clean(exclude=[f.name for f in instance._meta.fields if f.name not in changes])
+        # Field checks for what changed; unique and check constraints in full,
+        # since one spanning a changed and an unchanged field must hold too.
+        instance.full_clean(
+            exclude=[f.name for f in instance._meta.fields if f.name not in changes],
+            validate_unique=False,
+            validate_constraints=False,
+        )
+        instance.validate_unique()
+        instance.validate_constraints()
         instance.save(update_fields=update_fields)
     return instance, changes
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from feedback.selectors import company_labels, demand_signals_for_feature
@@ -99,7 +99,7 @@ def feature_list(*, workspace: Workspace) -> QuerySet[Feature]:
             "competitors",
             Prefetch("dependency_links", queryset=FeatureDependency.objects.order_by("depends_on_id")),
         )
-        .order_by("priority_rank", "id")
+        .order_by(F("priority_rank").asc(nulls_last=True), "id")
     )
 
 

@@ -6,6 +6,7 @@ transaction and schedules a coalesced recompute after the commit.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -108,7 +109,8 @@ def _full_clean(instance: models.Model, exclude: Iterable[str] = ()) -> None:
 
 def _create(*, model: type[models.Model], workspace: Workspace, actor: User | None, data: Mapping[str, Any]):
     instance = model(workspace=workspace, **data)
-    _full_clean(instance, exclude=["workspace"])
+    # The workspace is validated too: the unique constraints are per workspace.
+    _full_clean(instance)
     instance.save()
     audit_record(
         workspace=workspace,
@@ -217,6 +219,8 @@ def _parse_weights(value: Any, *, attr: str, keys: Iterable[str]) -> dict[str, f
             number = float(Decimal(str(weight)))
         except (InvalidOperation, ValueError):
             raise ValidationFailed("Must be a number.", attr=f"{attr}.{key}", code="invalid") from None
+        if not math.isfinite(number):
+            raise ValidationFailed("Must be a finite number.", attr=f"{attr}.{key}", code="invalid")
         if number < 0 or number > 1000:
             raise ValidationFailed("Must be between 0 and 1000.", attr=f"{attr}.{key}", code="out_of_range")
         parsed[key] = number
@@ -569,17 +573,17 @@ def _check_feature_values(
 
 def _tags(workspace: Workspace, names: Iterable[str]) -> list[Tag]:
     tags = []
-    for name in {n.strip() for n in names if n and n.strip()}:
+    for name in {n.strip()[:50] for n in names if n and n.strip()}:
         tag = Tag.objects.filter(workspace=workspace, name__iexact=name).first()
-        tags.append(tag or Tag.objects.create(workspace=workspace, name=name[:50]))
+        tags.append(tag or Tag.objects.create(workspace=workspace, name=name))
     return tags
 
 
 def _competitors(workspace: Workspace, names: Iterable[str]) -> list[Competitor]:
     competitors = []
-    for name in {n.strip() for n in names if n and n.strip()}:
+    for name in {n.strip()[:120] for n in names if n and n.strip()}:
         competitor = Competitor.objects.filter(workspace=workspace, name__iexact=name).first()
-        competitors.append(competitor or Competitor.objects.create(workspace=workspace, name=name[:120]))
+        competitors.append(competitor or Competitor.objects.create(workspace=workspace, name=name))
     return competitors
 
 

@@ -1,6 +1,6 @@
 """Routes of /api/v1/. Domain apps register their routes in ``api_routes`` below."""
 
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from productops.api import views
@@ -17,4 +17,5 @@ router.register(rf"{WORKSPACE}/audit-events", views.AuditEventViewSet, basename=
 urlpatterns = [
     path("invitations/accept/", views.InvitationAcceptView.as_view(), name="invitation-accept"),
     *router.urls,
+    path("", include("roadmap.api.urls")),
 ]

@@ -1,12 +1,12 @@
 """The set-based recompute: a handful of SQL statements per workspace, whatever its size.
 
-1. claim DIRTY features (→ RECOMPUTING) under the workspace's settings-row lock;
-2. per-row formulas (RICE, ICE, WSJF, value ÷ effort) in one UPDATE;
+1. under the workspace's settings-row lock, claim DIRTY features (→ RECOMPUTING)
+2. and apply the per-row formulas (RICE, ICE, WSJF, value ÷ effort) in the same UPDATE;
 3. customer impact from one aggregate over links and votes (``feedback.selectors``);
 4. scorecard from one correlated aggregate over criteria;
-5. the active model's score, then ranks for the whole workspace with a window function;
-6. history: one INSERT … SELECT of the features whose score or rank moved;
-7. claimed rows → CLEAN.
+5. the active model's score (claimed rows → CLEAN in the same UPDATE), then
+   ranks for the whole workspace with a window function;
+6. history: one INSERT … SELECT of the features whose score or rank moved.
 
 Two runs for one workspace never overlap (``skip_locked``: the second reports
 busy and its task retries), and a run over unchanged inputs changes nothing.
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Case, F, FloatField, Value, When
-from django.db.models.functions import Cast
+from django.db.models import F, FloatField, Value
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from feedback.selectors import demand_by_feature_sql, now_utc_text
@@ -92,16 +92,19 @@ def recompute_workspace(
         if locked is None:
             return RecomputeResult(workspace_id=workspace_id, busy=True)
         features = Feature.objects.filter(workspace_id=workspace_id)
-        if full:
-            claimed = features.update(score_state=ScoreState.RECOMPUTING)
-        else:
-            claimed = features.filter(score_state=ScoreState.DIRTY).update(score_state=ScoreState.RECOMPUTING)
+        to_claim = features if full else features.filter(score_state=ScoreState.DIRTY)
+        # 1 + 2. Claim and apply the row formulas in one pass over the rows.
+        claimed = to_claim.update(score_state=ScoreState.RECOMPUTING, **_row_formulas())
+        snapshots = 0
         if claimed:
-            _compute_scores(locked, now)
-        snapshots = _rank_and_snapshot(locked, now) if claimed else 0
-        features.filter(score_state=ScoreState.RECOMPUTING).update(
-            score_state=ScoreState.CLEAN, scores_computed_at=now
-        )
+            _compute_aggregates(locked, now, everything=full or claimed == features.count())
+            # 5a + 7. The active model's score, and the claimed rows are clean.
+            features.filter(score_state=ScoreState.RECOMPUTING).update(
+                priority_score=F(MODEL_COLUMN[ScoringModel(locked.scoring_model)]),
+                score_state=ScoreState.CLEAN,
+                scores_computed_at=now,
+            )
+            snapshots = _rank_and_snapshot(locked, now)
         locked.last_recomputed_at = now
         locked.save(update_fields=["last_recomputed_at"])
     return RecomputeResult(workspace_id=workspace_id, recomputed=claimed, snapshots=snapshots)
@@ -111,33 +114,33 @@ def _float(name: str) -> Cast:
     return Cast(F(name), FloatField())
 
 
-def _compute_scores(settings_row: RoadmapSettings, now: datetime) -> None:
-    workspace_id = settings_row.workspace_id
-    claimed = Feature.objects.filter(workspace_id=workspace_id, score_state=ScoreState.RECOMPUTING)
-
-    # 2. Row formulas. SQL arithmetic on NULL is NULL, so incomplete inputs give no score.
-    claimed.update(
-        score_rice=_float("reach")
+def _row_formulas() -> dict:
+    """RICE, ICE, WSJF, value ÷ effort per row. SQL arithmetic on NULL is NULL,
+    so incomplete inputs give no score; effort and job size are > 0 by constraint."""
+    return {
+        "score_rice": _float("reach")
         * _float("impact")
         * (_float("confidence_pct") / Value(100.0))
         / _float("effort"),
-        score_ice=_float("ice_impact") * _float("ice_confidence") * _float("ice_ease"),
-        score_wsjf=Case(
-            When(job_size__isnull=False, then=_float("job_size")),
-            default=_float("effort"),
-            output_field=FloatField(),
-        ),
-        score_value_effort=_float("value") / _float("effort"),
-    )
-    # score_wsjf holds the job size for a moment; divide cost of delay by it.
-    claimed.update(
-        score_wsjf=(_float("business_value") + _float("time_criticality") + _float("risk_reduction"))
-        / F("score_wsjf")
-    )
+        "score_ice": _float("ice_impact") * _float("ice_confidence") * _float("ice_ease"),
+        "score_wsjf": (_float("business_value") + _float("time_criticality") + _float("risk_reduction"))
+        / Coalesce(_float("job_size"), _float("effort")),
+        "score_value_effort": _float("value") / _float("effort"),
+        "score_customer_impact": Value(0.0),
+        "requesting_companies": Value(0),
+    }
 
-    # 3. Customer impact: one aggregate over every link and vote of the claimed features.
+
+def _compute_aggregates(settings_row: RoadmapSettings, now: datetime, *, everything: bool) -> None:
+    workspace_id = settings_row.workspace_id
+
+    # 3. Customer impact: one aggregate over every link and vote of the claimed
+    # features. When that is all of them, no filter: the planner then scans and
+    # hashes in parallel instead of trusting a stale estimate of the claimed rows.
     claimed_filter = (
-        "feature_id IN (SELECT id FROM roadmap_feature WHERE workspace_id = %s AND score_state = %s)"
+        ""
+        if everything
+        else "feature_id IN (SELECT id FROM roadmap_feature WHERE workspace_id = %s AND score_state = %s)"
     )
     demand_sql, demand_params = demand_by_feature_sql(
         workspace_id=workspace_id,
@@ -147,18 +150,22 @@ def _compute_scores(settings_row: RoadmapSettings, now: datetime) -> None:
         vote_weight=float(settings_row.vote_weight),
         half_life_days=float(settings_row.recency_half_life_days),
         feature_filter_sql=claimed_filter,
-        feature_filter_params=(workspace_id, ScoreState.RECOMPUTING),
+        feature_filter_params=() if everything else (workspace_id, ScoreState.RECOMPUTING),
     )
-    claimed.update(score_customer_impact=0.0, requesting_companies=0)
+    # Aggregate into a temporary table first: PostgreSQL runs a SELECT (and
+    # CREATE TABLE AS) with parallel workers, but never a data-modifying UPDATE.
+    _execute("DROP TABLE IF EXISTS roadmap_demand_scratch", [])
+    _execute(f"CREATE TEMPORARY TABLE roadmap_demand_scratch AS {demand_sql}", demand_params)
     _execute(
-        f"""
+        """
         UPDATE roadmap_feature
         SET score_customer_impact = demand.impact, requesting_companies = demand.companies
-        FROM ({demand_sql}) AS demand
-        WHERE roadmap_feature.id = demand.feature_id
+        FROM roadmap_demand_scratch AS demand
+        WHERE roadmap_feature.id = demand.feature_id AND roadmap_feature.score_state = %s
         """,
-        demand_params,
+        [ScoreState.RECOMPUTING],
     )
+    _execute("DROP TABLE roadmap_demand_scratch", [])
 
     # 4. Scorecard: weighted average of the criteria, derived ones computed in place.
     competitors = (
@@ -183,9 +190,6 @@ def _compute_scores(settings_row: RoadmapSettings, now: datetime) -> None:
         """,
         [float(settings_row.customer_impact_scale), workspace_id, workspace_id, ScoreState.RECOMPUTING],
     )
-
-    # 5a. The active model's score.
-    claimed.update(priority_score=F(MODEL_COLUMN[ScoringModel(settings_row.scoring_model)]))
 
 
 def _rank_and_snapshot(settings_row: RoadmapSettings, now: datetime) -> int:

@@ -1,0 +1,140 @@
+"""Filters of the roadmap API.
+
+Related objects are filtered by id, never with a model choice filter: its
+queryset (and the browsable API's form) would span every workspace.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import F, Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.filters import OrderingFilter
+
+from roadmap.models import Feature, FeatureStatus, Goal, Horizon, Initiative, KeyResult, TeamCapacity
+
+UNSCHEDULED = "unscheduled"
+
+
+class FeatureFilter(django_filters.FilterSet):
+    """Shared by the feature list and the roadmap views."""
+
+    product = django_filters.NumberFilter(field_name="product_id")
+    status = django_filters.MultipleChoiceFilter(
+        choices=FeatureStatus.choices, help_text="Repeat to match any of several."
+    )
+    horizon = django_filters.ChoiceFilter(
+        choices=[*Horizon.choices, (UNSCHEDULED, "Unscheduled")], method="filter_horizon"
+    )
+    goal = django_filters.NumberFilter(field_name="goals", distinct=True)
+    initiative = django_filters.NumberFilter(field_name="initiative_id")
+    team = django_filters.NumberFilter(field_name="team_id")
+    owner = django_filters.NumberFilter(field_name="owner_id")
+    tag = django_filters.CharFilter(
+        field_name="tags__name", lookup_expr="iexact", distinct=True, help_text="A tag name."
+    )
+    is_mvp = django_filters.BooleanFilter()
+    is_public = django_filters.BooleanFilter()
+    search = django_filters.CharFilter(
+        method="filter_search", help_text="Words that must each appear in the title or description."
+    )
+
+    class Meta:
+        model = Feature
+        fields: list[str] = []
+
+    def filter_horizon(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(horizon="" if value == UNSCHEDULED else value)
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        for word in value.split():
+            queryset = queryset.filter(Q(title__icontains=word) | Q(description__icontains=word))
+        return queryset
+
+
+FEATURE_ORDERING_FIELDS = [
+    "priority_rank",
+    "priority_score",
+    "score_rice",
+    "score_ice",
+    "score_wsjf",
+    "score_value_effort",
+    "score_customer_impact",
+    "score_scorecard",
+    "requesting_companies",
+    "created_at",
+    "updated_at",
+    "target_date",
+    "title",
+]
+
+
+class StableOrderingFilter(OrderingFilter):
+    """``?ordering=`` with empty values last either way and the id as the final tie-break,
+    so pages never overlap and unscored features never lead a "best first" list."""
+
+    def filter_queryset(self, request, queryset, view):
+        ordering = self.get_ordering(request, queryset, view)
+        if not ordering:
+            return queryset  # the selector's order
+        terms = [
+            F(term[1:]).desc(nulls_last=True) if term.startswith("-") else F(term).asc(nulls_last=True)
+            for term in ordering
+        ]
+        if not {"id", "-id", "pk", "-pk"} & set(ordering):
+            terms.append(F("id").asc())
+        return queryset.order_by(*terms)
+
+
+class GoalFilter(django_filters.FilterSet):
+    product = django_filters.NumberFilter(field_name="product_id")
+    parent = django_filters.NumberFilter(field_name="parent_id")
+
+    class Meta:
+        model = Goal
+        fields = ["period"]
+
+
+class KeyResultFilter(django_filters.FilterSet):
+    goal = django_filters.NumberFilter(field_name="goal_id")
+
+    class Meta:
+        model = KeyResult
+        fields: list[str] = []
+
+
+class InitiativeFilter(django_filters.FilterSet):
+    goal = django_filters.NumberFilter(field_name="goal_id")
+    owner = django_filters.NumberFilter(field_name="owner_id")
+
+    class Meta:
+        model = Initiative
+        fields: list[str] = []
+
+
+class TeamCapacityFilter(django_filters.FilterSet):
+    team = django_filters.NumberFilter(field_name="team_id")
+
+    class Meta:
+        model = TeamCapacity
+        fields = ["period"]
+
+
+def filterset_parameters(filterset_class: type[django_filters.FilterSet]) -> list[OpenApiParameter]:
+    """OpenAPI query parameters of a filterset, for plain API views that apply it by hand."""
+    parameters = []
+    for name, filter_ in filterset_class.base_filters.items():
+        kwargs: dict = {"description": filter_.extra.get("help_text", "")}
+        if isinstance(filter_, django_filters.BooleanFilter):
+            kind = OpenApiTypes.BOOL
+        elif isinstance(filter_, django_filters.NumberFilter):
+            kind = OpenApiTypes.INT
+        else:
+            kind = OpenApiTypes.STR
+        if isinstance(filter_, django_filters.MultipleChoiceFilter):
+            kwargs.update(many=True, explode=True)
+        if isinstance(filter_, django_filters.ChoiceFilter | django_filters.MultipleChoiceFilter):
+            kwargs["enum"] = [value for value, _ in filter_.extra["choices"]]
+        parameters.append(OpenApiParameter(name, kind, OpenApiParameter.QUERY, **kwargs))
+    return parameters

@@ -1,0 +1,566 @@
+"""Input and output serializers of the roadmap API.
+
+Input serializers only validate shape and types; rules live in ``roadmap.services``.
+Related ids are looked up inside the request's workspace only (the view passes it
+in the context), so another workspace's id is a field error ``does_not_exist``.
+
+Output serializers are read-only: no related field carries a queryset, so the
+browsable API never lists another workspace's rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from productops.api.base import StrictSerializer
+from productops.api.serializers import UserSummary
+from productops.models import User, Workspace
+from roadmap.models import (
+    Competitor,
+    EffortUnit,
+    Feature,
+    FeatureDependency,
+    FeatureStatus,
+    FeatureStatusChange,
+    Goal,
+    Horizon,
+    Initiative,
+    KeyResult,
+    PrioritySnapshot,
+    Product,
+    RoadmapSettings,
+    ScorecardCriterion,
+    ScoreState,
+    ScoringModel,
+    Tag,
+    Team,
+    TeamCapacity,
+)
+from roadmap.selectors import CapacityFit
+
+# --- related ids scoped to the workspace ------------------------------------------
+
+
+class WorkspaceRelatedField(serializers.PrimaryKeyRelatedField):
+    """A primary key looked up only among ``model``'s rows of the context's workspace."""
+
+    def __init__(self, model: type, **kwargs: Any) -> None:
+        self.model = model
+        kwargs.setdefault("queryset", model.objects.none())  # the schema reads the model from it
+        super().__init__(**kwargs)
+
+    def scoped(self, workspace: Workspace) -> QuerySet:
+        return self.model.objects.for_workspace(workspace)
+
+    def get_queryset(self) -> QuerySet:
+        workspace = self.context.get("workspace")
+        if workspace is None:
+            return self.model.objects.none()
+        return self.scoped(workspace)
+
+
+class MemberField(WorkspaceRelatedField):
+    """A user id, limited to the members of the context's workspace."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(User, **kwargs)
+
+    def scoped(self, workspace: Workspace) -> QuerySet:
+        return User.objects.filter(memberships__workspace=workspace)
+
+
+def _related(model: type, **kwargs: Any) -> WorkspaceRelatedField:
+    return WorkspaceRelatedField(model, required=False, allow_null=True, **kwargs)
+
+
+# --- products ---------------------------------------------------------------------
+
+
+class ProductOutput(serializers.ModelSerializer):
+    personas = serializers.ListField(child=serializers.CharField(), read_only=True)
+    feature_count = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = Product
+        fields = ["id", "name", "vision", "personas", "feature_count", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ProductInput(StrictSerializer):
+    name = serializers.CharField(max_length=120)
+    vision = serializers.CharField(required=False, allow_blank=True)
+    personas = serializers.ListField(child=serializers.CharField(max_length=120), required=False)
+
+
+# --- goals and key results --------------------------------------------------------
+
+
+class KeyResultOutput(serializers.ModelSerializer):
+    progress = serializers.FloatField(read_only=True, help_text="Share of the way from baseline to target.")
+
+    class Meta:
+        model = KeyResult
+        fields = ["id", "goal", "metric", "unit", "baseline", "target", "current", "progress", "updated_at"]
+        read_only_fields = fields
+
+
+class KeyResultUpdateInput(StrictSerializer):
+    metric = serializers.CharField(max_length=200)
+    unit = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    baseline = serializers.DecimalField(max_digits=16, decimal_places=4)
+    target = serializers.DecimalField(max_digits=16, decimal_places=4)
+    current = serializers.DecimalField(max_digits=16, decimal_places=4)
+
+
+class KeyResultCreateInput(KeyResultUpdateInput):
+    goal = WorkspaceRelatedField(Goal)
+
+
+class GoalOutput(serializers.ModelSerializer):
+    key_results = KeyResultOutput(many=True, read_only=True)
+
+    class Meta:
+        model = Goal
+        fields = [
+            "id",
+            "title",
+            "description",
+            "period",
+            "product",
+            "parent",
+            "owner",
+            "key_results",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class GoalInput(StrictSerializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+    period = serializers.CharField(max_length=40)
+    product = _related(Product)
+    parent = _related(Goal)
+    owner = MemberField(required=False, allow_null=True)
+
+
+# --- initiatives, teams, capacities -----------------------------------------------
+
+
+class InitiativeOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Initiative
+        fields = [
+            "id",
+            "title",
+            "description",
+            "goal",
+            "owner",
+            "investment_target_pct",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class InitiativeInput(StrictSerializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+    goal = _related(Goal)
+    owner = MemberField(required=False, allow_null=True)
+    investment_target_pct = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
+
+
+class TeamOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["id", "name", "created_at"]
+        read_only_fields = fields
+
+
+class TeamInput(StrictSerializer):
+    name = serializers.CharField(max_length=120)
+
+
+class TeamCapacityOutput(serializers.ModelSerializer):
+    team_name = serializers.CharField(source="team.name", read_only=True)
+
+    class Meta:
+        model = TeamCapacity
+        fields = ["id", "team", "team_name", "period", "starts_on", "ends_on", "capacity"]
+        read_only_fields = fields
+
+
+class TeamCapacityUpdateInput(StrictSerializer):
+    period = serializers.CharField(max_length=40)
+    starts_on = serializers.DateField()
+    ends_on = serializers.DateField()
+    capacity = serializers.DecimalField(max_digits=10, decimal_places=2)
+
+
+class TeamCapacityCreateInput(TeamCapacityUpdateInput):
+    team = WorkspaceRelatedField(Team)
+
+
+# --- scorecard criteria, tags, competitors ----------------------------------------
+
+
+class ScorecardCriterionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ScorecardCriterion
+        fields = ["id", "key", "name", "weight", "source", "position"]
+        read_only_fields = fields
+
+
+class ScorecardCriterionUpdateInput(StrictSerializer):
+    name = serializers.CharField(max_length=80)
+    weight = serializers.DecimalField(max_digits=8, decimal_places=3)
+    source = serializers.ChoiceField(choices=ScorecardCriterion.Source.choices, required=False)
+    position = serializers.IntegerField(min_value=0, required=False)
+
+
+class ScorecardCriterionCreateInput(ScorecardCriterionUpdateInput):
+    key = serializers.SlugField(max_length=40)
+
+
+class TagOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Tag
+        fields = ["id", "name"]
+        read_only_fields = fields
+
+
+class CompetitorOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Competitor
+        fields = ["id", "name"]
+        read_only_fields = fields
+
+
+# --- features -----------------------------------------------------------------------
+
+SCORE_STATE_LABELS = {
+    ScoreState.CLEAN: "clean",
+    ScoreState.DIRTY: "dirty",
+    ScoreState.RECOMPUTING: "recomputing",
+}
+
+
+class FeatureOutput(serializers.ModelSerializer):
+    # Relations read the selector's prefetches; nothing here queries per row.
+    tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    competitors = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    depends_on = serializers.SerializerMethodField(help_text="Ids of the features this one depends on.")
+    score_state = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Feature
+        fields = [
+            "id",
+            "title",
+            "description",
+            "product",
+            "initiative",
+            "goals",
+            "status",
+            "status_changed_at",
+            "horizon",
+            "planned_start",
+            "target_date",
+            "effort",
+            "owner",
+            "team",
+            "is_mvp",
+            "is_public",
+            "tags",
+            "competitors",
+            "depends_on",
+            "reach",
+            "impact",
+            "confidence_pct",
+            "ice_impact",
+            "ice_confidence",
+            "ice_ease",
+            "business_value",
+            "time_criticality",
+            "risk_reduction",
+            "job_size",
+            "value",
+            "score_rice",
+            "score_ice",
+            "score_wsjf",
+            "score_value_effort",
+            "score_customer_impact",
+            "requesting_companies",
+            "score_scorecard",
+            "priority_score",
+            "priority_rank",
+            "score_state",
+            "scores_computed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_depends_on(self, feature: Feature) -> list[int]:
+        return [link.depends_on_id for link in feature.dependency_links.all()]
+
+    @extend_schema_field(serializers.ChoiceField(choices=list(SCORE_STATE_LABELS.values())))
+    def get_score_state(self, feature: Feature) -> str:
+        return SCORE_STATE_LABELS[ScoreState(feature.score_state)]
+
+
+class FeatureSummary(serializers.ModelSerializer):
+    """A feature on a card: only its own columns, so any queryset renders without joins."""
+
+    class Meta:
+        model = Feature
+        fields = [
+            "id",
+            "title",
+            "status",
+            "horizon",
+            "product",
+            "team",
+            "effort",
+            "planned_start",
+            "target_date",
+            "priority_score",
+            "priority_rank",
+        ]
+        read_only_fields = fields
+
+
+class FeatureInput(StrictSerializer):
+    """Every field of ``services.FEATURE_FIELDS`` plus goals, tags and competitors."""
+
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+    product = WorkspaceRelatedField(Product)
+    initiative = _related(Initiative)
+    horizon = serializers.ChoiceField(choices=Horizon.choices, required=False, allow_blank=True)
+    planned_start = serializers.DateField(required=False, allow_null=True)
+    target_date = serializers.DateField(required=False, allow_null=True)
+    effort = serializers.DecimalField(max_digits=10, decimal_places=2, required=False, allow_null=True)
+    owner = MemberField(required=False, allow_null=True)
+    team = _related(Team)
+    is_mvp = serializers.BooleanField(required=False)
+    is_public = serializers.BooleanField(required=False)
+    reach = serializers.IntegerField(required=False, allow_null=True)
+    impact = serializers.DecimalField(max_digits=4, decimal_places=2, required=False, allow_null=True)
+    confidence_pct = serializers.IntegerField(required=False, allow_null=True)
+    ice_impact = serializers.IntegerField(required=False, allow_null=True)
+    ice_confidence = serializers.IntegerField(required=False, allow_null=True)
+    ice_ease = serializers.IntegerField(required=False, allow_null=True)
+    business_value = serializers.IntegerField(required=False, allow_null=True)
+    time_criticality = serializers.IntegerField(required=False, allow_null=True)
+    risk_reduction = serializers.IntegerField(required=False, allow_null=True)
+    job_size = serializers.DecimalField(max_digits=10, decimal_places=2, required=False, allow_null=True)
+    value = serializers.IntegerField(required=False, allow_null=True)
+    goals = WorkspaceRelatedField(Goal, many=True, required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=50)
+    competitors = serializers.ListField(
+        child=serializers.CharField(max_length=120), required=False, max_length=50
+    )
+
+
+class FeatureStatusInput(StrictSerializer):
+    status = serializers.ChoiceField(choices=FeatureStatus.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+_STATUS_VALUES = ", ".join(FeatureStatus.values)
+
+
+class FeatureStatusChangeOutput(serializers.ModelSerializer):
+    # Plain strings: as enums they would give the status choice set a second and
+    # third name in the schema (that needs an ENUM_NAME_OVERRIDES entry in settings).
+    from_status = serializers.CharField(
+        read_only=True, help_text=f"One of {_STATUS_VALUES}; blank for the feature's creation."
+    )
+    to_status = serializers.CharField(read_only=True, help_text=f"One of {_STATUS_VALUES}.")
+    actor = UserSummary(read_only=True, allow_null=True)
+
+    class Meta:
+        model = FeatureStatusChange
+        fields = ["id", "from_status", "to_status", "reason", "actor", "created_at"]
+        read_only_fields = fields
+
+
+class PrioritySnapshotOutput(serializers.ModelSerializer):
+    class Meta:
+        model = PrioritySnapshot
+        fields = ["score", "rank", "scoring_model", "computed_at"]
+        read_only_fields = fields
+
+
+class FeatureDependencyInput(StrictSerializer):
+    depends_on = WorkspaceRelatedField(Feature)
+
+
+class FeatureDependencyOutput(serializers.ModelSerializer):
+    class Meta:
+        model = FeatureDependency
+        fields = ["feature", "depends_on", "created_at"]
+        read_only_fields = fields
+
+
+class CriterionValuesInput(StrictSerializer):
+    values = serializers.DictField(
+        child=serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True),
+        help_text="Criterion key → value 0..10; null clears it.",
+    )
+
+
+class CriterionValuesOutput(serializers.Serializer):
+    values = serializers.DictField(
+        child=serializers.DecimalField(max_digits=5, decimal_places=2),
+        read_only=True,
+        help_text="Every manual value the feature now has, by criterion key.",
+    )
+
+
+class ScoreTermOutput(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    value = serializers.FloatField(allow_null=True)
+    role = serializers.ChoiceField(choices=["multiplier", "divisor", "addend"])
+    contribution = serializers.FloatField(allow_null=True, help_text="Share of the total, additive models.")
+
+
+class ScoreModelBreakdownOutput(serializers.Serializer):
+    score = serializers.FloatField(allow_null=True)
+    formula = serializers.CharField()
+    terms = ScoreTermOutput(many=True)
+    requesting_companies = serializers.IntegerField(required=False, help_text="Customer impact only.")
+
+
+class ScoreBreakdownOutput(serializers.Serializer):
+    """Documents ``selectors.feature_score_breakdown``; the view returns its dict as is."""
+
+    feature_id = serializers.IntegerField()
+    scoring_model = serializers.ChoiceField(choices=ScoringModel.choices)
+    score = serializers.FloatField(allow_null=True)
+    rank = serializers.IntegerField(allow_null=True)
+    computed_at = serializers.DateTimeField(allow_null=True)
+    models = serializers.DictField(child=ScoreModelBreakdownOutput(), help_text="By scoring model.")
+
+
+# --- roadmap settings ---------------------------------------------------------------
+
+
+class RoadmapSettingsOutput(serializers.ModelSerializer):
+    importance_weights = serializers.DictField(child=serializers.FloatField(), read_only=True)
+    segment_weights = serializers.DictField(child=serializers.FloatField(), read_only=True)
+
+    class Meta:
+        model = RoadmapSettings
+        fields = [
+            "scoring_model",
+            "effort_unit",
+            "importance_weights",
+            "segment_weights",
+            "vote_weight",
+            "recency_half_life_days",
+            "customer_impact_scale",
+            "last_recomputed_at",
+        ]
+        read_only_fields = fields
+
+
+class RoadmapSettingsInput(StrictSerializer):
+    scoring_model = serializers.ChoiceField(choices=ScoringModel.choices, required=False)
+    effort_unit = serializers.ChoiceField(choices=EffortUnit.choices, required=False)
+    # Passed to the service as sent: it parses each weight and names the bad one.
+    importance_weights = serializers.DictField(
+        required=False, help_text="nice_to_have / important / critical → number 0..1000."
+    )
+    segment_weights = serializers.DictField(
+        required=False, help_text='enterprise / mid_market / smb / "" → number 0..1000.'
+    )
+    vote_weight = serializers.DecimalField(max_digits=6, decimal_places=3, required=False)
+    recency_half_life_days = serializers.IntegerField(required=False)
+    customer_impact_scale = serializers.DecimalField(max_digits=12, decimal_places=3, required=False)
+
+
+# --- capacity fit -------------------------------------------------------------------
+
+
+class CapacityFitQuery(serializers.Serializer):
+    capacity = serializers.IntegerField(min_value=1, help_text="A team capacity id.")
+
+
+class CapacityOverflowOutput(serializers.Serializer):
+    feature = FeatureSummary()
+    reason = serializers.CharField()
+
+
+class CapacityFitOutput(serializers.Serializer):
+    capacity = TeamCapacityOutput()
+    used = serializers.DecimalField(max_digits=12, decimal_places=2)
+    remaining = serializers.DecimalField(max_digits=12, decimal_places=2)
+    fits = FeatureSummary(many=True)
+    overflow = serializers.SerializerMethodField()
+
+    @extend_schema_field(CapacityOverflowOutput(many=True))
+    def get_overflow(self, fit: CapacityFit) -> list[dict]:
+        rows = [{"feature": feature, "reason": reason} for feature, reason in fit.overflow]
+        return CapacityOverflowOutput(rows, many=True).data
+
+
+# --- roadmap views --------------------------------------------------------------------
+
+ROADMAP_MAX_MONTHS = 36
+
+
+class RoadmapQuery(serializers.Serializer):
+    """The roadmap's own parameters; the feature filters are read by ``FeatureFilter``."""
+
+    group_by = serializers.ChoiceField(choices=["horizon", "month"], default="horizon")
+    start = serializers.DateField(required=False)
+    end = serializers.DateField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["group_by"] != "month":
+            return attrs
+        missing = {
+            name: [serializers.ErrorDetail("Required with group_by=month.", code="required")]
+            for name in ("start", "end")
+            if name not in attrs
+        }
+        if missing:
+            raise serializers.ValidationError(missing)
+        start, end = attrs["start"], attrs["end"]
+        if end < start:
+            raise serializers.ValidationError({"end": ["Must be on or after start."]}, code="invalid")
+        months = (end.year - start.year) * 12 + end.month - start.month + 1
+        if months > ROADMAP_MAX_MONTHS:
+            raise serializers.ValidationError(
+                {"end": [f"The range covers {months} months; at most {ROADMAP_MAX_MONTHS}."]},
+                code="out_of_range",
+            )
+        return attrs
+
+
+class RoadmapByHorizonOutput(serializers.Serializer):
+    group_by = serializers.ChoiceField(choices=["horizon"])
+    now = FeatureSummary(many=True)
+    next = FeatureSummary(many=True)
+    later = FeatureSummary(many=True)
+    unscheduled = FeatureSummary(many=True)
+
+
+class RoadmapMonthOutput(serializers.Serializer):
+    month = serializers.DateField(help_text="First day of the month.")
+    features = FeatureSummary(many=True)
+
+
+class RoadmapByMonthOutput(serializers.Serializer):
+    group_by = serializers.ChoiceField(choices=["month"])
+    months = RoadmapMonthOutput(many=True)
