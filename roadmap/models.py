@@ -272,7 +272,9 @@ class Horizon(models.TextChoices):
 class Feature(WorkspaceOwnedModel):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="features")
+    # RESTRICT, not PROTECT: a product with features cannot be deleted, but a
+    # whole workspace (products and features together) can.
+    product = models.ForeignKey(Product, on_delete=models.RESTRICT, related_name="features")
     initiative = models.ForeignKey(
         Initiative, on_delete=models.SET_NULL, null=True, blank=True, related_name="features"
     )
@@ -368,7 +370,7 @@ class FeatureDependency(WorkspaceOwnedModel):
     """``feature`` cannot ship before ``depends_on``. Cycles are refused by the service."""
 
     feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="dependency_links")
-    depends_on = models.ForeignKey(Feature, on_delete=models.PROTECT, related_name="dependant_links")
+    depends_on = models.ForeignKey(Feature, on_delete=models.RESTRICT, related_name="dependant_links")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

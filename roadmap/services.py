@@ -571,20 +571,32 @@ def _check_feature_values(
             raise ValidationFailed(f"Must be between {low} and {high}.", attr=field, code="out_of_range")
 
 
+def _distinct_names(names: Iterable[str], max_length: int) -> list[str]:
+    """Trimmed, truncated names without case-insensitive repeats; the first spelling wins."""
+    seen: dict[str, str] = {}
+    for raw in names:
+        name = (raw or "").strip()[:max_length]
+        if name and name.casefold() not in seen:
+            seen[name.casefold()] = name
+    return list(seen.values())
+
+
+def _named_rows(
+    model: type[Tag] | type[Competitor], workspace: Workspace, names: Iterable[str], max_length: int
+):
+    rows = []
+    for name in _distinct_names(names, max_length):
+        row = model.objects.filter(workspace=workspace, name__iexact=name).first()
+        rows.append(row or model.objects.create(workspace=workspace, name=name))
+    return rows
+
+
 def _tags(workspace: Workspace, names: Iterable[str]) -> list[Tag]:
-    tags = []
-    for name in {n.strip()[:50] for n in names if n and n.strip()}:
-        tag = Tag.objects.filter(workspace=workspace, name__iexact=name).first()
-        tags.append(tag or Tag.objects.create(workspace=workspace, name=name))
-    return tags
+    return _named_rows(Tag, workspace, names, Tag._meta.get_field("name").max_length)
 
 
 def _competitors(workspace: Workspace, names: Iterable[str]) -> list[Competitor]:
-    competitors = []
-    for name in {n.strip()[:120] for n in names if n and n.strip()}:
-        competitor = Competitor.objects.filter(workspace=workspace, name__iexact=name).first()
-        competitors.append(competitor or Competitor.objects.create(workspace=workspace, name=name))
-    return competitors
+    return _named_rows(Competitor, workspace, names, Competitor._meta.get_field("name").max_length)
 
 
 def _set_relations(feature: Feature, data: Mapping[str, Any]) -> dict[str, list]:

@@ -1,0 +1,145 @@
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from roadmap import selectors, services
+from roadmap.models import Feature
+from roadmap.scoring.recompute import recompute_workspace
+from tests.feedback.factories import CompanyFactory, FeedbackItemFactory, FeedbackLinkFactory
+from tests.roadmap.factories import FeatureFactory, ProductFactory, TeamCapacityFactory, TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def planned(product, team, title, effort, reach, status="planned"):
+    return FeatureFactory(
+        product=product,
+        team=team,
+        title=title,
+        status=status,
+        effort=Decimal(effort),
+        reach=reach,
+        impact=1,
+        confidence_pct=100,
+    )
+
+
+def test_capacity_fit_takes_top_ranked_work_and_pulls_dependencies_in_first():
+    team = TeamFactory()
+    product = ProductFactory(workspace=team.workspace)
+    capacity = TeamCapacityFactory(team=team, capacity=10)
+    ongoing = planned(product, team, "Ongoing", 2, 1, status="in_progress")
+    top = planned(product, team, "Top", 3, 900)
+    foundation = planned(product, team, "Foundation", 2, 5)  # low rank, but Top needs it
+    planned(product, team, "Big", 5, 500)  # does not fit once the above are in
+    planned(product, team, "Small", 1, 100)  # still fits after Big overflows
+    services.feature_add_dependency(feature=top, depends_on=foundation, actor=None)
+    recompute_workspace(workspace_id=team.workspace_id)
+
+    fit = selectors.capacity_fit(capacity=capacity)
+
+    assert [f.title for f in fit.fits] == ["Ongoing", "Foundation", "Top", "Small"]
+    assert [(f.title, reason) for f, reason in fit.overflow] == [
+        ("Big", "needs 5.00 with its dependencies, 3.00 left")
+    ]
+    assert (fit.used, fit.remaining) == (Decimal("8.00"), Decimal("2.00"))
+    assert ongoing in fit.fits
+
+
+def test_capacity_fit_overflows_a_feature_whose_dependency_is_not_planned_by_the_team():
+    team = TeamFactory()
+    product = ProductFactory(workspace=team.workspace)
+    capacity = TeamCapacityFactory(team=team, capacity=100)
+    top = planned(product, team, "Top", 3, 900)
+    elsewhere = FeatureFactory(product=product, title="Platform work", status="idea", effort=1)
+    services.feature_add_dependency(feature=top, depends_on=elsewhere, actor=None)
+    recompute_workspace(workspace_id=team.workspace_id)
+
+    fit = selectors.capacity_fit(capacity=capacity)
+
+    assert fit.fits == []
+    assert [(f.title, reason) for f, reason in fit.overflow] == [
+        ("Top", "depends on “Platform work”, which this team has not planned")
+    ]
+
+
+def test_capacity_fit_ignores_shipped_dependencies_and_reports_missing_estimates():
+    team = TeamFactory()
+    product = ProductFactory(workspace=team.workspace)
+    capacity = TeamCapacityFactory(team=team, capacity=10)
+    done = FeatureFactory(product=product, title="Done", status="shipped", effort=4)
+    top = planned(product, team, "Top", 3, 900)
+    unestimated = FeatureFactory(product=product, team=team, title="Vague", status="planned")
+    services.feature_add_dependency(feature=top, depends_on=done, actor=None)
+    recompute_workspace(workspace_id=team.workspace_id)
+
+    fit = selectors.capacity_fit(capacity=capacity)
+
+    assert [f.title for f in fit.fits] == ["Top"]
+    assert [(f.title, reason) for f, reason in fit.overflow] == [(unestimated.title, "no effort estimate")]
+
+
+def test_roadmap_by_month_places_features_in_every_month_they_span():
+    product = ProductFactory()
+    spanning = FeatureFactory(product=product, planned_start=date(2027, 1, 15), target_date=date(2027, 3, 2))
+    target_only = FeatureFactory(product=product, target_date=date(2027, 2, 10))
+    FeatureFactory(product=product)  # undated: not on a timeline
+    FeatureFactory(product=product, planned_start=date(2026, 1, 1), target_date=date(2026, 2, 1))  # before
+
+    months = selectors.roadmap_by_month(
+        features=selectors.feature_list(workspace=product.workspace),
+        start=date(2027, 1, 1),
+        end=date(2027, 4, 30),
+    )
+
+    assert [(m["month"], [f.pk for f in m["features"]]) for m in months] == [
+        (date(2027, 1, 1), [spanning.pk]),
+        (date(2027, 2, 1), [spanning.pk, target_only.pk]),
+        (date(2027, 3, 1), [spanning.pk]),
+        (date(2027, 4, 1), []),
+    ]
+
+
+def test_score_breakdown_explains_each_company_and_criterion(workspace):
+    product = ProductFactory(workspace=workspace)
+    feature = FeatureFactory(product=product, reach=100, impact=2, confidence_pct=50, effort=4)
+    globex = CompanyFactory(workspace=workspace, name="Globex", segment="enterprise", arr=999_000)
+    FeedbackLinkFactory(
+        feature=feature,
+        importance="critical",
+        item=FeedbackItemFactory(workspace=workspace, company=globex, received_at=timezone.now()),
+    )
+    recompute_workspace(workspace_id=workspace.pk)
+    feature.refresh_from_db()
+
+    breakdown = selectors.feature_score_breakdown(feature=feature)
+
+    assert breakdown["scoring_model"] == "rice"
+    assert breakdown["score"] == 25.0
+    assert [(t["key"], t["value"], t["role"]) for t in breakdown["models"]["rice"]["terms"]] == [
+        ("reach", 100.0, "multiplier"),
+        ("impact", 2.0, "multiplier"),
+        ("confidence", 0.5, "multiplier"),
+        ("effort", 4.0, "divisor"),
+    ]
+    impact = breakdown["models"]["customer_impact"]
+    assert impact["score"] == pytest.approx(48.0)
+    assert impact["requesting_companies"] == 1
+    assert [(t["label"], round(t["contribution"], 6)) for t in impact["terms"]] == [("Globex", 48.0)]
+
+
+def test_priority_movers_lists_rank_changes_since_a_date(workspace):
+    product = ProductFactory(workspace=workspace)
+    a = FeatureFactory(product=product, title="A", reach=100, impact=1, confidence_pct=100, effort=1)
+    b = FeatureFactory(product=product, title="B", reach=10, impact=1, confidence_pct=100, effort=1)
+    recompute_workspace(workspace_id=workspace.pk, now=timezone.now() - timedelta(days=8))
+    since = timezone.now() - timedelta(days=7)
+
+    services.feature_update(feature=b, actor=None, data={"reach": 1000})
+    recompute_workspace(workspace_id=workspace.pk)
+
+    movers = selectors.priority_movers(workspace=workspace, since=since)
+    assert [(m["feature"].title, m["old_rank"], m["new_rank"]) for m in movers] == [("B", 2, 1), ("A", 1, 2)]
+    assert Feature.objects.get(pk=a.pk).priority_rank == 2

@@ -1,0 +1,219 @@
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from productops import services as core_services
+from productops.errors import Conflict, Forbidden, ValidationFailed
+from productops.models import AuditEvent, Role, Workspace
+from roadmap import services
+from roadmap.models import Feature, FeatureDependency, FeatureStatusChange, Product, ScoreState
+from tests.productops.factories import UserFactory
+from tests.roadmap.factories import FeatureFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_feature_create_validates_audits_and_marks_dirty(workspace, member):
+    pm = member(workspace, Role.PRODUCT_MANAGER).user
+    product = ProductFactory(workspace=workspace)
+
+    feature = services.feature_create(
+        workspace=workspace,
+        actor=pm,
+        data={"title": "SSO", "product": product, "effort": Decimal("5"), "tags": ["Security", " security "]},
+    )
+
+    assert feature.score_state == ScoreState.DIRTY
+    assert list(feature.tags.values_list("name", flat=True)) == ["Security"]
+    assert FeatureStatusChange.objects.get(feature=feature).to_status == "idea"
+    assert AuditEvent.objects.filter(target_type="roadmap.feature", target_id=str(feature.pk)).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "attr"),
+    [
+        ({"effort": Decimal("0")}, "effort"),
+        ({"effort": Decimal("-3")}, "effort"),
+        ({"planned_start": date(2027, 3, 1), "target_date": date(2027, 2, 1)}, "target_date"),
+        ({"impact": Decimal("1.5")}, "impact"),
+        ({"confidence_pct": 101}, "confidence_pct"),
+    ],
+)
+def test_bad_feature_input_is_refused_and_nothing_is_written(workspace, data, attr):
+    product = ProductFactory(workspace=workspace)
+
+    with pytest.raises(ValidationFailed) as error:
+        services.feature_create(
+            workspace=workspace, actor=None, data={"title": "X", "product": product, **data}
+        )
+
+    assert error.value.attr == attr
+    assert Feature.objects.count() == 0
+    assert AuditEvent.objects.count() == 0
+
+
+def test_a_feature_cannot_use_another_workspaces_product(workspace, other_workspace):
+    foreign = ProductFactory(workspace=other_workspace)
+
+    with pytest.raises(ValidationFailed) as error:
+        services.feature_create(workspace=workspace, actor=None, data={"title": "X", "product": foreign})
+
+    assert error.value.attr == "product"
+    assert Feature.objects.count() == 0
+
+
+def test_viewers_cannot_create_features(workspace, member):
+    viewer = member(workspace, Role.VIEWER).user
+
+    with pytest.raises(Forbidden):
+        services.feature_create(
+            workspace=workspace,
+            actor=viewer,
+            data={"title": "X", "product": ProductFactory(workspace=workspace)},
+        )
+
+
+# --- status workflow --------------------------------------------------------------
+
+
+def test_one_step_along_the_workflow_needs_no_reason():
+    feature = FeatureFactory()
+
+    services.feature_change_status(feature=feature, to_status="under_consideration", actor=None)
+
+    assert Feature.objects.get(pk=feature.pk).status == "under_consideration"
+
+
+def test_skipping_the_workflow_needs_a_reason_and_records_it():
+    feature = FeatureFactory()
+
+    with pytest.raises(ValidationFailed) as error:
+        services.feature_change_status(feature=feature, to_status="in_progress", actor=None)
+    assert error.value.code == "reason_required"
+    assert Feature.objects.get(pk=feature.pk).status == "idea"
+
+    services.feature_change_status(
+        feature=feature, to_status="in_progress", actor=None, reason="Exec escalation"
+    )
+
+    change = FeatureStatusChange.objects.filter(feature=feature).first()
+    assert (change.from_status, change.to_status, change.reason) == ("idea", "in_progress", "Exec escalation")
+
+
+def test_shipping_before_dependencies_ship_is_a_conflict():
+    base = FeatureFactory()
+    top = FeatureFactory(product=base.product, status="in_progress")
+    services.feature_add_dependency(feature=top, depends_on=base, actor=None)
+
+    with pytest.raises(Conflict) as error:
+        services.feature_change_status(feature=top, to_status="shipped", actor=None)
+
+    assert error.value.code == "dependencies_unshipped"
+    assert Feature.objects.get(pk=top.pk).status == "in_progress"
+
+
+# --- dependencies -----------------------------------------------------------------
+
+
+def test_a_dependency_cycle_is_refused_at_any_length():
+    a = FeatureFactory(title="A")
+    b = FeatureFactory(product=a.product, title="B")
+    c = FeatureFactory(product=a.product, title="C")
+    services.feature_add_dependency(feature=a, depends_on=b, actor=None)
+    services.feature_add_dependency(feature=b, depends_on=c, actor=None)
+
+    with pytest.raises(ValidationFailed) as error:
+        services.feature_add_dependency(feature=c, depends_on=a, actor=None)
+
+    assert (error.value.attr, error.value.code) == ("depends_on", "cycle")
+    assert FeatureDependency.objects.count() == 2
+    with pytest.raises(ValidationFailed):
+        services.feature_add_dependency(feature=a, depends_on=a, actor=None)
+
+
+def test_adding_the_same_dependency_twice_is_idempotent():
+    a = FeatureFactory()
+    b = FeatureFactory(product=a.product)
+
+    first = services.feature_add_dependency(feature=a, depends_on=b, actor=None)
+    second = services.feature_add_dependency(feature=a, depends_on=b, actor=None)
+
+    assert first == second
+    assert FeatureDependency.objects.count() == 1
+
+
+def test_deleting_a_feature_others_depend_on_is_a_conflict_naming_them():
+    base = FeatureFactory(title="Data model")
+    top = FeatureFactory(product=base.product, title="Reports")
+    services.feature_add_dependency(feature=top, depends_on=base, actor=None)
+
+    with pytest.raises(Conflict) as error:
+        services.feature_delete(feature=base, actor=None)
+
+    assert error.value.code == "has_dependants"
+    assert error.value.extra == {"dependants": [{"id": top.pk, "title": "Reports"}]}
+    assert Feature.objects.filter(pk=base.pk).exists()
+
+
+def test_deleting_a_workspace_removes_its_roadmap():
+    owner = UserFactory()
+    workspace = core_services.workspace_create(name="Doomed", owner=owner)
+    product = ProductFactory(workspace=workspace)
+    a = FeatureFactory(product=product)
+    b = FeatureFactory(product=product)
+    services.feature_add_dependency(feature=a, depends_on=b, actor=None)
+
+    core_services.workspace_delete(workspace=workspace, actor=owner)
+
+    assert not Workspace.objects.filter(pk=workspace.pk).exists()
+    assert (Product.objects.count(), Feature.objects.count(), FeatureDependency.objects.count()) == (0, 0, 0)
+
+
+def test_a_product_with_features_cannot_be_deleted():
+    feature = FeatureFactory()
+
+    with pytest.raises(Conflict):
+        services.product_delete(product=feature.product, actor=None)
+
+    assert Product.objects.filter(pk=feature.product_id).exists()
+
+
+# --- settings and scorecards ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("weight", ["lots", "NaN", "Infinity", -1, 5000])
+def test_weights_that_do_not_parse_are_field_errors(workspace, weight):
+    with pytest.raises(ValidationFailed) as error:
+        services.roadmap_settings_update(
+            workspace=workspace, actor=None, data={"importance_weights": {"critical": weight}}
+        )
+
+    assert error.value.attr == "importance_weights.critical"
+
+
+def test_a_new_criterion_marks_every_feature_dirty(workspace):
+    product = ProductFactory(workspace=workspace)
+    features = [FeatureFactory(product=product) for _ in range(3)]
+    Feature.objects.update(score_state=ScoreState.CLEAN)
+
+    services.scorecard_criterion_create(
+        workspace=workspace, actor=None, data={"key": "fit", "name": "Strategic fit", "weight": Decimal("2")}
+    )
+
+    assert set(Feature.objects.values_list("score_state", flat=True)) == {ScoreState.DIRTY}
+    assert len(features) == 3
+
+
+def test_criterion_values_are_range_checked(workspace):
+    feature = FeatureFactory(product=ProductFactory(workspace=workspace))
+    services.scorecard_criterion_create(
+        workspace=workspace, actor=None, data={"key": "fit", "name": "Fit", "weight": Decimal("1")}
+    )
+
+    with pytest.raises(ValidationFailed) as error:
+        services.feature_set_criterion_values(feature=feature, values={"fit": 11}, actor=None)
+
+    assert error.value.attr == "values.fit"
+    values = services.feature_set_criterion_values(feature=feature, values={"fit": 7}, actor=None)
+    assert [(v.criterion.key, v.value) for v in values] == [("fit", Decimal("7"))]
