@@ -286,7 +286,7 @@ if REDIS_URL:
         "visibility_timeout": max(2 * 60 * 60, 2 * env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)),
     }
 else:
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost//"  # the host is ignored; naming it avoids a warning
     CELERY_RESULT_BACKEND = f"file://{CELERY_BROKER_DIR / 'results'}"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),

@@ -1,15 +1,17 @@
 """The set-based recompute: a handful of SQL statements per workspace, whatever its size.
 
 1. under the workspace's settings-row lock, claim DIRTY features (→ RECOMPUTING)
-2. and apply the per-row formulas (RICE, ICE, WSJF, value ÷ effort) in the same UPDATE;
-3. customer impact from one aggregate over links and votes (``feedback.selectors``);
-4. scorecard from one correlated aggregate over criteria;
-5. the active model's score (claimed rows → CLEAN in the same UPDATE), then
-   ranks for the whole workspace with a window function;
-6. history: one INSERT … SELECT of the features whose score or rank moved.
+   and apply the per-row formulas (RICE, ICE, WSJF, value ÷ effort) in the same UPDATE;
+2. customer impact (one aggregate over links and votes, ``feedback.selectors``) and
+   the scorecard of every claimed feature, into a temporary table;
+3. one UPDATE writes them and the active model's score, and the claimed rows are CLEAN;
+4. ranks for the whole workspace with a window function;
+5. history: one INSERT … SELECT of the features whose score or rank moved.
 
 Two runs for one workspace never overlap (``skip_locked``: the second reports
 busy and its task retries), and a run over unchanged inputs changes nothing.
+A feature marked dirty during a run waits on the claimed row's lock, so it is
+DIRTY again after the run commits and the next run scores it.
 """
 
 from __future__ import annotations
@@ -93,17 +95,11 @@ def recompute_workspace(
             return RecomputeResult(workspace_id=workspace_id, busy=True)
         features = Feature.objects.filter(workspace_id=workspace_id)
         to_claim = features if full else features.filter(score_state=ScoreState.DIRTY)
-        # 1 + 2. Claim and apply the row formulas in one pass over the rows.
+        # 1. Claim and apply the row formulas in one pass over the rows.
         claimed = to_claim.update(score_state=ScoreState.RECOMPUTING, **_row_formulas())
         snapshots = 0
         if claimed:
-            _compute_aggregates(locked, now, everything=full or claimed == features.count())
-            # 5a + 7. The active model's score, and the claimed rows are clean.
-            features.filter(score_state=ScoreState.RECOMPUTING).update(
-                priority_score=F(MODEL_COLUMN[ScoringModel(locked.scoring_model)]),
-                score_state=ScoreState.CLEAN,
-                scores_computed_at=now,
-            )
+            _score_claimed(locked, now, everything=full or claimed == features.count())
             snapshots = _rank_and_snapshot(locked, now)
         locked.last_recomputed_at = now
         locked.save(update_fields=["last_recomputed_at"])
@@ -131,12 +127,17 @@ def _row_formulas() -> dict:
     }
 
 
-def _compute_aggregates(settings_row: RoadmapSettings, now: datetime, *, everything: bool) -> None:
-    workspace_id = settings_row.workspace_id
+def _score_claimed(settings_row: RoadmapSettings, now: datetime, *, everything: bool) -> None:
+    """Customer impact, scorecard and the active model's score of the claimed rows, which become clean.
 
-    # 3. Customer impact: one aggregate over every link and vote of the claimed
-    # features. When that is all of them, no filter: the planner then scans and
-    # hashes in parallel instead of trusting a stale estimate of the claimed rows.
+    The aggregates go into a temporary table first: PostgreSQL runs a SELECT (and
+    CREATE TABLE AS) with parallel workers, but never a data-modifying UPDATE. Then
+    one UPDATE writes them, because each pass over the feature rows costs as much
+    as the arithmetic it carries.
+    """
+    workspace_id = settings_row.workspace_id
+    # When every feature is claimed, no filter: the planner then scans and hashes
+    # in parallel instead of trusting a stale estimate of the claimed rows.
     claimed_filter = (
         ""
         if everything
@@ -152,70 +153,84 @@ def _compute_aggregates(settings_row: RoadmapSettings, now: datetime, *, everyth
         feature_filter_sql=claimed_filter,
         feature_filter_params=() if everything else (workspace_id, ScoreState.RECOMPUTING),
     )
-    # Aggregate into a temporary table first: PostgreSQL runs a SELECT (and
-    # CREATE TABLE AS) with parallel workers, but never a data-modifying UPDATE.
-    _execute("DROP TABLE IF EXISTS roadmap_demand_scratch", [])
-    _execute(f"CREATE TEMPORARY TABLE roadmap_demand_scratch AS {demand_sql}", demand_params)
-    _execute(
-        """
-        UPDATE roadmap_feature
-        SET score_customer_impact = demand.impact, requesting_companies = demand.companies
-        FROM roadmap_demand_scratch AS demand
-        WHERE roadmap_feature.id = demand.feature_id AND roadmap_feature.score_state = %s
-        """,
-        [ScoreState.RECOMPUTING],
-    )
-    _execute("DROP TABLE roadmap_demand_scratch", [])
-
-    # 4. Scorecard: weighted average of the criteria, derived ones computed in place.
-    competitors = (
-        "(SELECT COUNT(*) FROM roadmap_feature_competitors fc WHERE fc.feature_id = roadmap_feature.id)"
-    )
+    impact = "COALESCE(demand.impact, 0.0)"
+    competitors = "(SELECT COUNT(*) FROM roadmap_feature_competitors fc WHERE fc.feature_id = f.id)"
     gap = _least("10.0", f"{COMPETITIVE_GAP_PER_COMPETITOR} * {competitors}")
+    # The scorecard: weighted average of the criteria, derived ones computed in place.
+    scorecard = f"""(
+        SELECT SUM(CAST(c.weight AS FLOAT) * (CASE c.source
+                WHEN 'customer_impact' THEN 10.0 * (1.0 - EXP(-{impact} / %s))
+                WHEN 'competitive_gap' THEN {gap}
+                ELSE COALESCE(CAST(v.value AS FLOAT), 0.0) END))
+               / NULLIF(SUM(CAST(c.weight AS FLOAT)), 0.0)
+        FROM roadmap_scorecardcriterion c
+        LEFT JOIN roadmap_featurecriterionvalue v ON v.criterion_id = c.id AND v.feature_id = f.id
+        WHERE c.workspace_id = %s
+    )"""
+    _execute("DROP TABLE IF EXISTS roadmap_score_scratch", [])
     _execute(
         f"""
-        UPDATE roadmap_feature SET score_scorecard = (
-            SELECT SUM(CAST(c.weight AS FLOAT) * (CASE c.source
-                    WHEN 'customer_impact'
-                        THEN 10.0 * (1.0 - EXP(-roadmap_feature.score_customer_impact / %s))
-                    WHEN 'competitive_gap' THEN {gap}
-                    ELSE COALESCE(CAST(v.value AS FLOAT), 0.0) END))
-                   / NULLIF(SUM(CAST(c.weight AS FLOAT)), 0.0)
-            FROM roadmap_scorecardcriterion c
-            LEFT JOIN roadmap_featurecriterionvalue v
-                   ON v.criterion_id = c.id AND v.feature_id = roadmap_feature.id
-            WHERE c.workspace_id = %s
-        )
-        WHERE workspace_id = %s AND score_state = %s
+        CREATE TEMPORARY TABLE roadmap_score_scratch AS
+        SELECT f.id AS feature_id, {impact} AS impact, COALESCE(demand.companies, 0) AS companies,
+               {scorecard} AS scorecard
+        FROM roadmap_feature f
+        LEFT JOIN ({demand_sql}) AS demand ON demand.feature_id = f.id
+        WHERE f.workspace_id = %s AND f.score_state = %s
         """,
-        [float(settings_row.customer_impact_scale), workspace_id, workspace_id, ScoreState.RECOMPUTING],
+        [
+            float(settings_row.customer_impact_scale),
+            workspace_id,
+            *demand_params,
+            workspace_id,
+            ScoreState.RECOMPUTING,
+        ],
     )
+    model = ScoringModel(settings_row.scoring_model)
+    # SET expressions read the row as it was before this UPDATE, in which the
+    # claim already wrote the row formulas; the aggregates come from the scratch table.
+    priority = {
+        ScoringModel.CUSTOMER_IMPACT: "scores.impact",
+        ScoringModel.SCORECARD: "scores.scorecard",
+    }.get(model, MODEL_COLUMN[model])
+    now_value = now if connection.vendor == "postgresql" else now_utc_text(now)
+    _execute(
+        f"""
+        UPDATE roadmap_feature
+        SET score_customer_impact = scores.impact, requesting_companies = scores.companies,
+            score_scorecard = scores.scorecard, priority_score = {priority},
+            score_state = %s, scores_computed_at = %s
+        FROM roadmap_score_scratch AS scores
+        WHERE roadmap_feature.id = scores.feature_id AND roadmap_feature.score_state = %s
+        """,
+        [ScoreState.CLEAN, now_value, ScoreState.RECOMPUTING],
+    )
+    _execute("DROP TABLE roadmap_score_scratch", [])
 
 
 def _rank_and_snapshot(settings_row: RoadmapSettings, now: datetime) -> int:
     workspace_id = settings_row.workspace_id
     unranked = ", ".join(f"'{s}'" for s in UNRANKED_STATUSES)
-    # 5b. Ranks over the whole workspace: score, then customer impact, then age (oldest first).
+    # 4. Ranks over the whole workspace: score, then customer impact, then age
+    # (oldest first); shipped and declined features sort last and get no rank.
+    done = f"status IN ({unranked})"
     _execute(
         f"""
         UPDATE roadmap_feature SET priority_rank = ranked.position
         FROM (
-            SELECT id, ROW_NUMBER() OVER (
-                ORDER BY priority_score DESC NULLS LAST, score_customer_impact DESC, id ASC
-            ) AS position
+            SELECT id, CASE WHEN {done} THEN NULL ELSE ROW_NUMBER() OVER (
+                ORDER BY CASE WHEN {done} THEN 1 ELSE 0 END,
+                         priority_score DESC NULLS LAST, score_customer_impact DESC, id ASC
+            ) END AS position
             FROM roadmap_feature
-            WHERE workspace_id = %s AND status NOT IN ({unranked})
+            WHERE workspace_id = %s
         ) AS ranked
         WHERE roadmap_feature.id = ranked.id
           AND {_distinct("roadmap_feature.priority_rank", "ranked.position")}
         """,
         [workspace_id],
     )
-    Feature.objects.filter(
-        workspace_id=workspace_id, status__in=UNRANKED_STATUSES, priority_rank__isnull=False
-    ).update(priority_rank=None)
 
-    # 6. History: features whose rank changed or whose score moved by more than the threshold.
+    # 5. History: features whose rank changed or whose score moved by more than the threshold.
     moved = f"""
         ({_distinct("priority_rank", "snapshot_rank")}
          OR (priority_score IS NULL) <> (snapshot_score IS NULL)

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from feedback.models import Company, Contact, FeedbackItem, FeedbackLink, Vote
 from productops import services
 from productops.demo import DEMO_PEOPLE
 from productops.models import ApiToken, AuditEvent, Membership, User, Workspace
+from roadmap.models import Feature, FeatureDependency, Goal, KeyResult, Product, ScoreState, TeamCapacity
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,18 +46,62 @@ def test_create_api_token_refuses_a_non_member(workspace):
     assert ApiToken.objects.count() == 0
 
 
+def _demo_counts() -> dict[str, int]:
+    models = [
+        Workspace,
+        User,
+        Membership,
+        Product,
+        Goal,
+        KeyResult,
+        Feature,
+        FeatureDependency,
+        TeamCapacity,
+        Company,
+        Contact,
+        FeedbackItem,
+        FeedbackLink,
+        Vote,
+    ]
+    return {model.__name__: model.objects.count() for model in models}
+
+
 @pytest.mark.django_db
-def test_seed_demo_is_idempotent():
+def test_seed_demo_is_idempotent_and_scores_the_roadmap():
     call_command("seed_demo", force=True, stdout=io.StringIO())
-    counts = (Workspace.objects.count(), User.objects.count(), Membership.objects.count())
+    counts = _demo_counts()
 
     call_command("seed_demo", force=True, stdout=io.StringIO())
 
-    assert (Workspace.objects.count(), User.objects.count(), Membership.objects.count()) == counts
-    assert counts == (1, len(DEMO_PEOPLE), len(DEMO_PEOPLE))
+    assert _demo_counts() == counts
+    assert counts["Workspace"] == 1
+    assert counts["User"] == counts["Membership"] == len(DEMO_PEOPLE)
+    assert counts["Feature"] == 20
+    assert counts["FeedbackItem"] == 31
+    assert counts["Company"] == 18
+    assert counts["Vote"] > 0
+    assert not Feature.objects.exclude(score_state=ScoreState.CLEAN).exists()
+    ranked = Feature.objects.filter(priority_rank__isnull=False).order_by("priority_rank")
+    assert list(ranked.values_list("priority_rank", flat=True)) == list(range(1, ranked.count() + 1))
+    assert Feature.objects.filter(requesting_companies__gt=0).count() >= 10
+    # Untriaged items stay in the inbox for the triage demo.
+    assert FeedbackItem.objects.filter(state=FeedbackItem.State.NEW).count() == 5
     demo = User.objects.get(username="demo")
     assert demo.check_password("demo")
     assert Membership.objects.get(user=demo).role == "owner"
+
+
+@pytest.mark.django_db
+def test_seed_demo_scale_adds_features_and_companies():
+    call_command("seed_demo", force=True, stdout=io.StringIO())
+    before = _demo_counts()
+
+    call_command("seed_demo", force=True, scale=2, stdout=io.StringIO())
+
+    after = _demo_counts()
+    assert after["Feature"] - before["Feature"] == 40
+    assert after["Company"] - before["Company"] == 18
+    assert after["FeedbackItem"] - before["FeedbackItem"] == 31
 
 
 @pytest.mark.django_db

@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from productops.demo import DEMO_PASSWORD, DEMO_USERNAME, DEMO_WORKSPACE_SLUG, seed_core
 
-# Domain apps may ship ``<app>/demo.py`` with ``seed(context, rng)``; run in this order.
+# Domain apps may ship ``<app>/demo.py`` with ``seed(context, rng)`` and optionally
+# ``finish(context)``; seeds run in this order, then every finish.
 DOMAIN_SEEDERS = ["roadmap", "feedback", "releases", "comms"]
 
 
@@ -30,14 +31,19 @@ class Command(BaseCommand):
         scale = max(1, scale)
         context = seed_core(scale=scale)
         rng = random.Random(seed)  # noqa: S311 (demo data, not security)
+        modules = []
         for app_label in DOMAIN_SEEDERS:
             try:
-                module = importlib.import_module(f"{app_label}.demo")
+                modules.append(importlib.import_module(f"{app_label}.demo"))
             except ModuleNotFoundError as exc:
                 if exc.name != f"{app_label}.demo":
                     raise
-                continue
+        for module in modules:
             module.seed(context, rng)
+        # After every app has seeded: e.g. the roadmap scores what feedback asked for.
+        for module in modules:
+            if hasattr(module, "finish"):
+                module.finish(context)
         self.stdout.write(
             f"Demo workspace {DEMO_WORKSPACE_SLUG!r} ready (scale {scale}). "
             f"Login: {DEMO_USERNAME} / {DEMO_PASSWORD}  ({settings.PUBLIC_BASE_URL})"

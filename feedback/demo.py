@@ -1,0 +1,344 @@
+"""Demo feedback: customer companies with ARR and segment, their contacts,
+feedback from many sources over the last four months, links to the demo
+roadmap's features and votes. A few items are left in the triage inbox.
+
+Idempotent: companies are matched by domain, contacts by email, feedback items
+by their demo source reference, links and votes are idempotent services.
+``--scale N`` multiplies the companies and the feedback.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from feedback import services
+from feedback.models import Company, FeedbackItem, Importance, Segment
+from productops.demo import DemoContext
+from roadmap.models import Feature
+
+COMPANIES = [
+    ("Globex", "globex.example", Segment.ENTERPRISE, 480_000),
+    ("Initech", "initech.example", Segment.ENTERPRISE, 320_000),
+    ("Umbrella Health", "umbrella.example", Segment.ENTERPRISE, 610_000),
+    ("Stark Logistics", "stark.example", Segment.ENTERPRISE, 250_000),
+    ("Wayne Retail", "wayne.example", Segment.ENTERPRISE, 390_000),
+    ("Hooli", "hooli.example", Segment.MID_MARKET, 96_000),
+    ("Pied Piper", "piedpiper.example", Segment.MID_MARKET, 54_000),
+    ("Vandelay Imports", "vandelay.example", Segment.MID_MARKET, 72_000),
+    ("Soylent Foods", "soylent.example", Segment.MID_MARKET, 88_000),
+    ("Tyrell Systems", "tyrell.example", Segment.MID_MARKET, 120_000),
+    ("Cyberdyne", "cyberdyne.example", Segment.MID_MARKET, 65_000),
+    ("Oscorp", "oscorp.example", Segment.MID_MARKET, 47_000),
+    ("Bluth Company", "bluth.example", Segment.SMB, 9_600),
+    ("Dunder Mifflin", "dundermifflin.example", Segment.SMB, 14_400),
+    ("Los Pollos", "lospollos.example", Segment.SMB, 6_000),
+    ("Krusty Burgers", "krusty.example", Segment.SMB, 4_800),
+    ("Prestige Worldwide", "prestige.example", Segment.SMB, 12_000),
+    ("Gringotts", "gringotts.example", Segment.SMB, 18_000),
+]
+
+FIRST_NAMES = ["Ana", "Ben", "Chloe", "Dev", "Emma", "Farid", "Grace", "Hugo", "Ines", "Jon", "Kira", "Liam"]
+
+# (feature title or None for an untriaged item, text, kind, importance, source)
+REQUESTS = [
+    (
+        "SAML single sign-on",
+        "Our security team will not sign the renewal without SSO through Okta.",
+        "request",
+        Importance.CRITICAL,
+        FeedbackItem.Source.SALES_CALL,
+    ),
+    (
+        "SAML single sign-on",
+        "We need SAML login with Azure AD for 400 seats.",
+        "request",
+        Importance.CRITICAL,
+        FeedbackItem.Source.EMAIL,
+    ),
+    (
+        "SAML single sign-on",
+        "Can users sign in with our Google Workspace accounts?",
+        "question",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.INTERCOM,
+    ),
+    (
+        "SCIM user provisioning",
+        "Offboarding people by hand is a compliance risk; please support SCIM.",
+        "problem",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.SUPPORT_TICKET,
+    ),
+    (
+        "SCIM user provisioning",
+        "Automatic user provisioning from Okta would save our IT team hours.",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.INTERVIEW,
+    ),
+    (
+        "Audit log export",
+        "Auditors ask for an export of who viewed which dashboard.",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.EMAIL,
+    ),
+    (
+        "Row-level permissions",
+        "Regional managers must only see their own region's rows.",
+        "request",
+        Importance.CRITICAL,
+        FeedbackItem.Source.SALES_CALL,
+    ),
+    (
+        "Row-level permissions",
+        "We duplicate dashboards per team because we cannot restrict rows.",
+        "problem",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.ZENDESK,
+    ),
+    (
+        "Data residency in the EU",
+        "Our DPO requires data stored in the EU.",
+        "request",
+        Importance.CRITICAL,
+        FeedbackItem.Source.SALES_CALL,
+    ),
+    (
+        "Guided first dashboard",
+        "New teammates do not know where to start after signing up.",
+        "problem",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.INTERVIEW,
+    ),
+    (
+        "Guided first dashboard",
+        "A walkthrough for the first chart would really help our analysts.",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.PORTAL,
+    ),
+    (
+        "Dashboard templates gallery",
+        "Templates for SaaS metrics (MRR, churn) would save us a week.",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.SLACK,
+    ),
+    (
+        "Dashboard templates gallery",
+        "Is there a template for a sales pipeline dashboard?",
+        "question",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.INTERCOM,
+    ),
+    (
+        "Sample data workspace",
+        "I wanted to try charts before connecting our production database.",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.PORTAL,
+    ),
+    (
+        "Scheduled PDF reports",
+        "Our board wants a PDF of the KPI dashboard every Monday.",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.EMAIL,
+    ),
+    (
+        "Scheduled PDF reports",
+        "Please let us email dashboards on a schedule.",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.PORTAL,
+    ),
+    (
+        "Dark mode",
+        "Dark mode please, our ops room runs dashboards all night.",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.PORTAL,
+    ),
+    (
+        "Natural-language questions",
+        "Could we just type a question and get a chart?",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.INTERVIEW,
+    ),
+    (
+        "HubSpot connector",
+        "We moved our CRM to HubSpot and lost all pipeline reporting.",
+        "problem",
+        Importance.CRITICAL,
+        FeedbackItem.Source.SUPPORT_TICKET,
+    ),
+    (
+        "HubSpot connector",
+        "HubSpot deals and contacts as a data source, please.",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.SLACK,
+    ),
+    (
+        "Zendesk connector",
+        "Support wants ticket volume next to product usage.",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.ZENDESK,
+    ),
+    (
+        "Incremental sync",
+        "Full syncs of our 80M-row table take six hours.",
+        "problem",
+        Importance.CRITICAL,
+        FeedbackItem.Source.SUPPORT_TICKET,
+    ),
+    (
+        "Incremental sync",
+        "Only syncing changed rows would cut our warehouse bill.",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.SALES_CALL,
+    ),
+    (
+        "Webhook triggers",
+        "Trigger a refresh from our pipeline when a load finishes.",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.API,
+    ),
+    (
+        "Public REST API v2",
+        "The API should let us create dashboards programmatically.",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.API,
+    ),
+    (
+        "Connector health alerts",
+        "We found out a sync had been failing for a week.",
+        "problem",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.ZENDESK,
+    ),
+    (
+        None,
+        "Single sign on with Okta is a must for our rollout.",
+        "request",
+        Importance.CRITICAL,
+        FeedbackItem.Source.EMAIL,
+    ),
+    (
+        None,
+        "Love the new chart colours, much easier to read!",
+        "praise",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.PORTAL,
+    ),
+    (
+        None,
+        "Exporting a dashboard to PDF cuts off the last column.",
+        "problem",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.SUPPORT_TICKET,
+    ),
+    (
+        None,
+        "Would be great to get a weekly email summary of dashboards.",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.SLACK,
+    ),
+    (
+        None,
+        "How do I share a dashboard with someone outside the company?",
+        "question",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.INTERCOM,
+    ),
+]
+
+
+@transaction.atomic
+def seed(context: DemoContext, rng: random.Random) -> None:
+    workspace, actor = context.workspace, context.users["carlos"]
+    companies = _seed_companies(context, rng)
+    contacts = []
+    for company in companies:
+        for position in range(2):
+            first = FIRST_NAMES[(company.pk + position) % len(FIRST_NAMES)]
+            contacts.append(
+                services.contact_get_or_create(
+                    workspace=workspace,
+                    email=f"{first.lower()}.{position}@{company.domain}",
+                    name=f"{first} {company.name.split()[0]}",
+                    company=company,
+                )
+            )
+    features = {f.title: f for f in Feature.objects.for_workspace(workspace.pk).order_by("pk")}
+    now = timezone.now()
+    rounds = context.scale
+    for round_number in range(rounds):
+        for index, (title, text, kind, importance, source) in enumerate(REQUESTS):
+            reference = f"demo-{round_number}-{index}"
+            if FeedbackItem.objects.filter(workspace=workspace, source_ref=reference).exists():
+                continue
+            contact = contacts[(index * 7 + round_number * 3) % len(contacts)]
+            item = services.feedback_item_create(
+                workspace=workspace,
+                actor=actor,
+                data={
+                    "text": text,
+                    "contact": contact,
+                    "company": contact.company,
+                    "source": source,
+                    "source_ref": reference,
+                    "kind": kind,
+                    "importance": importance,
+                    "deal_value": Decimal(contact.company.arr) / 2
+                    if source == FeedbackItem.Source.SALES_CALL
+                    else None,
+                    "received_at": now - timedelta(days=rng.randint(0, 120), minutes=rng.randint(0, 1440)),
+                },
+            )
+            feature = features.get(title) if title else None
+            if feature is not None and feature.status != "declined":
+                services.feedback_link_create(item=item, feature=feature, importance=importance, actor=actor)
+    votable = [f for f in features.values() if f.status not in ("declined", "shipped")]
+    for contact in contacts:
+        # Seeded by the contact, so a re-run picks the same features (and adds no vote).
+        picker = random.Random(contact.email)  # noqa: S311 (demo data)
+        for feature in picker.sample(votable, k=min(len(votable), picker.randint(0, 3))):
+            services.vote_cast(contact=contact, feature=feature)
+
+
+def _seed_companies(context: DemoContext, rng: random.Random) -> list[Company]:
+    rows = list(COMPANIES)
+    for number in range(1, len(COMPANIES) * (context.scale - 1) + 1):
+        segment = rng.choice([Segment.ENTERPRISE, Segment.MID_MARKET, Segment.SMB, Segment.SMB])
+        arr = {Segment.ENTERPRISE: 200_000, Segment.MID_MARKET: 50_000, Segment.SMB: 5_000}[segment]
+        rows.append((f"Customer {number}", f"customer-{number}.example", segment, arr * rng.randint(1, 4)))
+    companies = []
+    for name, domain, segment, arr in rows:
+        company = Company.objects.filter(workspace=context.workspace, domain=domain).first()
+        if company is None:
+            company = services.company_create(
+                workspace=context.workspace,
+                actor=context.users["carlos"],
+                data={
+                    "name": name,
+                    "domain": domain,
+                    "segment": segment,
+                    "arr": Decimal(arr),
+                    "plan": {"enterprise": "Enterprise", "mid_market": "Business"}.get(segment, "Team"),
+                },
+            )
+        companies.append(company)
+    return companies
