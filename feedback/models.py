@@ -13,6 +13,8 @@ from django.db.models.functions import Lower
 
 from productops.models import WorkspaceOwnedModel
 
+MATCH_TEXT_LENGTH = 300
+
 
 class Segment(models.TextChoices):
     ENTERPRISE = "enterprise", "Enterprise"
@@ -121,11 +123,36 @@ class FeedbackItem(WorkspaceOwnedModel):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_items"
     )
     received_at = models.DateTimeField()
+    # Lower-cased, whitespace-collapsed start of the text: what duplicate
+    # detection compares (a trigram GIN index on PostgreSQL, see migration 0003).
+    match_text = models.CharField(max_length=MATCH_TEXT_LENGTH, blank=True, editable=False)
+    # NULL until the worker has looked for duplicates: the sweep catches up on
+    # anything a lost task missed.
+    duplicates_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        indexes = [models.Index(fields=["workspace", "state", "-received_at"], name="feedback_inbox")]
+        indexes = [
+            models.Index(fields=["workspace", "state", "-received_at"], name="feedback_inbox"),
+            models.Index(
+                fields=["workspace", "id"],
+                name="feedback_duplicates_pending",
+                condition=Q(duplicates_checked_at__isnull=True),
+            ),
+        ]
+        constraints = [
+            # A retried delivery (webhook, CSV row, e-mail, bulk item) is stored once.
+            models.UniqueConstraint(
+                fields=["workspace", "source", "source_ref"],
+                name="feedback_source_ref_unique",
+                condition=~Q(source_ref=""),
+            ),
+            models.CheckConstraint(
+                condition=~Q(merged_into=models.F("id")), name="feedback_not_merged_into_itself"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.text[:60]
@@ -166,3 +193,62 @@ class Vote(WorkspaceOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.contact_id} ↑ {self.feature_id}"
+
+
+class DuplicateSuggestion(WorkspaceOwnedModel):
+    """A likely duplicate of a feedback item: another open item, or an existing feature."""
+
+    item = models.ForeignKey(FeedbackItem, on_delete=models.CASCADE, related_name="duplicate_suggestions")
+    similar_item = models.ForeignKey(
+        FeedbackItem, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    similar_feature = models.ForeignKey(
+        "roadmap.Feature", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    similarity = models.FloatField()
+    dismissed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-similarity", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(similar_item__isnull=True) ^ Q(similar_feature__isnull=True),
+                name="duplicate_suggestion_one_target",
+            ),
+            models.UniqueConstraint(fields=["item", "similar_item"], name="duplicate_suggestion_item_unique"),
+            models.UniqueConstraint(
+                fields=["item", "similar_feature"], name="duplicate_suggestion_feature_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} ≈ {self.similar_item_id or self.similar_feature_id}"
+
+
+class InboundWebhook(WorkspaceOwnedModel):
+    """An endpoint a tool posts feedback to, signed with this workspace's secret.
+
+    The URL carries ``public_id``; the body is authenticated with HMAC-SHA256
+    under ``secret`` (which must be kept readable: HMAC needs it).
+    """
+
+    class Provider(models.TextChoices):
+        SLACK = "slack", "Slack"
+        INTERCOM = "intercom", "Intercom"
+        ZENDESK = "zendesk", "Zendesk"
+        GENERIC = "generic", "Generic JSON"
+
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    name = models.CharField(max_length=120, blank=True)
+    public_id = models.CharField(max_length=32, unique=True, editable=False)
+    secret = models.CharField(max_length=128, editable=False)
+    is_active = models.BooleanField(default=True)
+    last_delivery_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["provider", "id"]
+
+    def __str__(self) -> str:
+        return self.name or self.get_provider_display()

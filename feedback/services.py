@@ -1,41 +1,127 @@
-"""Writes of the feedback app. Each one that changes demand marks the affected
-features dirty for the priority engine in the same transaction.
+"""Writes of the feedback app. Every write that changes demand marks the affected
+features dirty for the priority engine in the same transaction, and every new
+item is queued for duplicate detection after the commit (its pending state is
+``duplicates_checked_at IS NULL``, so a lost task only delays it).
 
-This holds what the priority engine needs (companies, contacts, feedback items,
-links, votes); ingestion, triage, merge and the public board build on it.
+Ingestion is idempotent on every path through ``(workspace, source, source_ref)``:
+a webhook delivery id, a CSV row fingerprint, an e-mail Message-ID or an
+integration's own id. The channels (CSV, e-mail, webhooks) live in
+``feedback.channels`` and all come through :func:`feedback_item_ingest` or
+:func:`feedback_items_ingest_bulk`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from feedback.models import Company, Contact, FeedbackItem, FeedbackLink, Importance, Vote
+from feedback.models import (
+    Company,
+    Contact,
+    DuplicateSuggestion,
+    FeedbackItem,
+    FeedbackLink,
+    Importance,
+    Vote,
+)
+from feedback.similarity import match_text, similar_features, similar_items
 from productops.errors import Conflict, ValidationFailed
 from productops.models import AuditEvent, Role, User, Workspace
-from productops.services import audit_record, model_update, require_role
+from productops.services import audit_record, audit_record_many, model_update, require_role
+from productops.tasking import enqueue_on_commit
 from roadmap.models import Feature, FeatureStatus
-from roadmap.services import features_mark_dirty
+from roadmap.services import feature_retire_into, features_mark_dirty
 
 MAX_TEXT_LENGTH = 20_000
+MAX_BULK_ITEMS = 1_000
+MAX_TAGS = 20
+ITEM_FIELDS = [
+    "text",
+    "contact",
+    "company",
+    "source",
+    "source_ref",
+    "source_url",
+    "kind",
+    "importance",
+    "deal_value",
+    "tags",
+    "received_at",
+]
+STATE_TRANSITIONS: dict[str, set[str]] = {
+    FeedbackItem.State.NEW: {FeedbackItem.State.REVIEWED, FeedbackItem.State.ARCHIVED},
+    FeedbackItem.State.REVIEWED: {FeedbackItem.State.NEW, FeedbackItem.State.ARCHIVED},
+    FeedbackItem.State.LINKED: {FeedbackItem.State.REVIEWED, FeedbackItem.State.ARCHIVED},
+    FeedbackItem.State.ARCHIVED: {FeedbackItem.State.NEW, FeedbackItem.State.REVIEWED},
+}
 
 
 def _check_feature(workspace: Workspace, feature: Feature) -> None:
     if feature.workspace_id != workspace.pk:
         raise ValidationFailed("Not found in this workspace.", attr="feature", code="does_not_exist")
+    if feature.merged_into_id is not None:
+        raise Conflict(
+            f"This feature was merged into #{feature.merged_into_id}; use that one.",
+            code="feature_merged",
+            extra={"merged_into": feature.merged_into_id},
+        )
     if feature.status == FeatureStatus.DECLINED:
         raise Conflict("This feature was declined; link or vote on another one.", code="feature_declined")
+
+
+def _check_same_workspace(workspace: Workspace, **related: Any) -> None:
+    for attr, obj in related.items():
+        if obj is not None and obj.workspace_id != workspace.pk:
+            raise ValidationFailed("Not found in this workspace.", attr=attr, code="does_not_exist")
+
+
+def _first_error(exc: DjangoValidationError) -> ValidationFailed:
+    field_name, messages = next(iter(exc.message_dict.items()))
+    return ValidationFailed(messages[0], attr=None if field_name == "__all__" else field_name)
+
+
+# --- companies and contacts -------------------------------------------------------
+
+COMPANY_FIELDS = [
+    "name",
+    "domain",
+    "segment",
+    "plan",
+    "arr",
+    "arr_currency",
+    "lifecycle_stage",
+    "crm_external_id",
+]
+
+
+def normalize_domain(domain: str) -> str:
+    domain = (domain or "").strip().lower()
+    for prefix in ("https://", "http://"):
+        domain = domain.removeprefix(prefix)
+    return domain.removeprefix("www.").split("/")[0]
 
 
 @transaction.atomic
 def company_create(*, workspace: Workspace, actor: User | None, data: Mapping[str, Any]) -> Company:
     require_role(workspace=workspace, user=actor, role=Role.CONTRIBUTOR)
-    company = Company(workspace=workspace, **data)
-    company.full_clean(exclude=["workspace"], validate_constraints=False)
+    values = {k: v for k, v in data.items() if k in COMPANY_FIELDS}
+    values["domain"] = normalize_domain(values.get("domain", ""))
+    company = Company(workspace=workspace, **values)
+    try:
+        company.full_clean(exclude=["workspace"], validate_constraints=False)
+    except DjangoValidationError as exc:
+        raise _first_error(exc) from None
+    if company.domain and Company.objects.filter(workspace=workspace, domain__iexact=company.domain).exists():
+        raise ValidationFailed("A company with this domain exists.", attr="domain", code="unique")
     try:
         with transaction.atomic():
             company.save()
@@ -49,17 +135,13 @@ def company_create(*, workspace: Workspace, actor: User | None, data: Mapping[st
 def company_update(*, company: Company, actor: User | None, data: Mapping[str, Any]) -> Company:
     """Update a company; a new ARR or segment re-weights every feature it asked for."""
     require_role(workspace=company.workspace, user=actor, role=Role.CONTRIBUTOR)
-    fields = [
-        "name",
-        "domain",
-        "segment",
-        "plan",
-        "arr",
-        "arr_currency",
-        "lifecycle_stage",
-        "crm_external_id",
-    ]
-    company, changes = model_update(instance=company, fields=fields, data=data)
+    values = dict(data)
+    if "domain" in values:
+        values["domain"] = normalize_domain(values["domain"])
+    try:
+        company, changes = model_update(instance=company, fields=COMPANY_FIELDS, data=values)
+    except DjangoValidationError as exc:
+        raise _first_error(exc) from None
     if changes:
         audit_record(
             workspace=company.workspace,
@@ -73,6 +155,23 @@ def company_update(*, company: Company, actor: User | None, data: Mapping[str, A
     return company
 
 
+@transaction.atomic
+def company_delete(*, company: Company, actor: User | None) -> None:
+    """Delete a company; its feedback and contacts stay, without a company, and re-weigh."""
+    require_role(workspace=company.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    affected = list(_features_asked_by(company).values_list("pk", flat=True))
+    audit_record(
+        workspace=company.workspace,
+        actor=actor,
+        action=AuditEvent.Action.DELETED,
+        target=company,
+        changes={"name": company.name, "domain": company.domain},
+    )
+    workspace_id = company.workspace_id
+    company.delete()
+    features_mark_dirty(workspace_id=workspace_id, feature_ids=affected)
+
+
 def _features_asked_by(company: Company):
     linked = FeedbackLink.objects.filter(
         Q(item__company=company) | Q(item__company__isnull=True, item__contact__company=company)
@@ -81,33 +180,516 @@ def _features_asked_by(company: Company):
     return Feature.objects.filter(Q(pk__in=linked) | Q(pk__in=voted)).values("pk")
 
 
+def _check_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        raise ValidationFailed("Enter a valid email address.", attr="email", code="invalid") from None
+    return email
+
+
+def company_for_email(*, workspace: Workspace, email: str) -> Company | None:
+    """The workspace's company whose domain is the e-mail's, if any."""
+    domain = email.rpartition("@")[2].lower()
+    if not domain:
+        return None
+    return Company.objects.filter(workspace=workspace, domain__iexact=domain).first()
+
+
 @transaction.atomic
 def contact_get_or_create(
     *, workspace: Workspace, email: str, name: str = "", company: Company | None = None
 ) -> Contact:
-    contact = Contact.objects.filter(workspace=workspace, email__iexact=email.strip()).first()
-    if contact is None:
-        contact = Contact.objects.create(
-            workspace=workspace, email=email.strip().lower(), name=name, company=company
-        )
+    """The workspace's contact with this e-mail (case-insensitive), created if new.
+
+    A new contact without a company joins the company whose domain matches the e-mail's.
+    """
+    email = _check_email(email)
+    _check_same_workspace(workspace, company=company)
+    contact = Contact.objects.filter(workspace=workspace, email__iexact=email).first()
+    if contact is not None:
+        return contact
+    company = company or company_for_email(workspace=workspace, email=email)
+    try:
+        with transaction.atomic():
+            return Contact.objects.create(
+                workspace=workspace, email=email, name=(name or "").strip()[:200], company=company
+            )
+    except IntegrityError:
+        # Created concurrently: the other one wins.
+        return Contact.objects.get(workspace=workspace, email__iexact=email)
+
+
+@transaction.atomic
+def contact_create(*, workspace: Workspace, actor: User | None, data: Mapping[str, Any]) -> Contact:
+    require_role(workspace=workspace, user=actor, role=Role.CONTRIBUTOR)
+    email = _check_email(data.get("email", ""))
+    if Contact.objects.filter(workspace=workspace, email__iexact=email).exists():
+        raise ValidationFailed("A contact with this email exists.", attr="email", code="unique")
+    contact = contact_get_or_create(
+        workspace=workspace, email=email, name=data.get("name", ""), company=data.get("company")
+    )
+    audit_record(workspace=workspace, actor=actor, action=AuditEvent.Action.CREATED, target=contact)
     return contact
 
 
 @transaction.atomic
+def contact_update(*, contact: Contact, actor: User | None, data: Mapping[str, Any]) -> Contact:
+    require_role(workspace=contact.workspace, user=actor, role=Role.CONTRIBUTOR)
+    values = dict(data)
+    _check_same_workspace(contact.workspace, company=values.get("company"))
+    if "email" in values:
+        values["email"] = _check_email(values["email"])
+        if (
+            Contact.objects.filter(workspace=contact.workspace, email__iexact=values["email"])
+            .exclude(pk=contact.pk)
+            .exists()
+        ):
+            raise ValidationFailed("A contact with this email exists.", attr="email", code="unique")
+    try:
+        contact, changes = model_update(instance=contact, fields=["name", "email", "company"], data=values)
+    except DjangoValidationError as exc:
+        raise _first_error(exc) from None
+    if changes:
+        audit_record(
+            workspace=contact.workspace,
+            actor=actor,
+            action=AuditEvent.Action.UPDATED,
+            target=contact,
+            changes={k: [str(v[0]), str(v[1])] for k, v in changes.items()},
+        )
+    if "company" in changes:
+        # Votes and company-less feedback of this contact now count for another company.
+        affected = list(Vote.objects.filter(contact=contact).values_list("feature_id", flat=True))
+        affected += FeedbackLink.objects.filter(
+            item__contact=contact, item__company__isnull=True
+        ).values_list("feature_id", flat=True)
+        features_mark_dirty(workspace_id=contact.workspace_id, feature_ids=affected)
+    return contact
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact, actor: User | None) -> None:
+    require_role(workspace=contact.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    affected = list(Vote.objects.filter(contact=contact).values_list("feature_id", flat=True))
+    affected += list(FeedbackLink.objects.filter(item__contact=contact).values_list("feature_id", flat=True))
+    audit_record(
+        workspace=contact.workspace,
+        actor=actor,
+        action=AuditEvent.Action.DELETED,
+        target=contact,
+        changes={"email": contact.email},
+    )
+    workspace_id = contact.workspace_id
+    contact.delete()
+    features_mark_dirty(workspace_id=workspace_id, feature_ids=affected)
+
+
+# --- feedback items: validation and ingestion -------------------------------------
+
+
+def _clean_item_values(workspace: Workspace, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated column values of a new item (no writes). Raises ValidationFailed."""
+    unknown = set(data) - set(ITEM_FIELDS) - {"contact_email", "contact_name", "company_domain"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationFailed("Unknown field.", attr=name, code="unknown_field")
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationFailed("Text is required.", attr="text", code="required")
+    text = text.strip()
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ValidationFailed(f"At most {MAX_TEXT_LENGTH} characters.", attr="text", code="max_length")
+    values: dict[str, Any] = {"text": text}
+    for attr, choices, default in (
+        ("source", FeedbackItem.Source, FeedbackItem.Source.API),
+        ("kind", FeedbackItem.Kind, FeedbackItem.Kind.REQUEST),
+        ("importance", Importance, Importance.NICE_TO_HAVE),
+    ):
+        value = data.get(attr) or default
+        if value not in choices.values:
+            raise ValidationFailed(
+                f"Unknown {attr}; one of: {', '.join(choices.values)}.", attr=attr, code="invalid_choice"
+            )
+        values[attr] = value
+    source_ref = str(data.get("source_ref") or "").strip()
+    if len(source_ref) > 200:
+        raise ValidationFailed("At most 200 characters.", attr="source_ref", code="max_length")
+    values["source_ref"] = source_ref
+    source_url = str(data.get("source_url") or "").strip()
+    if len(source_url) > 200:
+        raise ValidationFailed("At most 200 characters.", attr="source_url", code="max_length")
+    values["source_url"] = source_url
+    deal_value = data.get("deal_value")
+    if deal_value not in (None, ""):
+        try:
+            deal_value = Decimal(str(deal_value))
+        except InvalidOperation:
+            raise ValidationFailed("Must be a number.", attr="deal_value", code="invalid") from None
+        if not deal_value.is_finite() or deal_value < 0 or deal_value >= Decimal("1e12"):
+            raise ValidationFailed("Must be between 0 and 10^12.", attr="deal_value", code="out_of_range")
+        values["deal_value"] = deal_value.quantize(Decimal("0.01"))
+    tags = data.get("tags") or []
+    if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
+        raise ValidationFailed("A list of strings.", attr="tags", code="invalid")
+    values["tags"] = _clean_tags(tags)
+    received_at = data.get("received_at")
+    if received_at is not None and timezone.is_naive(received_at):
+        raise ValidationFailed("Give a time zone.", attr="received_at", code="naive_datetime")
+    values["received_at"] = received_at or timezone.now()
+    contact, company = data.get("contact"), data.get("company")
+    _check_same_workspace(workspace, contact=contact, company=company)
+    values["contact"], values["company"] = contact, company
+    values["match_text"] = match_text(text)
+    return values
+
+
+def _clean_tags(tags: Iterable[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for raw in tags:
+        tag = raw.strip()[:50]
+        if tag and tag.casefold() not in seen:
+            seen[tag.casefold()] = tag
+    if len(seen) > MAX_TAGS:
+        raise ValidationFailed(f"At most {MAX_TAGS} tags.", attr="tags", code="max_length")
+    return list(seen.values())
+
+
+def _resolve_people(workspace: Workspace, values: dict[str, Any], data: Mapping[str, Any]) -> None:
+    """Fill contact/company from ``contact_email`` / ``company_domain`` when given."""
+    email = (data.get("contact_email") or "").strip()
+    if email and values["contact"] is None:
+        values["contact"] = contact_get_or_create(
+            workspace=workspace, email=email, name=data.get("contact_name") or ""
+        )
+    domain = normalize_domain(data.get("company_domain") or "")
+    if domain and values["company"] is None:
+        values["company"] = Company.objects.filter(workspace=workspace, domain__iexact=domain).first()
+        if values["company"] is None:
+            raise ValidationFailed(
+                "No company with this domain.", attr="company_domain", code="does_not_exist"
+            )
+    if values["company"] is None and values["contact"] is not None:
+        values["company"] = values["contact"].company
+
+
+def _existing_by_ref(workspace: Workspace, source: str, source_ref: str) -> FeedbackItem | None:
+    if not source_ref:
+        return None
+    return FeedbackItem.objects.filter(workspace=workspace, source=source, source_ref=source_ref).first()
+
+
+@transaction.atomic
+def feedback_item_ingest(
+    *, workspace: Workspace, actor: User | None, data: Mapping[str, Any]
+) -> tuple[FeedbackItem, bool]:
+    """Store one piece of feedback; ``(item, created)``.
+
+    With a ``source_ref`` the call is idempotent: the same (source, source_ref)
+    again returns the stored item and writes nothing.
+    """
+    require_role(workspace=workspace, user=actor, role=Role.CONTRIBUTOR)
+    values = _clean_item_values(workspace, data)
+    existing = _existing_by_ref(workspace, values["source"], values["source_ref"])
+    if existing is not None:
+        return existing, False
+    _resolve_people(workspace, values, data)
+    item = FeedbackItem(workspace=workspace, **values)
+    try:
+        with transaction.atomic():
+            item.save()
+    except IntegrityError:
+        # The same delivery, committed concurrently: that one is the item.
+        existing = _existing_by_ref(workspace, values["source"], values["source_ref"])
+        if existing is None:
+            raise
+        return existing, False
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action=AuditEvent.Action.CREATED,
+        target=item,
+        changes={"source": item.source, "source_ref": item.source_ref},
+    )
+    _queue_duplicate_check([item.pk])
+    return item, True
+
+
 def feedback_item_create(
     *, workspace: Workspace, actor: User | None, data: Mapping[str, Any]
 ) -> FeedbackItem:
-    text = (data.get("text") or "").strip()
-    if not text:
-        raise ValidationFailed("Text is required.", attr="text", code="required")
-    if len(text) > MAX_TEXT_LENGTH:
-        raise ValidationFailed(f"At most {MAX_TEXT_LENGTH} characters.", attr="text", code="max_length")
-    values = {**data, "text": text, "received_at": data.get("received_at") or timezone.now()}
-    item = FeedbackItem(workspace=workspace, **values)
-    item.full_clean(exclude=["workspace"])
-    item.save()
-    audit_record(workspace=workspace, actor=actor, action=AuditEvent.Action.CREATED, target=item)
+    """:func:`feedback_item_ingest`, for callers that only want the item."""
+    return feedback_item_ingest(workspace=workspace, actor=actor, data=data)[0]
+
+
+@dataclass
+class BulkItemResult:
+    index: int
+    status: str  # "created", "duplicate" or "invalid"
+    id: int | None = None
+    errors: list[dict[str, str | None]] = field(default_factory=list)
+
+
+@transaction.atomic
+def feedback_items_ingest_bulk(
+    *, workspace: Workspace, actor: User | None, items: Sequence[Mapping[str, Any]]
+) -> list[BulkItemResult]:
+    """Store up to ``MAX_BULK_ITEMS`` items in a few statements; a result per item, in order.
+
+    Invalid items are reported and skipped; items whose (source, source_ref) is
+    already stored, or repeated within the call, are ``duplicate``. Contacts named
+    by ``contact_email`` are found or created in bulk. Duplicate detection runs
+    in the worker after the commit.
+    """
+    require_role(workspace=workspace, user=actor, role=Role.CONTRIBUTOR)
+    if len(items) > MAX_BULK_ITEMS:
+        raise ValidationFailed(f"At most {MAX_BULK_ITEMS} items a call.", attr="items", code="max_length")
+    results = [BulkItemResult(index=i, status="invalid") for i in range(len(items))]
+    cleaned: dict[int, dict[str, Any]] = {}
+    for index, data in enumerate(items):
+        try:
+            if not isinstance(data, Mapping):
+                raise ValidationFailed("Each item is an object.", attr=None, code="invalid")
+            cleaned[index] = _clean_item_values(workspace, data)
+        except ValidationFailed as exc:
+            results[index].errors = [{"code": exc.code, "detail": exc.detail, "attr": exc.attr}]
+
+    # Idempotency: refs stored before, and refs repeated within this call.
+    refs = {(v["source"], v["source_ref"]) for v in cleaned.values() if v["source_ref"]}
+    stored: dict[tuple[str, str], int] = {}
+    if refs:
+        rows = FeedbackItem.objects.filter(
+            workspace=workspace, source_ref__in={ref for _, ref in refs}
+        ).values_list("source", "source_ref", "pk")
+        stored = {(source, ref): pk for source, ref, pk in rows if (source, ref) in refs}
+    first_of_ref: dict[tuple[str, str], int] = {}
+    to_create: dict[int, dict[str, Any]] = {}
+    for index, values in cleaned.items():
+        ref = (values["source"], values["source_ref"])
+        if values["source_ref"] and ref in stored:
+            results[index].status, results[index].id = "duplicate", stored[ref]
+        elif values["source_ref"] and ref in first_of_ref:
+            results[index].status = "duplicate"
+        else:
+            if values["source_ref"]:
+                first_of_ref[ref] = index
+            to_create[index] = values
+
+    _resolve_people_bulk(workspace, to_create, items)
+    objects = [FeedbackItem(workspace=workspace, **values) for values in to_create.values()]
+    try:
+        with transaction.atomic():
+            FeedbackItem.objects.bulk_create(objects, batch_size=500)
+    except IntegrityError:
+        # A concurrent call stored some of the same refs: fall back to one by one.
+        return _ingest_one_by_one(workspace, actor, items, results, to_create)
+    for index, item in zip(to_create, objects, strict=True):
+        results[index].status, results[index].id = "created", item.pk
+    for ref, index in first_of_ref.items():
+        for other in results:
+            if other.status == "duplicate" and other.id is None:
+                values = cleaned[other.index]
+                if (values["source"], values["source_ref"]) == ref:
+                    other.id = results[index].id
+    audit_record_many(
+        workspace=workspace,
+        actor=actor,
+        action=AuditEvent.Action.CREATED,
+        targets=objects,
+        changes={"bulk": True},
+    )
+    _queue_duplicate_check([item.pk for item in objects])
+    return results
+
+
+def _ingest_one_by_one(
+    workspace: Workspace,
+    actor: User | None,
+    items: Sequence[Mapping[str, Any]],
+    results: list[BulkItemResult],
+    to_create: Mapping[int, dict[str, Any]],
+) -> list[BulkItemResult]:
+    for index in to_create:
+        item, created = feedback_item_ingest(workspace=workspace, actor=actor, data=items[index])
+        results[index].status, results[index].id = ("created" if created else "duplicate"), item.pk
+    return results
+
+
+def _resolve_people_bulk(
+    workspace: Workspace, to_create: Mapping[int, dict[str, Any]], items: Sequence[Mapping[str, Any]]
+) -> None:
+    """Contacts by e-mail and companies by domain for a batch, in a handful of queries."""
+    emails: dict[str, str] = {}
+    domains: set[str] = set()
+    for index in to_create:
+        data = items[index]
+        email = (data.get("contact_email") or "").strip().lower()
+        if email and to_create[index]["contact"] is None:
+            emails.setdefault(email, (data.get("contact_name") or "").strip()[:200])
+        domain = normalize_domain(data.get("company_domain") or "")
+        if domain:
+            domains.add(domain)
+    for email in emails:
+        _check_email(email)
+    companies = {}
+    wanted_domains = domains | {email.rpartition("@")[2] for email in emails}
+    if wanted_domains:
+        companies = {
+            c.domain.lower(): c
+            for c in Company.objects.annotate(domain_lower=Lower("domain")).filter(
+                workspace=workspace, domain_lower__in=wanted_domains
+            )
+        }
+    contacts = {}
+    if emails:
+        existing = Contact.objects.annotate(email_lower=Lower("email")).filter(
+            workspace=workspace, email_lower__in=list(emails)
+        )
+        contacts = {c.email.lower(): c for c in existing.select_related("company")}
+        missing = [
+            Contact(
+                workspace=workspace,
+                email=email,
+                name=name,
+                company=companies.get(email.rpartition("@")[2]),
+            )
+            for email, name in emails.items()
+            if email not in contacts
+        ]
+        if missing:
+            # A concurrent request may create the same contact: skip it, then read both.
+            Contact.objects.bulk_create(missing, ignore_conflicts=True)
+            created = Contact.objects.annotate(email_lower=Lower("email")).filter(
+                workspace=workspace, email_lower__in=[c.email for c in missing]
+            )
+            contacts.update({c.email.lower(): c for c in created.select_related("company")})
+    for index, values in to_create.items():
+        data = items[index]
+        email = (data.get("contact_email") or "").strip().lower()
+        if email and values["contact"] is None:
+            values["contact"] = contacts[email]
+        domain = normalize_domain(data.get("company_domain") or "")
+        if domain and values["company"] is None:
+            values["company"] = companies.get(domain)
+        if values["company"] is None and values["contact"] is not None:
+            values["company"] = values["contact"].company
+
+
+def _queue_duplicate_check(item_ids: list[int]) -> None:
+    from feedback.tasks import find_duplicates
+
+    for start in range(0, len(item_ids), 500):
+        enqueue_on_commit(find_duplicates, item_ids[start : start + 500])
+
+
+@transaction.atomic
+def feedback_item_update(*, item: FeedbackItem, actor: User | None, data: Mapping[str, Any]) -> FeedbackItem:
+    """Edit an item's text and classification; the triage state has its own action."""
+    require_role(workspace=item.workspace, user=actor, role=Role.CONTRIBUTOR)
+    if "state" in data:
+        raise ValidationFailed("Change the state with the state action.", attr="state", code="read_only")
+    merged = {**{f: getattr(item, f) for f in ITEM_FIELDS}, **data}
+    values = _clean_item_values(item.workspace, merged)
+    editable = ["text", "contact", "company", "kind", "importance", "deal_value", "tags", "source_url"]
+    before_company = item.company_id or (item.contact.company_id if item.contact else None)
+    try:
+        item, changes = model_update(
+            instance=item, fields=editable, data={k: values.get(k) for k in editable}
+        )
+    except DjangoValidationError as exc:
+        raise _first_error(exc) from None
+    if "text" in changes:
+        item.match_text = values["match_text"]
+        item.duplicates_checked_at = None
+        item.save(update_fields=["match_text", "duplicates_checked_at"])
+        _queue_duplicate_check([item.pk])
+    if changes:
+        audit_record(
+            workspace=item.workspace,
+            actor=actor,
+            action=AuditEvent.Action.UPDATED,
+            target=item,
+            changes={k: [str(v[0]), str(v[1])] for k, v in changes.items()},
+        )
+    after_company = item.company_id or (item.contact.company_id if item.contact else None)
+    if before_company != after_company or "received_at" in changes:
+        features_mark_dirty(
+            workspace_id=item.workspace_id, feature_ids=list(item.links.values_list("feature_id", flat=True))
+        )
     return item
+
+
+@transaction.atomic
+def feedback_item_change_state(*, item: FeedbackItem, to_state: str, actor: User | None) -> FeedbackItem:
+    """Triage: new → reviewed → (linked by linking) → archived, and back to reopen."""
+    require_role(workspace=item.workspace, user=actor, role=Role.CONTRIBUTOR)
+    if to_state not in FeedbackItem.State.values:
+        raise ValidationFailed("Unknown state.", attr="state", code="invalid_choice")
+    item = FeedbackItem.objects.select_for_update().get(pk=item.pk)
+    if item.merged_into_id is not None:
+        raise Conflict("This item was merged; triage the item it was merged into.", code="item_merged")
+    if to_state == item.state:
+        return item
+    if to_state == FeedbackItem.State.LINKED:
+        raise ValidationFailed(
+            "Link the item to a feature to mark it linked.", attr="state", code="link_required"
+        )
+    if to_state not in STATE_TRANSITIONS[item.state]:
+        raise ValidationFailed(
+            f"Cannot move from {item.get_state_display()} to {FeedbackItem.State(to_state).label}.",
+            attr="state",
+            code="invalid_transition",
+        )
+    from_state = item.state
+    if (
+        from_state != FeedbackItem.State.ARCHIVED
+        and to_state != FeedbackItem.State.ARCHIVED
+        and item.links.exists()
+    ):
+        to_state = FeedbackItem.State.LINKED  # reopening a linked item keeps it linked
+    item.state = to_state
+    item.save(update_fields=["state", "updated_at"])
+    audit_record(
+        workspace=item.workspace,
+        actor=actor,
+        action=AuditEvent.Action.STATE_CHANGED,
+        target=item,
+        changes={"state": [from_state, to_state]},
+    )
+    return item
+
+
+@transaction.atomic
+def feedback_items_change_state(
+    *, workspace: Workspace, item_ids: Iterable[int], to_state: str, actor: User | None
+) -> list[FeedbackItem]:
+    """The bulk triage action: every item or none (one bad item fails the call)."""
+    ids = list(dict.fromkeys(item_ids))
+    items = {i.pk: i for i in FeedbackItem.objects.filter(workspace=workspace, pk__in=ids)}
+    missing = [pk for pk in ids if pk not in items]
+    if missing:
+        raise ValidationFailed(f"Not found in this workspace: {missing}.", attr="ids", code="does_not_exist")
+    return [feedback_item_change_state(item=items[pk], to_state=to_state, actor=actor) for pk in ids]
+
+
+@transaction.atomic
+def feedback_item_delete(*, item: FeedbackItem, actor: User | None) -> None:
+    require_role(workspace=item.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    affected = list(item.links.values_list("feature_id", flat=True))
+    audit_record(
+        workspace=item.workspace,
+        actor=actor,
+        action=AuditEvent.Action.DELETED,
+        target=item,
+        changes={"text": item.text[:200]},
+    )
+    workspace_id = item.workspace_id
+    item.delete()
+    features_mark_dirty(workspace_id=workspace_id, feature_ids=affected)
+
+
+# --- links and votes -------------------------------------------------------------
 
 
 @transaction.atomic
@@ -117,6 +699,8 @@ def feedback_link_create(
     """Link feedback to a feature (idempotent: linking again updates the importance)."""
     require_role(workspace=item.workspace, user=actor, role=Role.CONTRIBUTOR)
     _check_feature(item.workspace, feature)
+    if item.merged_into_id is not None:
+        raise Conflict("This item was merged; link the item it was merged into.", code="item_merged")
     if importance not in Importance.values:
         raise ValidationFailed("Unknown importance.", attr="importance", code="invalid_choice")
     link, created = FeedbackLink.objects.get_or_create(
@@ -129,7 +713,7 @@ def feedback_link_create(
         link.save(update_fields=["importance"])
     if item.state in (FeedbackItem.State.NEW, FeedbackItem.State.REVIEWED):
         item.state = FeedbackItem.State.LINKED
-        item.save(update_fields=["state"])
+        item.save(update_fields=["state", "updated_at"])
     audit_record(
         workspace=item.workspace,
         actor=actor,
@@ -137,13 +721,34 @@ def feedback_link_create(
         target=link,
         changes={"feature": feature.pk, "importance": importance},
     )
+    DuplicateSuggestion.objects.filter(item=item, similar_feature=feature).update(dismissed=True)
     features_mark_dirty(workspace_id=item.workspace_id, feature_ids=[feature.pk])
     return link
 
 
 @transaction.atomic
-def vote_cast(*, contact: Contact, feature: Feature) -> tuple[Vote, bool]:
+def feedback_link_delete(*, link: FeedbackLink, actor: User | None) -> None:
+    require_role(workspace=link.workspace, user=actor, role=Role.CONTRIBUTOR)
+    item, feature_id = link.item, link.feature_id
+    audit_record(
+        workspace=link.workspace,
+        actor=actor,
+        action=AuditEvent.Action.DELETED,
+        target=link,
+        changes={"feature": feature_id, "item": item.pk},
+    )
+    link.delete()
+    if item.state == FeedbackItem.State.LINKED and not item.links.exists():
+        item.state = FeedbackItem.State.REVIEWED
+        item.save(update_fields=["state", "updated_at"])
+    features_mark_dirty(workspace_id=item.workspace_id, feature_ids=[feature_id])
+
+
+@transaction.atomic
+def vote_cast(*, contact: Contact, feature: Feature, actor: User | None = None) -> tuple[Vote, bool]:
     """One vote per contact per feature; voting again returns the existing vote (created=False)."""
+    if actor is not None:
+        require_role(workspace=contact.workspace, user=actor, role=Role.CONTRIBUTOR)
     _check_feature(contact.workspace, feature)
     try:
         with transaction.atomic():
@@ -152,3 +757,186 @@ def vote_cast(*, contact: Contact, feature: Feature) -> tuple[Vote, bool]:
         return Vote.objects.get(contact=contact, feature=feature), False
     features_mark_dirty(workspace_id=contact.workspace_id, feature_ids=[feature.pk])
     return vote, True
+
+
+@transaction.atomic
+def vote_remove(*, contact: Contact, feature: Feature, actor: User | None = None) -> bool:
+    """Withdraw a vote; withdrawing one that does not exist changes nothing (False)."""
+    if actor is not None:
+        require_role(workspace=contact.workspace, user=actor, role=Role.CONTRIBUTOR)
+    deleted, _ = Vote.objects.filter(contact=contact, feature=feature).delete()
+    if deleted:
+        features_mark_dirty(workspace_id=contact.workspace_id, feature_ids=[feature.pk])
+    return bool(deleted)
+
+
+# --- duplicates and merges ------------------------------------------------------------
+
+
+@transaction.atomic
+def duplicates_find(*, item_id: int) -> list[DuplicateSuggestion]:
+    """Look for the item's likely duplicates (open items, open features) and store them.
+
+    Idempotent: suggestions already stored (or dismissed) are kept as they are.
+    """
+    item = FeedbackItem.objects.select_for_update().filter(pk=item_id).first()
+    if item is None:
+        return []
+    suggestions = [
+        DuplicateSuggestion(
+            workspace_id=item.workspace_id, item=item, similar_item_id=match.id, similarity=match.similarity
+        )
+        for match in similar_items(workspace_id=item.workspace_id, text=item.text, exclude_id=item.pk)
+    ]
+    linked = set(item.links.values_list("feature_id", flat=True))
+    suggestions += [
+        DuplicateSuggestion(
+            workspace_id=item.workspace_id,
+            item=item,
+            similar_feature_id=match.id,
+            similarity=match.similarity,
+        )
+        for match in similar_features(workspace_id=item.workspace_id, text=item.text)
+        if match.id not in linked
+    ]
+    DuplicateSuggestion.objects.bulk_create(suggestions, ignore_conflicts=True)
+    item.duplicates_checked_at = timezone.now()
+    item.save(update_fields=["duplicates_checked_at"])
+    return list(DuplicateSuggestion.objects.filter(item=item, dismissed=False))
+
+
+def duplicates_pending(*, limit: int = 500) -> list[int]:
+    """Items still waiting for duplicate detection, oldest first (the sweep's work list)."""
+    return list(
+        FeedbackItem.objects.filter(duplicates_checked_at__isnull=True)
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+@transaction.atomic
+def duplicate_dismiss(*, suggestion: DuplicateSuggestion, actor: User | None) -> DuplicateSuggestion:
+    require_role(workspace=suggestion.workspace, user=actor, role=Role.CONTRIBUTOR)
+    if not suggestion.dismissed:
+        suggestion.dismissed = True
+        suggestion.save(update_fields=["dismissed"])
+        audit_record(
+            workspace=suggestion.workspace,
+            actor=actor,
+            action=AuditEvent.Action.STATE_CHANGED,
+            target=suggestion,
+            changes={"dismissed": True},
+        )
+    return suggestion
+
+
+def _stronger(a: str, b: str) -> str:
+    order = [Importance.NICE_TO_HAVE, Importance.IMPORTANT, Importance.CRITICAL]
+    return max(a, b, key=order.index)
+
+
+@transaction.atomic
+def feedback_items_merge(*, source: FeedbackItem, target: FeedbackItem, actor: User | None) -> FeedbackItem:
+    """Merge ``source`` into ``target``: its links move (the stronger importance wins where
+    both link the same feature), its tags join, and ``source`` is archived and points at
+    ``target``. A company is still counted once per feature: demand is per company.
+    """
+    require_role(workspace=target.workspace, user=actor, role=Role.CONTRIBUTOR)
+    if source.workspace_id != target.workspace_id:
+        raise ValidationFailed("Not found in this workspace.", attr="source", code="does_not_exist")
+    if source.pk == target.pk:
+        raise ValidationFailed("An item cannot be merged into itself.", attr="source", code="same_item")
+    locked = {i.pk: i for i in FeedbackItem.objects.select_for_update().filter(pk__in=[source.pk, target.pk])}
+    source, target = locked[source.pk], locked[target.pk]
+    if source.merged_into_id is not None:
+        raise Conflict(f"Already merged into #{source.merged_into_id}.", code="item_merged")
+    if target.merged_into_id is not None:
+        raise Conflict(f"The target was merged into #{target.merged_into_id}.", code="item_merged")
+    target_links = {link.feature_id: link for link in target.links.all()}
+    affected = []
+    for link in source.links.all():
+        affected.append(link.feature_id)
+        kept = target_links.get(link.feature_id)
+        if kept is None:
+            link.item = target
+            link.save(update_fields=["item"])
+        else:
+            strongest = _stronger(kept.importance, link.importance)
+            if strongest != kept.importance:
+                kept.importance = strongest
+                kept.save(update_fields=["importance"])
+            link.delete()
+    target.tags = _clean_tags([*target.tags, *source.tags])
+    if target.links.exists() and target.state in (FeedbackItem.State.NEW, FeedbackItem.State.REVIEWED):
+        target.state = FeedbackItem.State.LINKED
+    target.save(update_fields=["tags", "state", "updated_at"])
+    source.merged_into = target
+    source.state = FeedbackItem.State.ARCHIVED
+    source.save(update_fields=["merged_into", "state", "updated_at"])
+    # Items merged into the source before now point at the target: redirects never chain.
+    FeedbackItem.objects.filter(merged_into=source).update(merged_into=target)
+    DuplicateSuggestion.objects.filter(
+        Q(item=source) | Q(similar_item=source) | Q(item=target, similar_item=source)
+    ).update(dismissed=True)
+    for item in (source, target):
+        audit_record(
+            workspace=target.workspace,
+            actor=actor,
+            action=AuditEvent.Action.MERGED,
+            target=item,
+            changes={"source": source.pk, "target": target.pk},
+        )
+    features_mark_dirty(workspace_id=target.workspace_id, feature_ids=affected)
+    return target
+
+
+@transaction.atomic
+def feature_merge(*, source: Feature, target: Feature, actor: User | None) -> Feature:
+    """Merge feature ``source`` into ``target``: every vote and feedback link moves
+    (a contact's two votes become one; an item linked to both keeps one link with the
+    stronger importance), and ``source`` is declined and redirects to ``target``.
+    """
+    require_role(workspace=target.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    if source.workspace_id != target.workspace_id:
+        raise ValidationFailed("Not found in this workspace.", attr="source", code="does_not_exist")
+    if source.pk == target.pk:
+        raise ValidationFailed("A feature cannot be merged into itself.", attr="source", code="same_feature")
+    locked = {f.pk: f for f in Feature.objects.select_for_update().filter(pk__in=[source.pk, target.pk])}
+    source, target = locked[source.pk], locked[target.pk]
+    if source.merged_into_id is not None:
+        raise Conflict(f"Already merged into #{source.merged_into_id}.", code="feature_merged")
+    _check_feature(target.workspace, target)
+    if source.status == FeatureStatus.SHIPPED:
+        raise Conflict("A shipped feature cannot be merged away.", code="feature_shipped")
+    voters = set(Vote.objects.filter(feature=target).values_list("contact_id", flat=True))
+    moved_votes = Vote.objects.filter(feature=source).exclude(contact_id__in=voters).update(feature=target)
+    Vote.objects.filter(feature=source).delete()
+    target_links = {link.item_id: link for link in FeedbackLink.objects.filter(feature=target)}
+    moved_links = 0
+    for link in FeedbackLink.objects.filter(feature=source):
+        kept = target_links.get(link.item_id)
+        if kept is None:
+            link.feature = target
+            link.save(update_fields=["feature"])
+            moved_links += 1
+        else:
+            strongest = _stronger(kept.importance, link.importance)
+            if strongest != kept.importance:
+                kept.importance = strongest
+                kept.save(update_fields=["importance"])
+            link.delete()
+    DuplicateSuggestion.objects.filter(similar_feature=source).update(dismissed=True)
+    feature_retire_into(feature=source, into=target, actor=actor)
+    audit_record(
+        workspace=target.workspace,
+        actor=actor,
+        action=AuditEvent.Action.MERGED,
+        target=target,
+        changes={
+            "source": source.pk,
+            "target": target.pk,
+            "votes_moved": moved_votes,
+            "links_moved": moved_links,
+        },
+    )
+    return target

@@ -190,6 +190,7 @@ class AuditEvent(models.Model):
         UPDATED = "updated", "Updated"
         DELETED = "deleted", "Deleted"
         STATE_CHANGED = "state_changed", "State changed"
+        MERGED = "merged", "Merged"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_events")
     actor = models.ForeignKey(
@@ -242,3 +243,28 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class IdempotencyKey(models.Model):
+    """A write request's ``Idempotency-Key`` and the response it got.
+
+    Stored in the same transaction as the write, so a retry either finds the
+    finished response or (while the first is still running) waits on the row.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    scope = models.CharField(max_length=100, help_text="The endpoint the key was used on.")
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "scope", "key"], name="idempotency_key_unique")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_created")]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key}"

@@ -78,6 +78,33 @@ def audit_record(
     )
 
 
+def audit_record_many(
+    *,
+    workspace: Workspace,
+    actor: User | None,
+    action: str,
+    targets: Iterable[models.Model],
+    changes: Mapping[str, Any] | None = None,
+) -> int:
+    """Append one audit event per target in a single INSERT (bulk writes)."""
+    label = _actor_label(actor)
+    events = [
+        AuditEvent(
+            workspace=workspace,
+            actor=actor,
+            actor_label=label,
+            action=action,
+            target_type=f"{target._meta.app_label}.{target._meta.model_name}",
+            target_id=str(target.pk),
+            target_repr=str(target)[:200],
+            changes=dict(changes or {}),
+        )
+        for target in targets
+    ]
+    AuditEvent.objects.bulk_create(events, batch_size=1000)
+    return len(events)
+
+
 def model_update(
     *, instance: models.Model, fields: Iterable[str], data: Mapping[str, Any]
 ) -> tuple[models.Model, dict[str, list[Any]]]:

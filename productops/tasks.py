@@ -26,3 +26,11 @@ def invitation_send_email(invitation_id: int) -> None:
 def invitations_send_pending() -> None:
     """Safety net: send invitation emails whose enqueue was lost."""
     services.invitations_send_pending()
+
+
+@shared_task
+def idempotency_keys_expire() -> int:
+    """Forget Idempotency-Keys older than the retention window."""
+    from productops.idempotency import idempotency_keys_expire as expire
+
+    return expire()

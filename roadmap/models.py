@@ -291,6 +291,9 @@ class Feature(WorkspaceOwnedModel):
     team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="features")
     is_mvp = models.BooleanField(default=False, help_text="Must-have for its release.")
     is_public = models.BooleanField(default=False, help_text="Shown on the public roadmap.")
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_features"
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="features")
     competitors = models.ManyToManyField(
         Competitor, blank=True, related_name="features", help_text="Competitors that already have it."

@@ -103,6 +103,17 @@ def feature_list(*, workspace: Workspace) -> QuerySet[Feature]:
     )
 
 
+def open_feature_titles(*, workspace_id: int) -> list[tuple[int, str]]:
+    """(id, lower-cased title) of features that can still take feedback: not shipped, declined or merged."""
+    rows = (
+        Feature.objects.filter(workspace_id=workspace_id, merged_into__isnull=True)
+        .exclude(status__in=[FeatureStatus.SHIPPED, FeatureStatus.DECLINED])
+        .order_by("id")
+        .values_list("id", "title")
+    )
+    return [(pk, title.lower()) for pk, title in rows]
+
+
 def feature_status_history(*, feature: Feature) -> QuerySet[FeatureStatusChange]:
     return (
         FeatureStatusChange.objects.filter(feature=feature)

@@ -787,3 +787,41 @@ def feature_remove_dependency(*, feature: Feature, depends_on: Feature, actor: U
     dependency = FeatureDependency.objects.filter(feature=feature, depends_on=depends_on).first()
     if dependency is not None:
         _delete(instance=dependency, actor=actor)
+
+
+@transaction.atomic
+def feature_retire_into(*, feature: Feature, into: Feature, actor: User | None) -> Feature:
+    """The roadmap half of merging ``feature`` into ``into`` (``feedback.services.feature_merge``
+    moves the demand): tags, competitors and dependencies move to ``into``, and ``feature``
+    is declined with a reason and points at ``into`` from then on.
+    """
+    require_role(workspace=feature.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    _check_same_workspace(feature.workspace, into=into)
+    into.tags.add(*feature.tags.all())
+    into.competitors.add(*feature.competitors.all())
+    # Who waited on the merged feature now waits on the survivor, unless that closes a cycle.
+    for link in FeatureDependency.objects.filter(depends_on=feature).select_related("feature"):
+        dependant = link.feature
+        link.delete()
+        if dependant.pk != into.pk and not _reaches(into.pk, dependant.pk):
+            FeatureDependency.objects.get_or_create(
+                feature=dependant, depends_on=into, defaults={"workspace_id": into.workspace_id}
+            )
+    for link in FeatureDependency.objects.filter(feature=feature).select_related("depends_on"):
+        prerequisite = link.depends_on
+        link.delete()
+        if prerequisite.pk != into.pk and not _reaches(prerequisite.pk, into.pk):
+            FeatureDependency.objects.get_or_create(
+                feature=into, depends_on=prerequisite, defaults={"workspace_id": into.workspace_id}
+            )
+    if feature.status != FeatureStatus.DECLINED:
+        feature = feature_change_status(
+            feature=feature,
+            to_status=FeatureStatus.DECLINED,
+            actor=actor,
+            reason=f"Merged into #{into.pk} {into.title}",
+        )
+    feature.merged_into = into
+    feature.save(update_fields=["merged_into", "updated_at"])
+    features_mark_dirty(workspace_id=feature.workspace_id, feature_ids=[feature.pk, into.pk])
+    return feature

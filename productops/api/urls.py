@@ -18,4 +18,5 @@ urlpatterns = [
     path("invitations/accept/", views.InvitationAcceptView.as_view(), name="invitation-accept"),
     *router.urls,
     path("", include("roadmap.api.urls")),
+    path("", include("feedback.api.urls")),
 ]

@@ -1,7 +1,8 @@
 import factory
 from django.utils import timezone
 
-from feedback.models import Company, Contact, FeedbackItem, FeedbackLink, Vote
+from feedback.models import Company, Contact, FeedbackItem, FeedbackLink, InboundWebhook, Vote
+from feedback.similarity import match_text
 from tests.productops.factories import WorkspaceFactory
 
 
@@ -31,6 +32,7 @@ class FeedbackItemFactory(factory.django.DjangoModelFactory):
 
     workspace = factory.SubFactory(WorkspaceFactory)
     text = factory.Sequence(lambda n: f"Please add thing {n}")
+    match_text = factory.LazyAttribute(lambda item: match_text(item.text))
     received_at = factory.LazyFunction(timezone.now)
 
 
@@ -49,3 +51,13 @@ class VoteFactory(factory.django.DjangoModelFactory):
 
     workspace = factory.LazyAttribute(lambda vote: vote.feature.workspace)
     contact = factory.SubFactory(ContactFactory, workspace=factory.SelfAttribute("..workspace"))
+
+
+class InboundWebhookFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InboundWebhook
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    provider = InboundWebhook.Provider.GENERIC
+    public_id = factory.Sequence(lambda n: f"hook{n:08d}")
+    secret = factory.Sequence(lambda n: f"test-secret-{n}")

@@ -1,0 +1,3 @@
+"""Routes of the feedback channels (CSV, e-mail, inbound webhooks)."""
+
+urlpatterns: list = []
