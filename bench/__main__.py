@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["priority_recompute"]
+BENCHMARKS = ["priority_recompute", "feedback_ingest"]
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ SLUG = "bench-priority"
 def generate(features: int, companies: int, links: int) -> int:
     from django.db import connection, transaction
 
+    from productops import services
     from productops.models import Workspace
     from roadmap.models import Feature, Product
 
@@ -48,7 +49,7 @@ def generate(features: int, companies: int, links: int) -> int:
         if have == (features, links):
             print(f"reusing {features} features / {links} links in workspace {SLUG!r}")
             return workspace.pk
-        workspace.delete()
+        services.workspace_delete(workspace=workspace, actor=None)
     print(f"generating {features} features, {companies} companies, {links} links ...", flush=True)
     started = time.perf_counter()
     items = links // 4

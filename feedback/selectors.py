@@ -7,11 +7,33 @@ a property test checks they agree on random data.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
 
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
 
-from feedback.models import FeedbackLink, Vote
+from feedback.models import Company, Contact, DuplicateSuggestion, FeedbackItem, FeedbackLink, Vote
+from feedback.similarity import similar_features, similar_items
+from productops.models import Workspace
+from roadmap.models import Feature, Product
 from roadmap.scoring.formulas import DemandSignal
 
 
@@ -184,3 +206,340 @@ def company_labels(*, company_keys: list[str]) -> dict[str, dict]:
     for key in company_keys:
         labels.setdefault(key, {"company_id": None, "name": "Anonymous feedback", "segment": "", "arr": "0"})
     return labels
+
+
+# --- lists of the API --------------------------------------------------------------
+
+
+class _SubqueryCount(Subquery):
+    """The number of rows the subquery returns (any subquery, unions included)."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) AS counted)"
+    output_field = IntegerField()
+
+
+def _company_feedback_count() -> _SubqueryCount:
+    """Open (not merged) feedback of the company: its own, or its contacts' company-less items."""
+    # Unordered: a compound statement's parts may not have an ORDER BY (SQLite).
+    own = FeedbackItem.objects.filter(company_id=OuterRef("pk"), merged_into__isnull=True).order_by()
+    via_contact = FeedbackItem.objects.filter(
+        company__isnull=True, contact__company_id=OuterRef("pk"), merged_into__isnull=True
+    ).order_by()
+    own, via_contact = own.values("pk"), via_contact.values("pk")
+    return _SubqueryCount(own.union(via_contact, all=True))
+
+
+def _company_requested_feature_count() -> _SubqueryCount:
+    """Distinct features the company asked for, by linked feedback or by a contact's vote.
+
+    Three index-friendly branches (the item's company, the item's contact's company,
+    the voter's company) whose UNION removes features asked for more than once.
+    """
+    linked = FeedbackLink.objects.filter(item__company_id=OuterRef("pk")).order_by().values("feature_id")
+    linked_via_contact = (
+        FeedbackLink.objects.filter(item__company__isnull=True, item__contact__company_id=OuterRef("pk"))
+        .order_by()
+        .values("feature_id")
+    )
+    voted = Vote.objects.filter(contact__company_id=OuterRef("pk")).order_by().values("feature_id")
+    return _SubqueryCount(linked.union(linked_via_contact, voted))
+
+
+def company_list(*, workspace: Workspace) -> QuerySet[Company]:
+    """Companies with their feedback and requested-feature counts (one correlated count each)."""
+    return (
+        Company.objects.for_workspace(workspace)
+        .annotate(
+            feedback_count=_company_feedback_count(),
+            requested_feature_count=_company_requested_feature_count(),
+        )
+        .order_by("name", "id")
+    )
+
+
+def contact_list(*, workspace: Workspace) -> QuerySet[Contact]:
+    return Contact.objects.for_workspace(workspace).select_related("company").order_by("email", "id")
+
+
+def feedback_item_list(*, workspace: Workspace) -> QuerySet[FeedbackItem]:
+    """Feedback with its links (by feature id), newest received first."""
+    return (
+        FeedbackItem.objects.for_workspace(workspace)
+        .prefetch_related(Prefetch("links", queryset=FeedbackLink.objects.order_by("feature_id")))
+        .order_by("-received_at", "-id")
+    )
+
+
+class _JsonArrayHasText(Func):
+    """True when the JSON array ``expression`` holds ``text``, compared case-insensitively.
+
+    ``tags__contains`` is not portable (SQLite has no JSON containment) and is
+    case-sensitive; this is an EXISTS over the array's elements on both backends.
+    """
+
+    output_field = BooleanField()
+
+    def __init__(self, expression: Any, text: str) -> None:
+        super().__init__(expression, Value(text))
+
+    def as_sql(self, compiler, connection, **extra_context):
+        array, text = self.get_source_expressions()
+        array_sql, array_params = compiler.compile(array)
+        text_sql, text_params = compiler.compile(text)
+        if connection.vendor == "postgresql":
+            array_sql = f"CASE WHEN jsonb_typeof({array_sql}) = 'array' THEN {array_sql} ELSE '[]'::jsonb END"
+            array_params = (*array_params, *array_params)
+            elements = f"jsonb_array_elements_text({array_sql}) AS element(value)"
+        else:
+            elements = f"json_each({array_sql}) AS element"
+        sql = f"EXISTS (SELECT 1 FROM {elements} WHERE lower(element.value) = lower({text_sql}))"
+        return sql, (*array_params, *text_params)
+
+
+def feedback_items_with_tag(items: QuerySet[FeedbackItem], tag: str) -> QuerySet[FeedbackItem]:
+    """Items whose tags include ``tag`` (case-insensitive), on SQLite and PostgreSQL alike."""
+    return items.filter(_JsonArrayHasText(F("tags"), tag.strip()))
+
+
+def feedback_items_linked_to(items: QuerySet[FeedbackItem], feature_id: int) -> QuerySet[FeedbackItem]:
+    """Items linked to the feature (an EXISTS, so no row is repeated)."""
+    return items.filter(Exists(FeedbackLink.objects.filter(item=OuterRef("pk"), feature_id=feature_id)))
+
+
+def feedback_items_matching(items: QuerySet[FeedbackItem], query: str) -> QuerySet[FeedbackItem]:
+    """Full-text search of the text.
+
+    PostgreSQL: ``websearch_to_tsquery`` against ``to_tsvector('english', COALESCE(text, ''))``,
+    the expression of the GIN index ``feedback_item_text_search`` (migration 0004), so
+    the planner can answer it from the index. SQLite: every word must appear (icontains).
+    """
+    query = query.strip()
+    if not query:
+        return items
+    if connection.vendor == "postgresql":
+        return items.alias(text_vector=SearchVector("text", config="english")).filter(
+            text_vector=SearchQuery(query, config="english", search_type="websearch")
+        )
+    for word in query.split():
+        items = items.filter(text__icontains=word.strip('"'))
+    return items
+
+
+def feedback_link_list(*, item: FeedbackItem) -> QuerySet[FeedbackLink]:
+    return FeedbackLink.objects.filter(item=item).select_related("feature").order_by("feature_id")
+
+
+def duplicate_suggestion_list(
+    *, item: FeedbackItem, include_dismissed: bool = False
+) -> QuerySet[DuplicateSuggestion]:
+    """The item's stored duplicate suggestions, most similar first, with what they point at."""
+    suggestions = DuplicateSuggestion.objects.filter(item=item)
+    if not include_dismissed:
+        suggestions = suggestions.filter(dismissed=False)
+    return suggestions.select_related("similar_item", "similar_feature").order_by("-similarity", "id")
+
+
+def similar_to_text(*, workspace: Workspace, text: str, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
+    """Live duplicate suggestions for text not stored yet (a submission form): open items and
+    open features most like it, each ``{"item" | "feature": row, "similarity": float}``."""
+    item_matches = similar_items(workspace_id=workspace.pk, text=text, limit=limit)
+    feature_matches = similar_features(workspace_id=workspace.pk, text=text, limit=limit)
+    items = FeedbackItem.objects.filter(workspace=workspace).in_bulk([m.id for m in item_matches])
+    features = Feature.objects.filter(workspace=workspace).in_bulk([m.id for m in feature_matches])
+    return {
+        "items": [{"item": items[m.id], "similarity": m.similarity} for m in item_matches if m.id in items],
+        "features": [
+            {"feature": features[m.id], "similarity": m.similarity}
+            for m in feature_matches
+            if m.id in features
+        ],
+    }
+
+
+def vote_list(*, workspace: Workspace) -> QuerySet[Vote]:
+    return Vote.objects.for_workspace(workspace).select_related("contact").order_by("-created_at", "-id")
+
+
+# --- aggregates ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VolumeSeries:
+    key: int | str | None  # a product id or a lower-cased tag; None: unlinked / untagged
+    label: str
+    counts: list[int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+
+@dataclass(frozen=True)
+class FeedbackVolume:
+    by: str
+    weeks: list[date]  # Monday of each ISO week (UTC), oldest first; the last is the current week
+    series: list[VolumeSeries]
+
+
+def _week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def feedback_volume(
+    *, workspace: Workspace, by: str, weeks: int, now: datetime | None = None
+) -> FeedbackVolume:
+    """Feedback received per ISO week (UTC) over the last ``weeks`` weeks, per product or tag.
+
+    ``by="product"``: an item counts once for each product it has a feature linked in;
+    items linked to nothing count under ``None``. ``by="tag"``: once for each of its
+    tags (case-insensitively); untagged items under ``None``. Merged items are not
+    counted (their survivor is). One grouped query, plus one for product names.
+    """
+    now = now or timezone.now()
+    first = _week_start(now.astimezone(UTC).date()) - timedelta(weeks=weeks - 1)
+    week_starts = [first + timedelta(weeks=i) for i in range(weeks)]
+    start = datetime.combine(first, time.min, tzinfo=UTC)
+    end = start + timedelta(weeks=weeks)
+    if by == "product":
+        rows = _volume_by_product(workspace, start, end)
+    elif by == "tag":
+        rows = _volume_by_tag(workspace, start, end)
+    else:
+        raise ValueError(f"Unknown grouping {by!r}.")
+
+    position = {week: i for i, week in enumerate(week_starts)}
+    counts: dict[Any, list[int]] = {}
+    labels: dict[Any, str] = {}
+    for week, key, label, count in rows:
+        week = week.date() if isinstance(week, datetime) else week
+        if isinstance(week, str):
+            week = date.fromisoformat(week[:10])
+        counts.setdefault(key, [0] * weeks)[position[_week_start(week)]] += count
+        labels[key] = min(labels.get(key, label), label) if label else labels.get(key, "")
+    if by == "product":
+        names = dict(
+            Product.objects.filter(
+                workspace=workspace, pk__in=[k for k in counts if k is not None]
+            ).values_list("pk", "name")
+        )
+        labels = {key: names.get(key, "") if key is not None else "Not linked" for key in counts}
+    else:
+        labels = {key: labels[key] if key is not None else "Untagged" for key in counts}
+    series = [VolumeSeries(key=key, label=labels[key], counts=values) for key, values in counts.items()]
+    series.sort(key=lambda s: (s.key is None, -s.total, s.label.lower(), str(s.key)))
+    return FeedbackVolume(by=by, weeks=week_starts, series=series)
+
+
+def _volume_items(workspace: Workspace, start: datetime, end: datetime) -> QuerySet[FeedbackItem]:
+    return FeedbackItem.objects.filter(
+        workspace=workspace, merged_into__isnull=True, received_at__gte=start, received_at__lt=end
+    )
+
+
+def _volume_by_product(workspace: Workspace, start: datetime, end: datetime) -> list[tuple]:
+    rows = (
+        _volume_items(workspace, start, end)
+        .annotate(week=TruncWeek("received_at", tzinfo=UTC), product_key=F("links__feature__product_id"))
+        .values("week", "product_key")
+        .annotate(count=Count("pk", distinct=True))
+        .order_by()
+        .values_list("week", "product_key", "count")
+    )
+    return [(week, product, "", count) for week, product, count in rows]
+
+
+def _volume_by_tag(workspace: Workspace, start: datetime, end: datetime) -> list[tuple]:
+    if connection.vendor == "postgresql":
+        week = "date_trunc('week', fi.received_at AT TIME ZONE 'UTC')::date"
+        elements = (
+            "LEFT JOIN LATERAL jsonb_array_elements_text(CASE WHEN jsonb_typeof(fi.tags) = 'array' "
+            "THEN fi.tags ELSE '[]'::jsonb END) AS element(value) ON TRUE"
+        )
+        params: list = [workspace.pk, start, end]
+    else:
+        # Stored as UTC text; the Monday on or before the day.
+        week = "date(fi.received_at, '-6 days', 'weekday 1')"
+        elements = "LEFT JOIN json_each(fi.tags) AS element"
+        params = [workspace.pk, now_utc_text(start), now_utc_text(end)]
+    sql = f"""
+        SELECT {week} AS week, lower(element.value) AS tag_key, MIN(element.value) AS label,
+               COUNT(DISTINCT fi.id) AS count
+        FROM feedback_feedbackitem fi
+        {elements}
+        WHERE fi.workspace_id = %s AND fi.merged_into_id IS NULL
+          AND fi.received_at >= %s AND fi.received_at < %s
+        GROUP BY 1, 2
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(week, key, label or "", count) for week, key, label, count in cursor.fetchall()]
+
+
+@dataclass(frozen=True)
+class TopFeature:
+    feature: Feature
+    arr: Decimal  # summed over the distinct requesting companies, as stored (no currency conversion)
+    requesting_companies: int
+    feedback_count: int
+    votes_count: int
+
+
+def top_features(*, workspace: Workspace, limit: int = 20) -> list[TopFeature]:
+    """Features ranked by the ARR of the distinct companies asking for them.
+
+    A company counts once per feature whether it linked feedback (through the item's
+    company, or the item's contact's company) or voted (the voter's company). Features
+    merged into another are left out (their demand moved). Two queries: the ranking,
+    then the features.
+    """
+    sql = """
+        SELECT f.id AS feature_id,
+               COALESCE(demand.arr, 0) AS arr,
+               COALESCE(demand.companies, 0) AS companies,
+               COALESCE(linked.n, 0) AS feedback_count,
+               COALESCE(voted.n, 0) AS votes_count
+        FROM roadmap_feature f
+        LEFT JOIN (
+            SELECT pairs.feature_id, SUM(co.arr) AS arr, COUNT(*) AS companies
+            FROM (
+                SELECT l.feature_id AS feature_id, COALESCE(fi.company_id, ct.company_id) AS company_id
+                FROM feedback_feedbacklink l
+                JOIN feedback_feedbackitem fi ON fi.id = l.item_id
+                LEFT JOIN feedback_contact ct ON ct.id = fi.contact_id
+                WHERE l.workspace_id = %s
+                UNION
+                SELECT v.feature_id, ct.company_id
+                FROM feedback_vote v
+                JOIN feedback_contact ct ON ct.id = v.contact_id
+                WHERE v.workspace_id = %s
+            ) pairs
+            JOIN feedback_company co ON co.id = pairs.company_id
+            GROUP BY pairs.feature_id
+        ) demand ON demand.feature_id = f.id
+        LEFT JOIN (
+            SELECT feature_id, COUNT(*) AS n FROM feedback_feedbacklink WHERE workspace_id = %s
+            GROUP BY feature_id
+        ) linked ON linked.feature_id = f.id
+        LEFT JOIN (
+            SELECT feature_id, COUNT(*) AS n FROM feedback_vote WHERE workspace_id = %s GROUP BY feature_id
+        ) voted ON voted.feature_id = f.id
+        WHERE f.workspace_id = %s AND f.merged_into_id IS NULL
+          AND (linked.n IS NOT NULL OR voted.n IS NOT NULL)
+        ORDER BY arr DESC, companies DESC, feedback_count DESC, votes_count DESC, f.id
+        LIMIT %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [workspace.pk] * 5 + [limit])
+        rows = cursor.fetchall()
+    features = Feature.objects.filter(workspace=workspace).in_bulk([row[0] for row in rows])
+    cents = Decimal("0.01")
+    return [
+        TopFeature(
+            feature=features[feature_id],
+            arr=Decimal(str(arr)).quantize(cents),
+            requesting_companies=int(companies),
+            feedback_count=int(linked),
+            votes_count=int(voted),
+        )
+        for feature_id, arr, companies, linked, voted in rows
+    ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from feedback.models import (
     Company,
@@ -289,8 +291,12 @@ def contact_delete(*, contact: Contact, actor: User | None) -> None:
 # --- feedback items: validation and ingestion -------------------------------------
 
 
-def _clean_item_values(workspace: Workspace, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Validated column values of a new item (no writes). Raises ValidationFailed."""
+def feedback_item_check(*, workspace: Workspace, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate one item's input and return its column values; writes nothing.
+
+    Raises ValidationFailed naming the field. Channels that must validate every
+    row before writing any (CSV import) call this first.
+    """
     unknown = set(data) - set(ITEM_FIELDS) - {"contact_email", "contact_name", "company_domain"}
     if unknown:
         name = sorted(unknown)[0]
@@ -334,15 +340,39 @@ def _clean_item_values(workspace: Workspace, data: Mapping[str, Any]) -> dict[st
     if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
         raise ValidationFailed("A list of strings.", attr="tags", code="invalid")
     values["tags"] = _clean_tags(tags)
-    received_at = data.get("received_at")
-    if received_at is not None and timezone.is_naive(received_at):
-        raise ValidationFailed("Give a time zone.", attr="received_at", code="naive_datetime")
-    values["received_at"] = received_at or timezone.now()
+    values["received_at"] = _clean_received_at(data.get("received_at")) or timezone.now()
+    # Bulk items arrive as parsed JSON: anything but a string here is a bad item, not a crash.
+    for attr in ("contact_email", "contact_name", "company_domain"):
+        if data.get(attr) is not None and not isinstance(data[attr], str):
+            raise ValidationFailed("Must be a string.", attr=attr, code="invalid")
     contact, company = data.get("contact"), data.get("company")
+    for attr, model, obj in (("contact", Contact, contact), ("company", Company, company)):
+        if obj is not None and not isinstance(obj, model):  # an id no row of the workspace has
+            raise ValidationFailed("Not found in this workspace.", attr=attr, code="does_not_exist")
     _check_same_workspace(workspace, contact=contact, company=company)
     values["contact"], values["company"] = contact, company
     values["match_text"] = match_text(text)
     return values
+
+
+def _clean_received_at(value: Any) -> datetime | None:
+    """An aware datetime, given as one or as ISO 8601 text (bulk items arrive as JSON)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = parse_datetime(value.strip())
+        except ValueError:
+            value = None
+    if not isinstance(value, datetime):
+        raise ValidationFailed("An ISO 8601 date and time.", attr="received_at", code="invalid")
+    if timezone.is_naive(value):
+        raise ValidationFailed("Give a time zone.", attr="received_at", code="naive_datetime")
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed("Date out of range.", attr="received_at", code="out_of_range") from None
+    return value
 
 
 def _clean_tags(tags: Iterable[str]) -> list[str]:
@@ -390,7 +420,7 @@ def feedback_item_ingest(
     again returns the stored item and writes nothing.
     """
     require_role(workspace=workspace, user=actor, role=Role.CONTRIBUTOR)
-    values = _clean_item_values(workspace, data)
+    values = feedback_item_check(workspace=workspace, data=data)
     existing = _existing_by_ref(workspace, values["source"], values["source_ref"])
     if existing is not None:
         return existing, False
@@ -445,13 +475,24 @@ def feedback_items_ingest_bulk(
     require_role(workspace=workspace, user=actor, role=Role.CONTRIBUTOR)
     if len(items) > MAX_BULK_ITEMS:
         raise ValidationFailed(f"At most {MAX_BULK_ITEMS} items a call.", attr="items", code="max_length")
+    items = _related_rows_bulk(workspace, items)
     results = [BulkItemResult(index=i, status="invalid") for i in range(len(items))]
     cleaned: dict[int, dict[str, Any]] = {}
     for index, data in enumerate(items):
         try:
             if not isinstance(data, Mapping):
                 raise ValidationFailed("Each item is an object.", attr=None, code="invalid")
-            cleaned[index] = _clean_item_values(workspace, data)
+            values = feedback_item_check(workspace=workspace, data=data)
+            email = (data.get("contact_email") or "").strip()
+            if email and values["contact"] is None:
+                try:
+                    validate_email(email)
+                except DjangoValidationError:
+                    # One bad address is one invalid item, not a failed call.
+                    raise ValidationFailed(
+                        "Enter a valid email address.", attr="contact_email", code="invalid"
+                    ) from None
+            cleaned[index] = values
         except ValidationFailed as exc:
             results[index].errors = [{"code": exc.code, "detail": exc.detail, "attr": exc.attr}]
 
@@ -463,7 +504,9 @@ def feedback_items_ingest_bulk(
             workspace=workspace, source_ref__in={ref for _, ref in refs}
         ).values_list("source", "source_ref", "pk")
         stored = {(source, ref): pk for source, ref, pk in rows if (source, ref) in refs}
+    _check_company_domains_bulk(workspace, items, cleaned, results)
     first_of_ref: dict[tuple[str, str], int] = {}
+    repeats: dict[int, int] = {}  # index of a repeated ref → index of its first occurrence
     to_create: dict[int, dict[str, Any]] = {}
     for index, values in cleaned.items():
         ref = (values["source"], values["source_ref"])
@@ -471,6 +514,7 @@ def feedback_items_ingest_bulk(
             results[index].status, results[index].id = "duplicate", stored[ref]
         elif values["source_ref"] and ref in first_of_ref:
             results[index].status = "duplicate"
+            repeats[index] = first_of_ref[ref]
         else:
             if values["source_ref"]:
                 first_of_ref[ref] = index
@@ -486,12 +530,8 @@ def feedback_items_ingest_bulk(
         return _ingest_one_by_one(workspace, actor, items, results, to_create)
     for index, item in zip(to_create, objects, strict=True):
         results[index].status, results[index].id = "created", item.pk
-    for ref, index in first_of_ref.items():
-        for other in results:
-            if other.status == "duplicate" and other.id is None:
-                values = cleaned[other.index]
-                if (values["source"], values["source_ref"]) == ref:
-                    other.id = results[index].id
+    for index, first in repeats.items():
+        results[index].id = results[first].id
     audit_record_many(
         workspace=workspace,
         actor=actor,
@@ -501,6 +541,67 @@ def feedback_items_ingest_bulk(
     )
     _queue_duplicate_check([item.pk for item in objects])
     return results
+
+
+def _check_company_domains_bulk(
+    workspace: Workspace,
+    items: Sequence[Any],
+    cleaned: dict[int, dict[str, Any]],
+    results: list[BulkItemResult],
+) -> None:
+    """Items naming a ``company_domain`` the workspace has no company for are invalid, as in
+    :func:`feedback_item_ingest`; they leave ``cleaned``. One query."""
+    domains = {
+        index: normalize_domain(items[index].get("company_domain") or "")
+        for index, values in cleaned.items()
+        if values["company"] is None and items[index].get("company_domain")
+    }
+    if not domains:
+        return
+    known = set(
+        Company.objects.annotate(domain_lower=Lower("domain"))
+        .filter(workspace=workspace, domain_lower__in=set(domains.values()))
+        .values_list("domain_lower", flat=True)
+    )
+    for index, domain in domains.items():
+        if domain not in known:
+            del cleaned[index]
+            results[index].errors = [
+                {"code": "does_not_exist", "detail": "No company with this domain.", "attr": "company_domain"}
+            ]
+
+
+def _is_id(value: Any) -> bool:
+    """A JSON id a 64-bit key can hold (SQLite cannot even compare larger ones)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
+def _related_rows_bulk(workspace: Workspace, items: Sequence[Any]) -> Sequence[Any]:
+    """Items naming ``contact`` / ``company`` by id (as JSON does) get the workspace's rows,
+    in two queries; an id the workspace does not have stays, and makes its item invalid."""
+    wanted: dict[str, set[int]] = {"contact": set(), "company": set()}
+    for data in items:
+        if isinstance(data, Mapping):
+            for attr, ids in wanted.items():
+                if _is_id(data.get(attr)):
+                    ids.add(data[attr])
+    if not (wanted["contact"] or wanted["company"]):
+        return items
+    rows = {
+        "contact": Contact.objects.filter(workspace=workspace, pk__in=wanted["contact"])
+        .select_related("company")
+        .in_bulk(),
+        "company": Company.objects.filter(workspace=workspace, pk__in=wanted["company"]).in_bulk(),
+    }
+    resolved = []
+    for data in items:
+        if isinstance(data, Mapping) and any(_is_id(data.get(attr)) for attr in rows):
+            data = {
+                **data,
+                **{attr: rows[attr].get(data[attr], data[attr]) for attr in rows if _is_id(data.get(attr))},
+            }
+        resolved.append(data)
+    return resolved
 
 
 def _ingest_one_by_one(
@@ -590,7 +691,7 @@ def feedback_item_update(*, item: FeedbackItem, actor: User | None, data: Mappin
     if "state" in data:
         raise ValidationFailed("Change the state with the state action.", attr="state", code="read_only")
     merged = {**{f: getattr(item, f) for f in ITEM_FIELDS}, **data}
-    values = _clean_item_values(item.workspace, merged)
+    values = feedback_item_check(workspace=item.workspace, data=merged)
     editable = ["text", "contact", "company", "kind", "importance", "deal_value", "tags", "source_url"]
     before_company = item.company_id or (item.contact.company_id if item.contact else None)
     try:

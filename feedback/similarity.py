@@ -18,12 +18,32 @@ from django.db import connection, transaction
 
 from feedback.models import MATCH_TEXT_LENGTH, FeedbackItem
 
-# pg_trgm's default threshold for ``%``; a near-duplicate scores well above it.
-ITEM_THRESHOLD = 0.3
+# Similarity of content words above which an item is suggested as a duplicate
+# (pg_trgm's default for ``%`` is 0.3, which on filler-free text admits requests
+# that merely share a topic). The higher the threshold, the fewer rows the GIN
+# index hands over for rechecking.
+ITEM_THRESHOLD = 0.7
+# The first content words carry the request; every extra word is more trigrams to
+# look up, and the lookup's cost grows with them.
+MATCH_WORDS = 16
 FEATURE_THRESHOLD = 0.5
+FEATURE_TEXT_LENGTH = 1000
 SQLITE_SCAN_LIMIT = 5000
 _WORD = re.compile(r"[^\W_]+")
-_SPACE = re.compile(r"\s+")
+_FILLER_TEXT = """
+    a about above after again against all also am an and any anyone are as at be because been before
+    being below between both but by can cannot could did do does doing down during each else ever
+    few for from further get had has have having he her here hers him his how i if in into is it its
+    just me more most my no nor not now of off on once only or other our ours out over own really
+    same she should so some such than that the their theirs them then there these they this those
+    through to too under until up us very was we were what when where which while who whom why will
+    with would you your yours yourself
+    please pls thanks thank hi hello add adding need needs needed want wants wanted wish like love
+    would great nice awesome cool good able allow allows possibility possible option way ability
+    feature features request requests requesting support supporting help hope someday maybe
+    asap soon eventually still currently already lot lots really much many us team teams
+    """
+FILLER_WORDS = frozenset(_FILLER_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -33,8 +53,20 @@ class Match:
 
 
 def match_text(text: str) -> str:
-    """What duplicate detection compares: lower-case, single-spaced, bounded."""
-    return _SPACE.sub(" ", text.lower()).strip()[:MATCH_TEXT_LENGTH]
+    """What duplicate detection compares: the text's distinct content words, lower-case.
+
+    Filler ("please add", "we need", "for our team") and bare numbers (ticket ids)
+    are dropped: two requests that share only those are not duplicates, and
+    keeping them would make every request look like every other one. At most
+    ``MATCH_WORDS`` words are kept.
+    """
+    words: dict[str, None] = {}
+    for word in _WORD.findall(text.lower()):
+        if word not in FILLER_WORDS and not word.isdigit():
+            words.setdefault(word)
+            if len(words) == MATCH_WORDS:
+                break
+    return " ".join(words)[:MATCH_TEXT_LENGTH].rstrip()
 
 
 def trigrams(text: str) -> set[str]:
@@ -99,7 +131,8 @@ def similar_items(
 
 def similar_features(*, workspace_id: int, text: str, limit: int = 5) -> list[Match]:
     """Open features (not shipped, declined or merged) whose title reads as part of ``text``."""
-    needle = match_text(text)
+    # The whole wording, filler included: a title such as "Sign-on with Okta" is part of it.
+    needle = " ".join(text.lower().split())[:FEATURE_TEXT_LENGTH]
     if not needle:
         return []
     if connection.vendor == "postgresql":

@@ -55,3 +55,16 @@ class Conflict(DomainError):
 
     status_code = 409
     default_code = "conflict"
+
+
+class Unauthorized(DomainError):
+    """The request's own credentials do not verify, e.g. a webhook signature (401).
+
+    Session and token authentication fail through DRF; this is for endpoints that
+    authenticate the body itself.
+    """
+
+    status_code = 401
+    default_code = "not_authenticated"
+    #: Sent as ``WWW-Authenticate``, which a 401 must carry.
+    auth_header = 'HMAC-SHA256 realm="api"'

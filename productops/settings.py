@@ -246,6 +246,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "user": os.environ.get("API_THROTTLE_USER", "1200/minute"),
         "anon": os.environ.get("API_THROTTLE_ANON", "60/minute"),
+        # Signed deliveries from tools (no user): per webhook and sending address.
+        "inbound_webhook": os.environ.get("API_THROTTLE_INBOUND_WEBHOOK", "600/minute"),
     },
     "EXCEPTION_HANDLER": "productops.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -270,6 +272,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "productops.models.Role",
+        # Two choice sets share the field name "source"; the criteria's keeps its earlier name.
+        "SourceEnum": "roadmap.models.ScorecardCriterion.Source",
+        "FeedbackSourceEnum": "feedback.models.FeedbackItem.Source",
     },
 }
 

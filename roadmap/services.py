@@ -823,5 +823,7 @@ def feature_retire_into(*, feature: Feature, into: Feature, actor: User | None) 
         )
     feature.merged_into = into
     feature.save(update_fields=["merged_into", "updated_at"])
+    # Features merged into this one before now point at the survivor: redirects never chain.
+    Feature.objects.filter(merged_into=feature).update(merged_into=into)
     features_mark_dirty(workspace_id=feature.workspace_id, feature_ids=[feature.pk, into.pk])
     return feature

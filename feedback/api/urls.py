@@ -1,8 +1,31 @@
 """Routes of the feedback app under /api/v1/ (included by productops.api.urls)."""
 
 from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from feedback.api import views
+
+WORKSPACE = r"workspaces/(?P<workspace_slug>[-a-zA-Z0-9_]+)"
+
+router = SimpleRouter()
+router.register(rf"{WORKSPACE}/companies", views.CompanyViewSet, basename="company")
+router.register(rf"{WORKSPACE}/contacts", views.ContactViewSet, basename="contact")
+router.register(rf"{WORKSPACE}/feedback", views.FeedbackItemViewSet, basename="feedback-item")
+router.register(rf"{WORKSPACE}/votes", views.VoteViewSet, basename="vote")
 
 urlpatterns: list = [
-    # Channels: CSV upload, inbound e-mail, signed inbound webhooks.
+    # Reports, ahead of the item routes so their names are not read as item ids.
+    path(
+        "workspaces/<slug:workspace_slug>/feedback/volume/",
+        views.FeedbackVolumeView.as_view(),
+        name="feedback-volume",
+    ),
+    path(
+        "workspaces/<slug:workspace_slug>/feedback/top-features/",
+        views.TopFeaturesView.as_view(),
+        name="feedback-top-features",
+    ),
+    # Channels: CSV upload, inbound e-mail, signed inbound webhooks (ahead of the item routes).
     path("", include("feedback.api.channel_urls")),
+    *router.urls,
 ]

@@ -58,6 +58,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
                 exc.error_type, [{"code": exc.code, "detail": exc.detail, "attr": exc.attr, **exc.extra}]
             ),
             status=exc.status_code,
+            headers={"WWW-Authenticate": exc.auth_header} if getattr(exc, "auth_header", None) else None,
         )
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

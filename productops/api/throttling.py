@@ -9,7 +9,7 @@ import logging
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework.settings import api_settings
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -32,3 +32,17 @@ class UserThrottle(_RateFromSettings, UserRateThrottle):
 
 class AnonThrottle(_RateFromSettings, AnonRateThrottle):
     """Per client IP for unauthenticated requests."""
+
+
+class InboundWebhookThrottle(_RateFromSettings, SimpleRateThrottle):
+    """Per webhook and client IP, for the inbound-webhook endpoint, which has no user.
+
+    Keyed by both, so a flood at one webhook's URL neither spends another's budget
+    nor, from one address, the budget of the provider's other senders.
+    """
+
+    scope = "inbound_webhook"
+
+    def get_cache_key(self, request, view) -> str:
+        ident = f"{view.kwargs.get('public_id', '')}:{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -62,6 +62,12 @@ class WorkspaceRelatedField(serializers.PrimaryKeyRelatedField):
             return self.model.objects.none()
         return self.scoped(workspace)
 
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except OverflowError:  # an id beyond 64 bits: SQLite cannot even look it up
+            self.fail("does_not_exist", pk_value=data)
+
 
 class MemberField(WorkspaceRelatedField):
     """A user id, limited to the members of the context's workspace."""
@@ -277,6 +283,7 @@ class FeatureOutput(serializers.ModelSerializer):
             "team",
             "is_mvp",
             "is_public",
+            "merged_into",
             "tags",
             "competitors",
             "depends_on",
@@ -368,6 +375,10 @@ class FeatureInput(StrictSerializer):
     competitors = serializers.ListField(
         child=serializers.CharField(max_length=120), required=False, max_length=50
     )
+
+
+class FeatureMergeInput(StrictSerializer):
+    into = WorkspaceRelatedField(Feature, help_text="The feature that survives.")
 
 
 class FeatureStatusInput(StrictSerializer):

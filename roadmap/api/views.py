@@ -21,7 +21,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
+from feedback import services as feedback_services
 from productops.api.base import WorkspaceScopedAPIView, WorkspaceScopedViewSet
+from productops.api.redirects import MERGED_REDIRECT_RESPONSE, merged_redirect
 from productops.models import Role, Workspace
 from roadmap import selectors, services
 from roadmap.api.filters import (
@@ -43,6 +45,7 @@ from roadmap.api.serializers import (
     FeatureDependencyInput,
     FeatureDependencyOutput,
     FeatureInput,
+    FeatureMergeInput,
     FeatureOutput,
     FeatureStatusChangeOutput,
     FeatureStatusInput,
@@ -361,12 +364,18 @@ class FeatureViewSet(_RoadmapViewSet):
     """Features, ranked by the priority engine (unranked last).
 
     The status changes only through ``POST .../status/``; score columns are
-    written by the recompute and read-only here.
+    written by the recompute and read-only here. A feature merged into another
+    answers ``GET`` with **301 Moved Permanently** and ``Location`` set to the
+    surviving feature's URL.
     """
 
     serializer_class = FeatureOutput
     write_role = Role.CONTRIBUTOR
-    action_roles = {"destroy": Role.PRODUCT_MANAGER, "change_status": Role.PRODUCT_MANAGER}
+    action_roles = {
+        "destroy": Role.PRODUCT_MANAGER,
+        "change_status": Role.PRODUCT_MANAGER,
+        "merge": Role.PRODUCT_MANAGER,
+    }
     filter_backends = [DjangoFilterBackend, StableOrderingFilter]
     filterset_class = FeatureFilter
     ordering_fields = FEATURE_ORDERING_FIELDS
@@ -380,6 +389,19 @@ class FeatureViewSet(_RoadmapViewSet):
             workspace=self.workspace, actor=request.user, data=self.validated(FeatureInput)
         )
         return self.render(feature, status_code=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: FeatureOutput, 301: MERGED_REDIRECT_RESPONSE})
+    def retrieve(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        """The feature; **301** to the surviving feature if this one was merged."""
+        feature = self.get_object()
+        if feature.merged_into_id is not None:
+            return merged_redirect(
+                request,
+                route="feature-detail",
+                workspace_slug=workspace_slug,
+                target_id=feature.merged_into_id,
+            )
+        return Response(self.get_serializer(feature).data)
 
     @extend_schema(request=FeatureInput, responses=FeatureOutput)
     def partial_update(self, request: Request, workspace_slug: str, pk: str) -> Response:
@@ -405,6 +427,18 @@ class FeatureViewSet(_RoadmapViewSet):
             actor=request.user,
         )
         return self.render(feature)
+
+    @extend_schema(request=FeatureMergeInput, responses=FeatureOutput)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def merge(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        """Merge this feature into ``into`` (product managers): its votes and feedback links
+        move there (a contact's two votes become one; an item linked to both keeps one link,
+        the stronger importance), tags, competitors and dependencies follow, and this feature
+        is declined and redirects (301) to ``into``. Answers with the surviving feature."""
+        source = self.get_object()  # first: another workspace's feature is a 404 whatever the body
+        values = self.validated(FeatureMergeInput)
+        target = feedback_services.feature_merge(source=source, target=values["into"], actor=request.user)
+        return self.render(target)
 
     @extend_schema(responses=ScoreBreakdownOutput)
     @action(detail=True, methods=["get"], filter_backends=[])

@@ -2,6 +2,7 @@
 
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.permissions import AllowAny
 
 from productops.api.base import (
     IsWorkspaceMember,
@@ -12,6 +13,17 @@ from productops.api.base import (
 from productops.models import WorkspaceOwnedModel
 
 DOMAIN_APPS = {"roadmap", "feedback", "releases", "comms"}
+
+# API routes outside /workspaces/{workspace_slug}/, each with why it needs no workspace
+# in its URL. A new one must be added here, on purpose.
+NON_WORKSPACE_ROUTES = {
+    "api/v1/invitations/accept/": "the signed invitation token names the workspace",
+    "api/v1/^workspaces/$": "lists the caller's workspaces and creates new ones",
+    # No session or token: the HMAC secret identifies the webhook, and the webhook its workspace.
+    "api/v1/inbound/<str:public_id>/": "signed inbound webhook deliveries from tools",
+}
+# Of those, the routes anyone may call (they authenticate the request themselves).
+PUBLIC_ROUTES = {"api/v1/inbound/<str:public_id>/"}
 
 
 def _api_views(resolver: URLResolver, prefix: str = ""):
@@ -37,6 +49,14 @@ def test_every_workspace_route_uses_the_scoped_base():
         if IsWorkspaceMember not in getattr(cls, "permission_classes", [])
     ]
     assert unguarded == []
+
+
+def test_routes_outside_a_workspace_are_the_listed_ones():
+    routes = {route: cls for route, cls in _api_views(get_resolver()) if "workspace_slug" not in route}
+
+    assert sorted(routes) == sorted(NON_WORKSPACE_ROUTES)
+    public = {route for route, cls in routes.items() if AllowAny in getattr(cls, "permission_classes", [])}
+    assert public == PUBLIC_ROUTES
 
 
 def test_every_domain_model_belongs_to_a_workspace():

@@ -53,6 +53,7 @@ FEATURE_KEYS = {
     "team",
     "is_mvp",
     "is_public",
+    "merged_into",
     "tags",
     "competitors",
     "depends_on",

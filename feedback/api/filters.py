@@ -1,0 +1,97 @@
+"""Filters of the feedback API.
+
+Related objects are filtered by id, never with a model choice filter: its
+queryset (and the browsable API's form) would span every workspace. Filters
+that need more than a column lookup (tag, linked feature, full-text search)
+call the selectors, which own the portable SQL.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+
+from feedback import selectors
+from feedback.models import Company, Contact, FeedbackItem, Importance, Segment, Vote
+from productops.api.filters import SafeIsoDateTimeFilter
+
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(django_filters.NumberFilter):
+    """An id: a whole number a 64-bit key can hold (SQLite fails on larger ones, a 500)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class CompanyFilter(django_filters.FilterSet):
+    segment = django_filters.ChoiceFilter(choices=Segment.choices)
+    lifecycle_stage = django_filters.ChoiceFilter(choices=Company.Lifecycle.choices)
+
+    class Meta:
+        model = Company
+        fields: list[str] = []
+
+
+class ContactFilter(django_filters.FilterSet):
+    company = IdFilter(field_name="company_id", help_text="A company id.")
+
+    class Meta:
+        model = Contact
+        fields: list[str] = []
+
+
+_ANY_OF = "Repeat to match any of several."
+
+
+class FeedbackItemFilter(django_filters.FilterSet):
+    company = IdFilter(field_name="company_id", help_text="A company id.")
+    contact = IdFilter(field_name="contact_id", help_text="A contact id.")
+    segment = django_filters.ChoiceFilter(
+        field_name="company__segment", choices=Segment.choices, help_text="The company's segment."
+    )
+    source = django_filters.MultipleChoiceFilter(choices=FeedbackItem.Source.choices, help_text=_ANY_OF)
+    state = django_filters.MultipleChoiceFilter(choices=FeedbackItem.State.choices, help_text=_ANY_OF)
+    kind = django_filters.MultipleChoiceFilter(choices=FeedbackItem.Kind.choices, help_text=_ANY_OF)
+    importance = django_filters.MultipleChoiceFilter(choices=Importance.choices, help_text=_ANY_OF)
+    tag = django_filters.CharFilter(method="filter_tag", help_text="A tag (case-insensitive).")
+    feature = IdFilter(method="filter_feature", help_text="Linked to this feature id.")
+    received_after = SafeIsoDateTimeFilter(
+        field_name="received_at", lookup_expr="gte", help_text="ISO 8601; received at or after."
+    )
+    received_before = SafeIsoDateTimeFilter(
+        field_name="received_at", lookup_expr="lt", help_text="ISO 8601; received before."
+    )
+    search = django_filters.CharFilter(
+        method="filter_search",
+        help_text="Full-text search of the text (PostgreSQL: web-search syntax, English stemming; "
+        "SQLite: every word must appear).",
+    )
+
+    class Meta:
+        model = FeedbackItem
+        fields: list[str] = []
+
+    def filter_tag(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return selectors.feedback_items_with_tag(queryset, value)
+
+    def filter_feature(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
+        return selectors.feedback_items_linked_to(queryset, value)
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return selectors.feedback_items_matching(queryset, value)
+
+
+class VoteFilter(django_filters.FilterSet):
+    feature = IdFilter(field_name="feature_id", help_text="A feature id.")
+    contact = IdFilter(field_name="contact_id", help_text="A contact id.")
+
+    class Meta:
+        model = Vote
+        fields: list[str] = []

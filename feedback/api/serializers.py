@@ -1,0 +1,356 @@
+"""Input and output serializers of the feedback API.
+
+Input serializers only validate shape and types; rules live in ``feedback.services``.
+Related ids are looked up inside the request's workspace only (the view passes it
+in the context), so another workspace's id is a field error ``does_not_exist``,
+as in the roadmap API.
+
+Output serializers are read-only and read only what the selectors joined or
+prefetched, so no list queries per row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from feedback.models import (
+    Company,
+    Contact,
+    DuplicateSuggestion,
+    FeedbackItem,
+    FeedbackLink,
+    Importance,
+    Segment,
+    Vote,
+)
+from feedback.services import MAX_BULK_ITEMS, MAX_TAGS, MAX_TEXT_LENGTH
+from productops.api.base import StrictSerializer
+from roadmap.api.serializers import FeatureSummary, WorkspaceRelatedField
+from roadmap.models import Feature
+
+
+def _related(model: type, **kwargs: Any) -> WorkspaceRelatedField:
+    return WorkspaceRelatedField(model, required=False, allow_null=True, **kwargs)
+
+
+# --- companies and contacts -----------------------------------------------------------
+
+
+class CompanyOutput(serializers.ModelSerializer):
+    feedback_count = serializers.IntegerField(
+        read_only=True, default=0, help_text="Open feedback of the company (its own and its contacts')."
+    )
+    requested_feature_count = serializers.IntegerField(
+        read_only=True, default=0, help_text="Distinct features it asked for, by feedback or by vote."
+    )
+
+    class Meta:
+        model = Company
+        fields = [
+            "id",
+            "name",
+            "domain",
+            "segment",
+            "plan",
+            "arr",
+            "arr_currency",
+            "lifecycle_stage",
+            "crm_external_id",
+            "feedback_count",
+            "requested_feature_count",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class CompanyInput(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    domain = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    segment = serializers.ChoiceField(choices=Segment.choices, required=False, allow_blank=True)
+    plan = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    arr = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
+    arr_currency = serializers.RegexField(
+        r"^[A-Z]{3}$",
+        required=False,
+        help_text="ISO 4217 code, e.g. USD.",
+        error_messages={"invalid": "An ISO 4217 code such as USD."},
+    )
+    lifecycle_stage = serializers.ChoiceField(choices=Company.Lifecycle.choices, required=False)
+    crm_external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+class ContactOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "email", "name", "company", "created_at"]
+        read_only_fields = fields
+
+
+class ContactInput(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    company = _related(Company)
+
+
+# --- feedback items -------------------------------------------------------------------
+
+
+class FeedbackLinkSummary(serializers.ModelSerializer):
+    class Meta:
+        model = FeedbackLink
+        fields = ["feature", "importance"]
+        read_only_fields = fields
+
+
+class FeedbackItemOutput(serializers.ModelSerializer):
+    # The text is returned exactly as stored: JSON, never HTML, so nothing is escaped here.
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    links = FeedbackLinkSummary(many=True, read_only=True, help_text="Features it is linked to.")
+
+    class Meta:
+        model = FeedbackItem
+        fields = [
+            "id",
+            "text",
+            "contact",
+            "company",
+            "source",
+            "source_ref",
+            "source_url",
+            "kind",
+            "importance",
+            "deal_value",
+            "tags",
+            "state",
+            "merged_into",
+            "links",
+            "received_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class FeedbackItemSummary(serializers.ModelSerializer):
+    """An item on a suggestion card: its own columns only."""
+
+    class Meta:
+        model = FeedbackItem
+        fields = ["id", "text", "state", "source", "company", "received_at"]
+        read_only_fields = fields
+
+
+class _FeedbackItemFields(StrictSerializer):
+    text = serializers.CharField(max_length=MAX_TEXT_LENGTH)
+    contact = _related(Contact)
+    company = _related(Company)
+    kind = serializers.ChoiceField(choices=FeedbackItem.Kind.choices, required=False)
+    importance = serializers.ChoiceField(choices=Importance.choices, required=False)
+    deal_value = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50), required=False, max_length=MAX_TAGS
+    )
+    source_url = serializers.URLField(max_length=200, required=False, allow_blank=True)
+
+
+class FeedbackItemCreateInput(_FeedbackItemFields):
+    """One piece of feedback. Name the person by ``contact`` (id) or by ``contact_email``
+    (found or created; ``contact_name`` names a new one); the company by ``company`` (id) or
+    ``company_domain``, else it is the contact's. The same ``source`` + ``source_ref``
+    again returns the stored item (200) instead of creating one."""
+
+    source = serializers.ChoiceField(choices=FeedbackItem.Source.choices, required=False)
+    source_ref = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    received_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    contact_email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    contact_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    company_domain = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class FeedbackItemUpdateInput(_FeedbackItemFields):
+    """Text and classification; the state changes through ``.../state/``."""
+
+
+class FeedbackStateInput(StrictSerializer):
+    state = serializers.ChoiceField(choices=FeedbackItem.State.choices)
+
+
+class FeedbackBulkStateInput(StrictSerializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=MAX_BULK_ITEMS
+    )
+    state = serializers.ChoiceField(choices=FeedbackItem.State.choices)
+
+
+class FeedbackItemListOutput(serializers.Serializer):
+    results = FeedbackItemOutput(many=True)
+
+
+class FeedbackMergeInput(StrictSerializer):
+    into = WorkspaceRelatedField(FeedbackItem, help_text="The item that survives.")
+
+
+class _ObjectListField(serializers.ListField):
+    """A JSON array of objects, checked only as an array: each object is validated by the
+    service, which reports a bad one in its result instead of failing the call (and is
+    far faster than a nested serializer per item)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.DictField(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> list:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if not data and not self.allow_empty:
+            self.fail("empty")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return data
+
+
+class FeedbackBulkInput(StrictSerializer):
+    items = _ObjectListField(
+        allow_empty=False,
+        max_length=MAX_BULK_ITEMS,
+        help_text=f"Up to {MAX_BULK_ITEMS} objects with the fields of a single create.",
+    )
+
+
+class BulkErrorOutput(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    attr = serializers.CharField(allow_null=True)
+
+
+class BulkItemResultOutput(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position in ``items``.")
+    # A plain string: as an enum it would collide with the feature status's name in the schema.
+    status = serializers.CharField(help_text="One of created, duplicate, invalid.")
+    id = serializers.IntegerField(
+        allow_null=True, help_text="The stored item (the existing one if duplicate)."
+    )
+    errors = BulkErrorOutput(many=True)
+
+
+class FeedbackBulkOutput(serializers.Serializer):
+    results = BulkItemResultOutput(many=True)
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    invalid = serializers.IntegerField()
+
+
+# --- links, duplicates, similar -------------------------------------------------------
+
+
+class FeedbackLinkInput(StrictSerializer):
+    feature = WorkspaceRelatedField(Feature)
+    importance = serializers.ChoiceField(choices=Importance.choices, default=Importance.NICE_TO_HAVE)
+
+
+class FeedbackLinkOutput(serializers.ModelSerializer):
+    feature = FeatureSummary(read_only=True)
+
+    class Meta:
+        model = FeedbackLink
+        fields = ["feature", "importance", "created_at"]
+        read_only_fields = fields
+
+
+class DuplicateSuggestionOutput(serializers.ModelSerializer):
+    similar_item = FeedbackItemSummary(read_only=True, allow_null=True)
+    similar_feature = FeatureSummary(read_only=True, allow_null=True)
+
+    class Meta:
+        model = DuplicateSuggestion
+        fields = ["id", "similarity", "similar_item", "similar_feature", "dismissed", "created_at"]
+        read_only_fields = fields
+
+
+class SimilarInput(StrictSerializer):
+    text = serializers.CharField(max_length=MAX_TEXT_LENGTH)
+
+
+class SimilarItemOutput(serializers.Serializer):
+    similarity = serializers.FloatField()
+    item = FeedbackItemSummary()
+
+
+class SimilarFeatureOutput(serializers.Serializer):
+    similarity = serializers.FloatField()
+    feature = FeatureSummary()
+
+
+class SimilarOutput(serializers.Serializer):
+    items = SimilarItemOutput(many=True, help_text="Open feedback most like the text.")
+    features = SimilarFeatureOutput(many=True, help_text="Open features whose title reads as part of it.")
+
+
+# --- votes ----------------------------------------------------------------------------
+
+
+class VoteOutput(serializers.ModelSerializer):
+    contact_email = serializers.EmailField(source="contact.email", read_only=True)
+
+    class Meta:
+        model = Vote
+        fields = ["id", "contact", "contact_email", "feature", "created_at"]
+        read_only_fields = fields
+
+
+class VoteInput(StrictSerializer):
+    contact = WorkspaceRelatedField(Contact)
+    feature = WorkspaceRelatedField(Feature)
+
+
+# --- aggregates -----------------------------------------------------------------------
+
+VOLUME_MAX_WEEKS = 104
+TOP_FEATURES_MAX = 100
+
+
+class VolumeQuery(serializers.Serializer):
+    by = serializers.ChoiceField(choices=["product", "tag"], default="product")
+    weeks = serializers.IntegerField(min_value=1, max_value=VOLUME_MAX_WEEKS, default=12)
+
+
+class VolumeSeriesOutput(serializers.Serializer):
+    key = serializers.CharField(
+        allow_null=True,
+        help_text="by=product: the product id; by=tag: the lower-cased tag. Null: feedback linked "
+        "to no feature (by=product) or without tags (by=tag).",
+    )
+    label = serializers.CharField(help_text="The product's name or the tag as written.")
+    counts = serializers.ListField(child=serializers.IntegerField(), help_text="One per week of ``weeks``.")
+    total = serializers.IntegerField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["key"] = None if instance.key is None else str(instance.key)
+        return data
+
+
+class VolumeOutput(serializers.Serializer):
+    by = serializers.ChoiceField(choices=["product", "tag"])
+    weeks = serializers.ListField(
+        child=serializers.DateField(), help_text="Monday of each ISO week (UTC), oldest first."
+    )
+    series = VolumeSeriesOutput(many=True)
+
+
+class TopFeaturesQuery(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=TOP_FEATURES_MAX, default=20)
+
+
+class TopFeatureOutput(serializers.Serializer):
+    feature = FeatureSummary()
+    arr = serializers.DecimalField(
+        max_digits=16, decimal_places=2, help_text="Sum of the requesting companies' ARR, as stored."
+    )
+    requesting_companies = serializers.IntegerField()
+    feedback_count = serializers.IntegerField(help_text="Feedback items linked to it.")
+    votes_count = serializers.IntegerField()

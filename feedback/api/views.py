@@ -1,0 +1,467 @@
+"""Feedback API: companies, contacts, feedback items and their actions (triage, merge,
+links, duplicates, live similarity, bulk ingestion), votes, and two reports.
+
+Views validate input, call a service or selector and render; nothing else. Domain
+errors raised by the services are rendered by the one exception handler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.filters import SearchFilter
+from rest_framework.generics import get_object_or_404
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import Serializer
+
+from feedback import selectors, services
+from feedback.api.filters import CompanyFilter, ContactFilter, FeedbackItemFilter, VoteFilter
+from feedback.api.serializers import (
+    CompanyInput,
+    CompanyOutput,
+    ContactInput,
+    ContactOutput,
+    DuplicateSuggestionOutput,
+    FeedbackBulkInput,
+    FeedbackBulkOutput,
+    FeedbackBulkStateInput,
+    FeedbackItemCreateInput,
+    FeedbackItemListOutput,
+    FeedbackItemOutput,
+    FeedbackItemUpdateInput,
+    FeedbackLinkInput,
+    FeedbackLinkOutput,
+    FeedbackMergeInput,
+    FeedbackStateInput,
+    SimilarInput,
+    SimilarOutput,
+    TopFeatureOutput,
+    TopFeaturesQuery,
+    VolumeOutput,
+    VolumeQuery,
+    VoteInput,
+    VoteOutput,
+)
+from productops.api.base import WorkspaceScopedAPIView, WorkspaceScopedViewSet
+from productops.api.redirects import MERGED_REDIRECT_RESPONSE, merged_redirect
+from productops.idempotency import HEADER as IDEMPOTENCY_HEADER
+from productops.idempotency import IdempotencyKeyReused, run_idempotent
+from productops.models import Role, Workspace
+from roadmap.api.filters import StableOrderingFilter
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Optional, 1 to 255 characters. The same key again (within 24 hours) returns the "
+    "first response without writing anything; the same key with a different body is a 422.",
+)
+IDEMPOTENCY_REUSED_RESPONSE = OpenApiResponse(
+    description=f"The {IDEMPOTENCY_HEADER} was used before with a different body "
+    f"(code ``{IdempotencyKeyReused.default_code}``)."
+)
+NUMERIC_ID = "[0-9]+"
+
+
+class _FeedbackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceScopedViewSet):
+    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+
+    def validated(self, serializer_class: type[Serializer], *, partial: bool = False) -> dict[str, Any]:
+        data = serializer_class(
+            data=self.request.data, partial=partial, context=self.get_serializer_context()
+        )
+        data.is_valid(raise_exception=True)
+        return data.validated_data
+
+    def reloaded(self, instance: Any) -> Any:
+        """The written row as the list renders it (the selector's annotations and prefetches)."""
+        return self.get_workspace_queryset(self.workspace).get(pk=instance.pk)
+
+    def render(self, instance: Any, *, status_code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.get_serializer(self.reloaded(instance)).data, status=status_code)
+
+    def idempotent(self, scope: str, handler: Any) -> Response:
+        """Run ``handler`` (→ status, data) once per ``Idempotency-Key``; replays answer the same."""
+        status_code, data, _ = run_idempotent(
+            workspace=self.workspace,
+            key=self.request.headers.get(IDEMPOTENCY_HEADER),
+            scope=scope,
+            body=self.request.data,
+            handler=handler,
+        )
+        return Response(data, status=status_code)
+
+
+# --- companies and contacts -----------------------------------------------------------
+
+
+class CompanyViewSet(_FeedbackViewSet):
+    """Customer companies; their ARR and segment weigh the demand they create.
+
+    Deleting one (product managers) keeps its feedback and contacts, without a company.
+    """
+
+    serializer_class = CompanyOutput
+    action_roles = {"destroy": Role.PRODUCT_MANAGER}
+    filterset_class = CompanyFilter
+    search_fields = ["name", "domain"]
+    ordering_fields = ["name", "arr", "created_at"]
+
+    def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
+        return selectors.company_list(workspace=workspace)
+
+    @extend_schema(request=CompanyInput, responses={201: CompanyOutput})
+    def create(self, request: Request, workspace_slug: str) -> Response:
+        company = services.company_create(
+            workspace=self.workspace, actor=request.user, data=self.validated(CompanyInput)
+        )
+        return self.render(company, status_code=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CompanyInput, responses=CompanyOutput)
+    def partial_update(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        company = self.get_object()
+        company = services.company_update(
+            company=company, actor=request.user, data=self.validated(CompanyInput, partial=True)
+        )
+        return self.render(company)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        services.company_delete(company=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ContactViewSet(_FeedbackViewSet):
+    """People who give feedback and vote. A new contact without a company joins the
+    company whose domain matches its e-mail. Deleting one (product managers) deletes its votes."""
+
+    serializer_class = ContactOutput
+    action_roles = {"destroy": Role.PRODUCT_MANAGER}
+    filterset_class = ContactFilter
+    search_fields = ["email", "name"]
+    ordering_fields = ["email", "name", "created_at"]
+
+    def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
+        return selectors.contact_list(workspace=workspace)
+
+    @extend_schema(request=ContactInput, responses={201: ContactOutput})
+    def create(self, request: Request, workspace_slug: str) -> Response:
+        contact = services.contact_create(
+            workspace=self.workspace, actor=request.user, data=self.validated(ContactInput)
+        )
+        return self.render(contact, status_code=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ContactInput, responses=ContactOutput)
+    def partial_update(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        contact = self.get_object()
+        contact = services.contact_update(
+            contact=contact, actor=request.user, data=self.validated(ContactInput, partial=True)
+        )
+        return self.render(contact)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        services.contact_delete(contact=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- feedback items -------------------------------------------------------------------
+
+SUGGESTION_ID = OpenApiParameter(
+    "suggestion_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="A duplicate suggestion's id."
+)
+FEATURE_ID = OpenApiParameter(
+    "feature_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The linked feature's id."
+)
+
+
+class FeedbackItemViewSet(_FeedbackViewSet):
+    """Feedback items, newest received first.
+
+    An item merged into another answers ``GET`` with **301 Moved Permanently** and
+    ``Location`` set to the surviving item's URL. The triage state changes only
+    through ``POST .../state/`` (or ``.../bulk-state/``); linking to a feature marks
+    an item ``linked``. Deleting an item needs the product manager role.
+    """
+
+    serializer_class = FeedbackItemOutput
+    action_roles = {"destroy": Role.PRODUCT_MANAGER, "similar": Role.VIEWER}
+    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
+    filterset_class = FeedbackItemFilter
+    ordering_fields = ["received_at", "created_at"]
+
+    def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
+        return selectors.feedback_item_list(workspace=workspace)
+
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        request=FeedbackItemCreateInput,
+        responses={
+            201: FeedbackItemOutput,
+            200: OpenApiResponse(FeedbackItemOutput, description="Already stored (same source_ref)."),
+            422: IDEMPOTENCY_REUSED_RESPONSE,
+        },
+    )
+    def create(self, request: Request, workspace_slug: str) -> Response:
+        """Store one piece of feedback; honours ``Idempotency-Key``."""
+        values = self.validated(FeedbackItemCreateInput)
+
+        def handler() -> tuple[int, Any]:
+            item, created = services.feedback_item_ingest(
+                workspace=self.workspace, actor=request.user, data=values
+            )
+            code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            return code, self.get_serializer(self.reloaded(item)).data
+
+        return self.idempotent("feedback.create", handler)
+
+    @extend_schema(responses={200: FeedbackItemOutput, 301: MERGED_REDIRECT_RESPONSE})
+    def retrieve(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        """The item; **301** to the surviving item if this one was merged."""
+        item = self.get_object()
+        if item.merged_into_id is not None:
+            return merged_redirect(
+                request,
+                route="feedback-item-detail",
+                workspace_slug=workspace_slug,
+                target_id=item.merged_into_id,
+            )
+        return Response(self.get_serializer(item).data)
+
+    @extend_schema(request=FeedbackItemUpdateInput, responses=FeedbackItemOutput)
+    def partial_update(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        item = self.get_object()
+        item = services.feedback_item_update(
+            item=item, actor=request.user, data=self.validated(FeedbackItemUpdateInput, partial=True)
+        )
+        return self.render(item)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        services.feedback_item_delete(item=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    # --- triage and merge ---
+
+    @extend_schema(request=FeedbackStateInput, responses=FeedbackItemOutput)
+    @action(detail=True, methods=["post"], url_path="state", filter_backends=[])
+    def change_state(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        """Triage: new ↔ reviewed → archived and back; ``linked`` comes from linking a feature."""
+        item = self.get_object()  # first: another workspace's item is a 404 whatever the body
+        values = self.validated(FeedbackStateInput)
+        item = services.feedback_item_change_state(item=item, to_state=values["state"], actor=request.user)
+        return self.render(item)
+
+    @extend_schema(request=FeedbackBulkStateInput, responses=FeedbackItemListOutput)
+    @action(detail=False, methods=["post"], url_path="bulk-state", filter_backends=[])
+    def bulk_state(self, request: Request, workspace_slug: str) -> Response:
+        """Move several items to a state: all of them or none (one bad id or move fails the call)."""
+        values = self.validated(FeedbackBulkStateInput)
+        items = services.feedback_items_change_state(
+            workspace=self.workspace, item_ids=values["ids"], to_state=values["state"], actor=request.user
+        )
+        rows = self.get_workspace_queryset(self.workspace).filter(pk__in=[item.pk for item in items])
+        return Response({"results": self.get_serializer(rows, many=True).data})
+
+    @extend_schema(request=FeedbackMergeInput, responses=FeedbackItemOutput)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def merge(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        """Merge this item into ``into``: its links and tags move there, it is archived and
+        its URL redirects (301) to ``into``. Answers with the surviving item."""
+        source = self.get_object()
+        values = self.validated(FeedbackMergeInput)
+        target = services.feedback_items_merge(source=source, target=values["into"], actor=request.user)
+        return self.render(target)
+
+    # --- duplicates and similarity ---
+
+    @extend_schema(responses=DuplicateSuggestionOutput(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def duplicates(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        """Likely duplicates found by the worker (open items and features), most similar first;
+        dismissed ones are left out."""
+        page = self.paginate_queryset(selectors.duplicate_suggestion_list(item=self.get_object()))
+        return self.get_paginated_response(DuplicateSuggestionOutput(page, many=True).data)
+
+    @extend_schema(parameters=[SUGGESTION_ID], request=None, responses=DuplicateSuggestionOutput)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=rf"duplicates/(?P<suggestion_id>{NUMERIC_ID})/dismiss",
+        filter_backends=[],
+    )
+    def dismiss_duplicate(
+        self, request: Request, workspace_slug: str, pk: str, suggestion_id: str
+    ) -> Response:
+        """Not a duplicate: hide the suggestion (dismissing twice changes nothing)."""
+        suggestions = selectors.duplicate_suggestion_list(item=self.get_object(), include_dismissed=True)
+        suggestion = services.duplicate_dismiss(
+            suggestion=get_object_or_404(suggestions, pk=suggestion_id), actor=request.user
+        )
+        return Response(DuplicateSuggestionOutput(suggestion).data)
+
+    @extend_schema(request=SimilarInput, responses=SimilarOutput)
+    @action(detail=False, methods=["post"], filter_backends=[])
+    def similar(self, request: Request, workspace_slug: str) -> Response:
+        """Live suggestions for text not stored yet (e.g. as someone types in a submission
+        form): open feedback and open features most like it. Writes nothing; viewers may
+        call it (a token still needs the ``write`` scope, as for any POST)."""
+        values = self.validated(SimilarInput)
+        return Response(
+            SimilarOutput(selectors.similar_to_text(workspace=self.workspace, text=values["text"])).data
+        )
+
+    # --- links ---
+
+    @extend_schema(responses=FeedbackLinkOutput(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def links(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        """The features this item is linked to, by feature id."""
+        page = self.paginate_queryset(selectors.feedback_link_list(item=self.get_object()))
+        return self.get_paginated_response(FeedbackLinkOutput(page, many=True).data)
+
+    @extend_schema(request=FeedbackLinkInput, responses={201: FeedbackLinkOutput})
+    @links.mapping.post
+    def add_link(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        """Link the item to a feature with an importance (again: updates the importance).
+        A declined or merged feature is a 409."""
+        item = self.get_object()
+        values = self.validated(FeedbackLinkInput)
+        link = services.feedback_link_create(
+            item=item,
+            feature=values["feature"],
+            importance=values["importance"],
+            actor=request.user,
+        )
+        link = selectors.feedback_link_list(item=link.item).get(pk=link.pk)
+        return Response(FeedbackLinkOutput(link).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[FEATURE_ID], request=None, responses={204: None})
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=rf"links/(?P<feature_id>{NUMERIC_ID})",
+        filter_backends=[],
+    )
+    def remove_link(self, request: Request, workspace_slug: str, pk: str, feature_id: str) -> Response:
+        link = get_object_or_404(selectors.feedback_link_list(item=self.get_object()), feature_id=feature_id)
+        services.feedback_link_delete(link=link, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    # --- bulk ingestion ---
+
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        request=FeedbackBulkInput,
+        responses={200: FeedbackBulkOutput, 422: IDEMPOTENCY_REUSED_RESPONSE},
+    )
+    @action(detail=False, methods=["post"], filter_backends=[])
+    def bulk(self, request: Request, workspace_slug: str) -> Response:
+        """Store up to 1,000 items in one call; a result per item, in order.
+
+        Each item has the fields of a single create (``contact`` / ``company`` by id).
+        An invalid item is reported (``status: invalid`` with its errors) and skipped;
+        an item whose ``source`` + ``source_ref`` is stored, or repeated earlier in the
+        call, is a ``duplicate`` with the stored item's id. Honours ``Idempotency-Key``.
+        """
+        items = self.validated(FeedbackBulkInput)["items"]
+
+        def handler() -> tuple[int, Any]:
+            results = services.feedback_items_ingest_bulk(
+                workspace=self.workspace, actor=request.user, items=items
+            )
+            body = {
+                "results": [
+                    {"index": r.index, "status": r.status, "id": r.id, "errors": r.errors} for r in results
+                ],
+                "created": sum(r.status == "created" for r in results),
+                "duplicates": sum(r.status == "duplicate" for r in results),
+                "invalid": sum(r.status == "invalid" for r in results),
+            }
+            return status.HTTP_200_OK, body
+
+        return self.idempotent("feedback.bulk", handler)
+
+
+# --- votes ----------------------------------------------------------------------------
+
+
+class VoteViewSet(_FeedbackViewSet):
+    """Votes of contacts for features: one per contact and feature, newest first."""
+
+    serializer_class = VoteOutput
+    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
+    filterset_class = VoteFilter
+    ordering_fields = ["created_at"]
+
+    def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
+        return selectors.vote_list(workspace=workspace)
+
+    @extend_schema(
+        request=VoteInput,
+        responses={
+            201: VoteOutput,
+            200: OpenApiResponse(VoteOutput, description="The vote already existed."),
+        },
+    )
+    def create(self, request: Request, workspace_slug: str) -> Response:
+        """Cast a vote; voting again answers 200 with the existing vote. A declined or merged
+        feature is a 409."""
+        values = self.validated(VoteInput)
+        vote, created = services.vote_cast(
+            contact=values["contact"], feature=values["feature"], actor=request.user
+        )
+        return self.render(vote, status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, workspace_slug: str, pk: str) -> Response:
+        vote = self.get_object()
+        services.vote_remove(contact=vote.contact, feature=vote.feature, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- reports --------------------------------------------------------------------------
+
+
+class FeedbackVolumeView(WorkspaceScopedAPIView):
+    """Feedback received per ISO week (weeks start on Monday, UTC), per product (through
+    the linked features; unlinked feedback under a null key) or per tag (untagged under
+    null). Merged items are not counted."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("by", OpenApiTypes.STR, enum=["product", "tag"], default="product"),
+            OpenApiParameter(
+                "weeks", OpenApiTypes.INT, default=12, description="1 to 104, ending this week."
+            ),
+        ],
+        responses=VolumeOutput,
+    )
+    def get(self, request: Request, workspace_slug: str) -> Response:
+        query = VolumeQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        volume = selectors.feedback_volume(workspace=self.workspace, **query.validated_data)
+        return Response(VolumeOutput(volume).data)
+
+
+class TopFeaturesView(WorkspaceScopedAPIView):
+    """Features ranked by the summed ARR of the distinct companies asking for them (by
+    linked feedback or by vote; a company counts once per feature), with how many
+    companies, feedback items and votes ask. Merged features are left out."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", OpenApiTypes.INT, default=20, description="1 to 100.")],
+        responses=TopFeatureOutput(many=True),
+    )
+    def get(self, request: Request, workspace_slug: str) -> Response:
+        query = TopFeaturesQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = selectors.top_features(workspace=self.workspace, limit=query.validated_data["limit"])
+        return Response(TopFeatureOutput(rows, many=True).data)

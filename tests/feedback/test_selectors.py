@@ -1,0 +1,172 @@
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from feedback import selectors
+from feedback.models import FeedbackItem, Segment
+from feedback.selectors import VolumeSeries
+from tests.feedback.factories import (
+    CompanyFactory,
+    ContactFactory,
+    FeedbackItemFactory,
+    FeedbackLinkFactory,
+    VoteFactory,
+)
+from tests.roadmap.factories import FeatureFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2027, 1, 20, 12, 0, tzinfo=UTC)  # a Wednesday
+
+
+def at(day, hour=12):
+    return datetime(2027, 1, day, hour, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def volume_data(workspace, other_workspace):
+    analytics = ProductFactory(workspace=workspace, name="Analytics")
+    billing = ProductFactory(workspace=workspace, name="Billing")
+    a1 = FeatureFactory(product=analytics)
+    a2 = FeatureFactory(product=analytics)
+    b1 = FeatureFactory(product=billing)
+    linked_twice = FeedbackItemFactory(workspace=workspace, received_at=at(5), tags=["Mobile", "sync"])
+    FeedbackLinkFactory(item=linked_twice, feature=a1)
+    FeedbackLinkFactory(item=linked_twice, feature=a2)  # same product: counted once
+    two_products = FeedbackItemFactory(workspace=workspace, received_at=at(12), tags=["mobile"])
+    FeedbackLinkFactory(item=two_products, feature=a1)
+    FeedbackLinkFactory(item=two_products, feature=b1)
+    FeedbackItemFactory(workspace=workspace, received_at=at(19))  # unlinked, untagged
+    monday_midnight = FeedbackItemFactory(workspace=workspace, received_at=at(18, 0), tags=["Sync"])
+    FeedbackLinkFactory(item=monday_midnight, feature=b1)
+    FeedbackItemFactory(workspace=workspace, received_at=at(3), tags=["mobile"])  # Sunday before the range
+    FeedbackItemFactory(
+        workspace=workspace, received_at=at(18), tags=["mobile"], merged_into=two_products
+    )  # merged: its survivor counts
+    FeedbackItemFactory(workspace=other_workspace, received_at=at(19), tags=["mobile"])
+    return {"analytics": analytics, "billing": billing}
+
+
+def test_volume_by_product_counts_an_item_once_per_product(workspace, volume_data):
+    volume = selectors.feedback_volume(workspace=workspace, by="product", weeks=3, now=NOW)
+
+    assert volume.by == "product"
+    assert volume.weeks == [date(2027, 1, 4), date(2027, 1, 11), date(2027, 1, 18)]
+    assert volume.series == [
+        VolumeSeries(key=volume_data["analytics"].pk, label="Analytics", counts=[1, 1, 0]),
+        VolumeSeries(key=volume_data["billing"].pk, label="Billing", counts=[0, 1, 1]),
+        VolumeSeries(key=None, label="Not linked", counts=[0, 0, 1]),
+    ]
+
+
+def test_volume_by_tag_is_case_insensitive_and_counts_untagged_under_none(workspace, volume_data):
+    volume = selectors.feedback_volume(workspace=workspace, by="tag", weeks=3, now=NOW)
+
+    assert volume.series == [
+        VolumeSeries(key="mobile", label="Mobile", counts=[1, 1, 0]),
+        VolumeSeries(key="sync", label="Sync", counts=[1, 0, 1]),
+        VolumeSeries(key=None, label="Untagged", counts=[0, 0, 1]),
+    ]
+
+
+def test_volume_of_one_week_is_the_current_week(workspace, volume_data):
+    volume = selectors.feedback_volume(workspace=workspace, by="product", weeks=1, now=NOW)
+
+    assert volume.weeks == [date(2027, 1, 18)]
+    assert [(s.key, s.counts) for s in volume.series] == [(volume_data["billing"].pk, [1]), (None, [1])]
+
+
+def test_top_features_rank_by_the_arr_of_distinct_requesting_companies(workspace, other_workspace):
+    product = ProductFactory(workspace=workspace)
+    initech = CompanyFactory(workspace=workspace, arr=1000)
+    globex = CompanyFactory(workspace=workspace, arr=Decimal("500.25"))
+    umbrella = CompanyFactory(workspace=workspace, arr=50)
+    top, second, third, quiet = (FeatureFactory(product=product, title=t) for t in "ABCD")
+    merged = FeatureFactory(product=product, merged_into=top)
+    # top: Initech by feedback and by a vote (once), Globex by a vote.
+    FeedbackLinkFactory(feature=top, item__company=initech)
+    VoteFactory(feature=top, contact__company=initech)
+    VoteFactory(feature=top, contact__company=globex)
+    # second: Umbrella through the item's contact; plus anonymous feedback.
+    FeedbackLinkFactory(feature=second, item__contact=ContactFactory(workspace=workspace, company=umbrella))
+    FeedbackLinkFactory(feature=second)
+    # third: a vote from a contact without a company.
+    VoteFactory(feature=third)
+    VoteFactory(feature=merged, contact__company=umbrella)
+    elsewhere = FeatureFactory(product=ProductFactory(workspace=other_workspace))
+    VoteFactory(feature=elsewhere, contact__company=CompanyFactory(workspace=other_workspace, arr=10**6))
+
+    ranked = selectors.top_features(workspace=workspace, limit=20)
+
+    assert [
+        (row.feature, row.arr, row.requesting_companies, row.feedback_count, row.votes_count)
+        for row in ranked
+    ] == [
+        (top, Decimal("1500.25"), 2, 1, 2),
+        (second, Decimal("50.00"), 1, 2, 0),
+        (third, Decimal("0.00"), 0, 0, 1),
+    ]
+    assert quiet not in [row.feature for row in ranked]
+    assert [row.feature for row in selectors.top_features(workspace=workspace, limit=1)] == [top]
+
+
+def test_company_counts_follow_the_demand_rules(workspace):
+    product = ProductFactory(workspace=workspace)
+    a, b, c = (FeatureFactory(product=product) for _ in range(3))
+    initech = CompanyFactory(workspace=workspace, name="Initech", segment=Segment.ENTERPRISE)
+    quiet = CompanyFactory(workspace=workspace, name="Quiet")
+    employee = ContactFactory(workspace=workspace, company=initech)
+    own = FeedbackItemFactory(workspace=workspace, company=initech)
+    via_contact = FeedbackItemFactory(workspace=workspace, contact=employee)
+    FeedbackItemFactory(workspace=workspace, company=initech, merged_into=own)  # not counted
+    FeedbackLinkFactory(item=own, feature=a)
+    FeedbackLinkFactory(item=via_contact, feature=a)  # the same feature again
+    FeedbackLinkFactory(item=via_contact, feature=b)
+    VoteFactory(feature=b, contact=employee)
+    VoteFactory(feature=c, contact=employee)
+
+    rows = {
+        company.name: (company.feedback_count, company.requested_feature_count)
+        for company in selectors.company_list(workspace=workspace)
+    }
+
+    assert rows == {"Initech": (2, 3), "Quiet": (0, 0)}
+    assert selectors.company_list(workspace=workspace).get(pk=quiet.pk).feedback_count == 0
+
+
+def test_the_tag_filter_is_portable_exact_and_case_insensitive(workspace):
+    mobile = FeedbackItemFactory(workspace=workspace, tags=["Mobile", "sync"])
+    FeedbackItemFactory(workspace=workspace, tags=["mobile-app"])
+    FeedbackItemFactory(workspace=workspace, tags=[])
+    items = FeedbackItem.objects.filter(workspace=workspace)
+
+    assert list(selectors.feedback_items_with_tag(items, "MOBILE")) == [mobile]
+    assert list(selectors.feedback_items_with_tag(items, " sync ")) == [mobile]
+    assert list(selectors.feedback_items_with_tag(items, "mobil")) == []
+
+
+def test_search_matches_every_word_of_the_query(workspace):
+    export = FeedbackItemFactory(workspace=workspace, text="Please let us export reports to CSV")
+    FeedbackItemFactory(workspace=workspace, text="Export to PDF would be nice")
+    items = FeedbackItem.objects.filter(workspace=workspace)
+
+    assert list(selectors.feedback_items_matching(items, "export csv")) == [export]
+    assert list(selectors.feedback_items_matching(items, "   ")) == list(items)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="full-text search is PostgreSQL's")
+def test_search_on_postgresql_stems_and_can_use_the_gin_index(workspace):
+    exports = FeedbackItemFactory(workspace=workspace, text="Exporting dashboards weekly")
+    FeedbackItemFactory(workspace=workspace, text="Dark mode")
+    items = FeedbackItem.objects.filter(workspace=workspace)
+    matched = selectors.feedback_items_matching(items, "exports -pdf")
+
+    assert list(matched) == [exports]
+    # The query's expression is the index's: without a table scan (and with no workspace
+    # btree to prefer, as a table this small would), the planner answers from the GIN index.
+    unscoped = selectors.feedback_items_matching(FeedbackItem.objects.order_by(), "exports")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    assert "Bitmap Index Scan on feedback_item_text_search" in unscoped.explain()
