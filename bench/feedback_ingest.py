@@ -23,6 +23,7 @@ realistic rate; the same seed gives the same data.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import itertools
 import json
@@ -222,9 +223,14 @@ def run_server(port: int, workers: int) -> subprocess.Popen:
     raise RuntimeError("gunicorn did not start")
 
 
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=60)
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Stop the main process (it stops its own children), then whatever is left of the group."""
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def ingest(port: int, key: str, total: int, clients: int, rng: random.Random) -> tuple[float, int]:
@@ -311,7 +317,8 @@ def duplicate_rate(workspace_id: int, seconds: float, concurrency: int) -> tuple
         after = pending.count()
         elapsed = time.perf_counter() - started
     finally:
-        stop(worker)
+        # Cold shutdown: unacknowledged messages go back to the queue, which is purged next.
+        stop(worker, signal.SIGQUIT)
     return elapsed, first - after, after
 
 

@@ -123,8 +123,8 @@ class FeedbackItem(WorkspaceOwnedModel):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_items"
     )
     received_at = models.DateTimeField()
-    # Lower-cased, whitespace-collapsed start of the text: what duplicate
-    # detection compares (a trigram GIN index on PostgreSQL, see migration 0003).
+    # The text's first content words, lower-cased (feedback.similarity.match_text):
+    # what duplicate detection compares (a trigram GIN index on PostgreSQL, migration 0004).
     match_text = models.CharField(max_length=MATCH_TEXT_LENGTH, blank=True, editable=False)
     # NULL until the worker has looked for duplicates: the sweep catches up on
     # anything a lost task missed.

@@ -45,6 +45,7 @@ from roadmap.services import feature_retire_into, features_mark_dirty
 
 MAX_TEXT_LENGTH = 20_000
 MAX_BULK_ITEMS = 1_000
+DUPLICATE_TASK_CHUNK = 100
 MAX_TAGS = 20
 ITEM_FIELDS = [
     "text",
@@ -62,7 +63,8 @@ ITEM_FIELDS = [
 STATE_TRANSITIONS: dict[str, set[str]] = {
     FeedbackItem.State.NEW: {FeedbackItem.State.REVIEWED, FeedbackItem.State.ARCHIVED},
     FeedbackItem.State.REVIEWED: {FeedbackItem.State.NEW, FeedbackItem.State.ARCHIVED},
-    FeedbackItem.State.LINKED: {FeedbackItem.State.REVIEWED, FeedbackItem.State.ARCHIVED},
+    # An item with links is "linked" until archived; unlinking its last link makes it "reviewed".
+    FeedbackItem.State.LINKED: {FeedbackItem.State.ARCHIVED},
     FeedbackItem.State.ARCHIVED: {FeedbackItem.State.NEW, FeedbackItem.State.REVIEWED},
 }
 
@@ -680,8 +682,9 @@ def _resolve_people_bulk(
 def _queue_duplicate_check(item_ids: list[int]) -> None:
     from feedback.tasks import find_duplicates
 
-    for start in range(0, len(item_ids), 500):
-        enqueue_on_commit(find_duplicates, item_ids[start : start + 500])
+    # Small chunks: tasks stay short, so a warm shutdown or a redelivery redoes little.
+    for start in range(0, len(item_ids), DUPLICATE_TASK_CHUNK):
+        enqueue_on_commit(find_duplicates, item_ids[start : start + DUPLICATE_TASK_CHUNK])
 
 
 @transaction.atomic
@@ -743,12 +746,8 @@ def feedback_item_change_state(*, item: FeedbackItem, to_state: str, actor: User
             code="invalid_transition",
         )
     from_state = item.state
-    if (
-        from_state != FeedbackItem.State.ARCHIVED
-        and to_state != FeedbackItem.State.ARCHIVED
-        and item.links.exists()
-    ):
-        to_state = FeedbackItem.State.LINKED  # reopening a linked item keeps it linked
+    if to_state != FeedbackItem.State.ARCHIVED and item.links.exists():
+        to_state = FeedbackItem.State.LINKED  # reopening an item that has links makes it linked again
     item.state = to_state
     item.save(update_fields=["state", "updated_at"])
     audit_record(

@@ -101,13 +101,16 @@ def similar_items(
     if not needle:
         return []
     if connection.vendor == "postgresql":
+        # ``workspace_id + 0`` keeps the planner on the trigram index: right after a
+        # big ingest, before autoanalyze, it would otherwise trust a stale estimate
+        # that the workspace has few rows, walk them by the b-tree and compare each.
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL pg_trgm.similarity_threshold = %s", [ITEM_THRESHOLD])
             cursor.execute(
                 """
                 SELECT id, similarity(match_text, %s) AS score
                 FROM feedback_feedbackitem
-                WHERE workspace_id = %s AND merged_into_id IS NULL AND state <> 'archived'
+                WHERE workspace_id + 0 = %s AND merged_into_id IS NULL AND state <> 'archived'
                   AND match_text %% %s AND id <> %s
                 ORDER BY score DESC, id
                 LIMIT %s

@@ -86,7 +86,7 @@ def run_idempotent(
 
 def idempotency_keys_expire() -> int:
     """Delete keys past the retention window; returns how many."""
-    hours = getattr(settings, "IDEMPOTENCY_KEY_TTL_HOURS", 24)
+    hours = settings.IDEMPOTENCY_KEY_TTL_HOURS
     deleted, _ = IdempotencyKey.objects.filter(
         created_at__lt=timezone.now() - timedelta(hours=hours)
     ).delete()

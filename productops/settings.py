@@ -185,6 +185,8 @@ WHITENOISE_USE_FINDERS = DEBUG or not _COLLECTED
 # --- Request limits ---------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)
+# How long an Idempotency-Key's stored response is replayed (productops.idempotency).
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 
 # --- Email ------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(

@@ -493,3 +493,23 @@ def test_recency_of_received_at_is_kept_on_ingest(workspace):
     )
 
     assert item.received_at == when
+
+
+def test_an_item_with_links_stays_linked_until_archived_and_reopens_linked(workspace):
+    item = FeedbackItemFactory(workspace=workspace)
+    services.feedback_link_create(
+        item=item, feature=FeatureFactory(product=ProductFactory(workspace=workspace)), actor=None
+    )
+
+    with pytest.raises(ValidationFailed) as error:
+        services.feedback_item_change_state(item=item, to_state="reviewed", actor=None)
+    assert error.value.code == "invalid_transition"
+    archived = services.feedback_item_change_state(item=item, to_state="archived", actor=None)
+    reopened = services.feedback_item_change_state(item=archived, to_state="new", actor=None)
+
+    assert reopened.state == "linked"
+    assert list(
+        AuditEvent.objects.filter(action="state_changed", target_id=str(item.pk))
+        .order_by("id")
+        .values_list("changes", flat=True)
+    ) == [{"state": ["linked", "archived"]}, {"state": ["archived", "linked"]}]
