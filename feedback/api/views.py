@@ -13,13 +13,11 @@ from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, status
+from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.filters import SearchFilter
 from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import Serializer
 
 from feedback import selectors, services
 from feedback.api.filters import CompanyFilter, ContactFilter, FeedbackItemFilter, VoteFilter
@@ -49,12 +47,12 @@ from feedback.api.serializers import (
     VoteInput,
     VoteOutput,
 )
-from productops.api.base import WorkspaceScopedAPIView, WorkspaceScopedViewSet
+from productops.api.base import WorkspaceResourceViewSet, WorkspaceScopedAPIView
+from productops.api.filters import StableOrderingFilter
 from productops.api.redirects import MERGED_REDIRECT_RESPONSE, merged_redirect
 from productops.idempotency import HEADER as IDEMPOTENCY_HEADER
 from productops.idempotency import IdempotencyKeyReused, run_idempotent
 from productops.models import Role, Workspace
-from roadmap.api.filters import StableOrderingFilter
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
@@ -70,23 +68,7 @@ IDEMPOTENCY_REUSED_RESPONSE = OpenApiResponse(
 NUMERIC_ID = "[0-9]+"
 
 
-class _FeedbackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceScopedViewSet):
-    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
-
-    def validated(self, serializer_class: type[Serializer], *, partial: bool = False) -> dict[str, Any]:
-        data = serializer_class(
-            data=self.request.data, partial=partial, context=self.get_serializer_context()
-        )
-        data.is_valid(raise_exception=True)
-        return data.validated_data
-
-    def reloaded(self, instance: Any) -> Any:
-        """The written row as the list renders it (the selector's annotations and prefetches)."""
-        return self.get_workspace_queryset(self.workspace).get(pk=instance.pk)
-
-    def render(self, instance: Any, *, status_code: int = status.HTTP_200_OK) -> Response:
-        return Response(self.get_serializer(self.reloaded(instance)).data, status=status_code)
-
+class _FeedbackViewSet(WorkspaceResourceViewSet):
     def idempotent(self, scope: str, handler: Any) -> Response:
         """Run ``handler`` (→ status, data) once per ``Idempotency-Key``; replays answer the same."""
         status_code, data, _ = run_idempotent(

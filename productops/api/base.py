@@ -19,12 +19,16 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, permissions, serializers, viewsets
+from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
+from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from productops.api.filters import StableOrderingFilter
 from productops.models import ROLE_RANK, ApiToken, Membership, Role, Workspace
 
 WORKSPACE_SLUG_PARAMETER = OpenApiParameter(
@@ -130,3 +134,29 @@ class StrictSerializer(serializers.Serializer):
                     }
                 )
         return super().to_internal_value(data)
+
+
+class WorkspaceResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceScopedViewSet):
+    """A domain resource: list and retrieve through the selector, writes through services.
+
+    Write actions validate with an input serializer (:meth:`validated`), call a
+    service, and answer with the row as the list renders it (:meth:`render`).
+    """
+
+    filter_backends: ClassVar[list] = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+
+    def validated(
+        self, serializer_class: type[serializers.Serializer], *, partial: bool = False
+    ) -> dict[str, Any]:
+        data = serializer_class(
+            data=self.request.data, partial=partial, context=self.get_serializer_context()
+        )
+        data.is_valid(raise_exception=True)
+        return data.validated_data
+
+    def reloaded(self, instance: Any) -> Any:
+        """The written row as the list renders it (the selector's annotations and prefetches)."""
+        return self.get_workspace_queryset(self.workspace).get(pk=instance.pk)
+
+    def render(self, instance: Any, *, status_code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.get_serializer(self.reloaded(instance)).data, status=status_code)

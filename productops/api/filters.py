@@ -6,6 +6,8 @@ from datetime import UTC
 
 import django_filters
 from django import forms
+from django.db.models import F
+from rest_framework.filters import OrderingFilter
 
 from productops.models import ApiToken
 
@@ -34,3 +36,20 @@ class ApiTokenFilter(django_filters.FilterSet):
     class Meta:
         model = ApiToken
         fields: list[str] = []
+
+
+class StableOrderingFilter(OrderingFilter):
+    """``?ordering=`` with empty values last either way and the id as the final tie-break,
+    so pages never overlap and unscored features never lead a "best first" list."""
+
+    def filter_queryset(self, request, queryset, view):
+        ordering = self.get_ordering(request, queryset, view)
+        if not ordering:
+            return queryset  # the selector's order
+        terms = [
+            F(term[1:]).desc(nulls_last=True) if term.startswith("-") else F(term).asc(nulls_last=True)
+            for term in ordering
+        ]
+        if not {"id", "-id", "pk", "-pk"} & set(ordering):
+            terms.append(F("id").asc())
+        return queryset.order_by(*terms)

@@ -7,10 +7,9 @@ queryset (and the browsable API's form) would span every workspace.
 from __future__ import annotations
 
 import django_filters
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework.filters import OrderingFilter
 
 from roadmap.models import Feature, FeatureStatus, Goal, Horizon, Initiative, KeyResult, TeamCapacity
 
@@ -68,23 +67,6 @@ FEATURE_ORDERING_FIELDS = [
     "target_date",
     "title",
 ]
-
-
-class StableOrderingFilter(OrderingFilter):
-    """``?ordering=`` with empty values last either way and the id as the final tie-break,
-    so pages never overlap and unscored features never lead a "best first" list."""
-
-    def filter_queryset(self, request, queryset, view):
-        ordering = self.get_ordering(request, queryset, view)
-        if not ordering:
-            return queryset  # the selector's order
-        terms = [
-            F(term[1:]).desc(nulls_last=True) if term.startswith("-") else F(term).asc(nulls_last=True)
-            for term in ordering
-        ]
-        if not {"id", "-id", "pk", "-pk"} & set(ordering):
-            terms.append(F("id").asc())
-        return queryset.order_by(*terms)
 
 
 class GoalFilter(django_filters.FilterSet):

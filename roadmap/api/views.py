@@ -6,8 +6,6 @@ Views validate input, call a service or selector and render; nothing else.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
@@ -19,10 +17,10 @@ from rest_framework.filters import SearchFilter
 from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import Serializer
 
 from feedback import services as feedback_services
-from productops.api.base import WorkspaceScopedAPIView, WorkspaceScopedViewSet
+from productops.api.base import WorkspaceResourceViewSet, WorkspaceScopedAPIView, WorkspaceScopedViewSet
+from productops.api.filters import StableOrderingFilter
 from productops.api.redirects import MERGED_REDIRECT_RESPONSE, merged_redirect
 from productops.models import Role, Workspace
 from roadmap import selectors, services
@@ -32,7 +30,6 @@ from roadmap.api.filters import (
     GoalFilter,
     InitiativeFilter,
     KeyResultFilter,
-    StableOrderingFilter,
     TeamCapacityFilter,
     filterset_parameters,
 )
@@ -76,29 +73,10 @@ from roadmap.api.serializers import (
     TeamOutput,
 )
 
-
-class _RoadmapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceScopedViewSet):
-    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
-
-    def validated(self, serializer_class: type[Serializer], *, partial: bool = False) -> dict[str, Any]:
-        data = serializer_class(
-            data=self.request.data, partial=partial, context=self.get_serializer_context()
-        )
-        data.is_valid(raise_exception=True)
-        return data.validated_data
-
-    def reloaded(self, instance: Any) -> Any:
-        """The written row as the list renders it (the selector's annotations and prefetches)."""
-        return self.get_workspace_queryset(self.workspace).get(pk=instance.pk)
-
-    def render(self, instance: Any, *, status_code: int = status.HTTP_200_OK) -> Response:
-        return Response(self.get_serializer(self.reloaded(instance)).data, status=status_code)
-
-
 # --- products, goals, key results, initiatives, teams, capacities -------------------
 
 
-class ProductViewSet(_RoadmapViewSet):
+class ProductViewSet(WorkspaceResourceViewSet):
     """Products; every feature belongs to one. A product with features cannot be deleted (409)."""
 
     serializer_class = ProductOutput
@@ -129,7 +107,7 @@ class ProductViewSet(_RoadmapViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class GoalViewSet(_RoadmapViewSet):
+class GoalViewSet(WorkspaceResourceViewSet):
     """Goals per period, optionally under a product and nested under a parent goal."""
 
     serializer_class = GoalOutput
@@ -161,7 +139,7 @@ class GoalViewSet(_RoadmapViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class KeyResultViewSet(_RoadmapViewSet):
+class KeyResultViewSet(WorkspaceResourceViewSet):
     """Key results of goals. Contributors may update progress; product managers create and delete."""
 
     serializer_class = KeyResultOutput
@@ -196,7 +174,7 @@ class KeyResultViewSet(_RoadmapViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class InitiativeViewSet(_RoadmapViewSet):
+class InitiativeViewSet(WorkspaceResourceViewSet):
     """Themes grouping features under a goal, with a target share of capacity."""
 
     serializer_class = InitiativeOutput
@@ -230,7 +208,7 @@ class InitiativeViewSet(_RoadmapViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TeamViewSet(_RoadmapViewSet):
+class TeamViewSet(WorkspaceResourceViewSet):
     serializer_class = TeamOutput
     write_role = Role.PRODUCT_MANAGER
     search_fields = ["name"]
@@ -259,7 +237,7 @@ class TeamViewSet(_RoadmapViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TeamCapacityViewSet(_RoadmapViewSet):
+class TeamCapacityViewSet(WorkspaceResourceViewSet):
     """What a team can build in a period, in the workspace's effort unit."""
 
     serializer_class = TeamCapacityOutput
@@ -296,7 +274,7 @@ class TeamCapacityViewSet(_RoadmapViewSet):
 # --- scorecard criteria, tags, competitors -----------------------------------------
 
 
-class ScorecardCriterionViewSet(_RoadmapViewSet):
+class ScorecardCriterionViewSet(WorkspaceResourceViewSet):
     """Weighted criteria of the workspace's custom scorecard."""
 
     serializer_class = ScorecardCriterionOutput
@@ -360,7 +338,7 @@ DEPENDS_ON_ID = OpenApiParameter(
 )
 
 
-class FeatureViewSet(_RoadmapViewSet):
+class FeatureViewSet(WorkspaceResourceViewSet):
     """Features, ranked by the priority engine (unranked last).
 
     The status changes only through ``POST .../status/``; score columns are
