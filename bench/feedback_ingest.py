@@ -339,8 +339,8 @@ def top_up(workspace_id: int, total: int, rng: random.Random) -> int:
     from django.db import connection
     from django.utils import timezone
 
+    from feedback.matching import match_text
     from feedback.models import FeedbackItem
-    from feedback.similarity import match_text
 
     have = FeedbackItem.objects.filter(workspace_id=workspace_id).count()
     now = timezone.now()

@@ -11,9 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from feedback.matching import MATCH_TEXT_LENGTH
 from productops.models import WorkspaceOwnedModel
-
-MATCH_TEXT_LENGTH = 300
 
 
 class Segment(models.TextChoices):
@@ -123,7 +122,7 @@ class FeedbackItem(WorkspaceOwnedModel):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_items"
     )
     received_at = models.DateTimeField()
-    # The text's first content words, lower-cased (feedback.similarity.match_text):
+    # The text's first content words, lower-cased (feedback.matching.match_text):
     # what duplicate detection compares (a trigram GIN index on PostgreSQL, migration 0004).
     match_text = models.CharField(max_length=MATCH_TEXT_LENGTH, blank=True, editable=False)
     # NULL until the worker has looked for duplicates: the sweep catches up on

@@ -26,6 +26,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from feedback.matching import match_text
 from feedback.models import (
     Company,
     Contact,
@@ -35,7 +36,7 @@ from feedback.models import (
     Importance,
     Vote,
 )
-from feedback.similarity import match_text, similar_features, similar_items
+from feedback.similarity import similar_features, similar_items
 from productops.errors import Conflict, ValidationFailed
 from productops.models import AuditEvent, Role, User, Workspace
 from productops.services import audit_record, audit_record_many, model_update, require_role
@@ -930,9 +931,11 @@ def duplicate_dismiss(*, suggestion: DuplicateSuggestion, actor: User | None) ->
     return suggestion
 
 
+IMPORTANCE_ORDER = [Importance.NICE_TO_HAVE, Importance.IMPORTANT, Importance.CRITICAL]
+
+
 def _stronger(a: str, b: str) -> str:
-    order = [Importance.NICE_TO_HAVE, Importance.IMPORTANT, Importance.CRITICAL]
-    return max(a, b, key=order.index)
+    return max(a, b, key=IMPORTANCE_ORDER.index)
 
 
 @transaction.atomic
@@ -1008,23 +1011,25 @@ def feature_merge(*, source: Feature, target: Feature, actor: User | None) -> Fe
     _check_feature(target.workspace, target)
     if source.status == FeatureStatus.SHIPPED:
         raise Conflict("A shipped feature cannot be merged away.", code="feature_shipped")
-    voters = set(Vote.objects.filter(feature=target).values_list("contact_id", flat=True))
-    moved_votes = Vote.objects.filter(feature=source).exclude(contact_id__in=voters).update(feature=target)
-    Vote.objects.filter(feature=source).delete()
-    target_links = {link.item_id: link for link in FeedbackLink.objects.filter(feature=target)}
-    moved_links = 0
-    for link in FeedbackLink.objects.filter(feature=source):
-        kept = target_links.get(link.item_id)
-        if kept is None:
-            link.feature = target
-            link.save(update_fields=["feature"])
-            moved_links += 1
-        else:
-            strongest = _stronger(kept.importance, link.importance)
-            if strongest != kept.importance:
-                kept.importance = strongest
-                kept.save(update_fields=["importance"])
-            link.delete()
+    # Set-based: a feature can carry thousands of votes and links.
+    target_voters = Vote.objects.filter(feature=target).values("contact_id")
+    moved_votes = (
+        Vote.objects.filter(feature=source).exclude(contact_id__in=target_voters).update(feature=target)
+    )
+    Vote.objects.filter(feature=source).delete()  # the contact's vote on the target stays
+    target_items = FeedbackLink.objects.filter(feature=target).values("item_id")
+    moved_links = (
+        FeedbackLink.objects.filter(feature=source).exclude(item_id__in=target_items).update(feature=target)
+    )
+    # What is left links an item to both features: its target link takes the stronger importance.
+    both = FeedbackLink.objects.filter(feature=source)
+    for rank, level in enumerate(IMPORTANCE_ORDER[1:], start=1):
+        FeedbackLink.objects.filter(
+            feature=target,
+            importance__in=IMPORTANCE_ORDER[:rank],
+            item_id__in=both.filter(importance=level).values("item_id"),
+        ).update(importance=level)
+    both.delete()
     DuplicateSuggestion.objects.filter(similar_feature=source).update(dismissed=True)
     feature_retire_into(feature=source, into=target, actor=actor)
     audit_record(

@@ -6,7 +6,7 @@ their duplicates too.
 
 from django.db import migrations
 
-from feedback.similarity import match_text
+from feedback.matching import match_text
 
 
 def backfill(apps, schema_editor):

@@ -1,8 +1,8 @@
 import factory
 from django.utils import timezone
 
+from feedback.matching import match_text
 from feedback.models import Company, Contact, FeedbackItem, FeedbackLink, InboundWebhook, Vote
-from feedback.similarity import match_text
 from tests.productops.factories import WorkspaceFactory
 
 

@@ -48,3 +48,19 @@ def test_without_debug_a_missing_secret_key_is_an_error():
 
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off." in result.stderr
+
+
+def test_manage_py_without_any_environment_is_a_development_checkout():
+    result = _manage("makemigrations", "--check", "--dry-run")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
+
+
+def test_manage_py_with_a_secret_key_stays_in_production_mode():
+    result = _manage(
+        "shell", "-c", "from django.conf import settings; print(settings.DEBUG)", SECRET_KEY="k" * 50
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False"
