@@ -430,6 +430,27 @@ def feedback_volume(
     return FeedbackVolume(by=by, weeks=week_starts, series=series)
 
 
+def feedback_weekly_totals(*, workspace: Workspace, weeks: int, now: datetime | None = None) -> list[tuple[date, int]]:
+    """Feedback items received per ISO week (UTC), oldest first, each item once; merged items
+    are not counted. One grouped query."""
+    now = now or timezone.now()
+    first = _week_start(now.astimezone(UTC).date()) - timedelta(weeks=weeks - 1)
+    week_starts = [first + timedelta(weeks=i) for i in range(weeks)]
+    start = datetime.combine(first, time.min, tzinfo=UTC)
+    counts = dict.fromkeys(week_starts, 0)
+    rows = (
+        _volume_items(workspace, start, start + timedelta(weeks=weeks))
+        .annotate(week=TruncWeek("received_at", tzinfo=UTC))
+        .values("week")
+        .annotate(count=Count("id"))
+        .values_list("week", "count")
+    )
+    for week, count in rows:
+        week = week.date() if isinstance(week, datetime) else week
+        counts[_week_start(week)] += count
+    return list(counts.items())
+
+
 def _volume_items(workspace: Workspace, start: datetime, end: datetime) -> QuerySet[FeedbackItem]:
     return FeedbackItem.objects.filter(
         workspace=workspace, merged_into__isnull=True, received_at__gte=start, received_at__lt=end

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 
 from productops import services
@@ -67,5 +68,18 @@ def token_client() -> Callable[..., APIClient]:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
         return client
+
+    return make
+
+
+@pytest.fixture
+def portal_client(member) -> Callable[..., tuple[Client, Membership]]:
+    """A browser-like client signed in as a new member of ``workspace`` with ``role``."""
+
+    def make(workspace: Workspace, role: str = Role.VIEWER) -> tuple[Client, Membership]:
+        membership = member(workspace, role)
+        client = Client()
+        client.force_login(membership.user)
+        return client, membership
 
     return make

@@ -1,6 +1,6 @@
 import factory
 
-from roadmap.models import Feature, Product, ScorecardCriterion, Team, TeamCapacity
+from roadmap.models import Feature, Goal, KeyResult, Product, ScorecardCriterion, Team, TeamCapacity
 from tests.productops.factories import WorkspaceFactory
 
 
@@ -49,3 +49,24 @@ class CriterionFactory(factory.django.DjangoModelFactory):
     key = factory.Sequence(lambda n: f"criterion-{n}")
     name = factory.Sequence(lambda n: f"Criterion {n}")
     weight = 1
+
+
+class GoalFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Goal
+
+    workspace = factory.SubFactory(WorkspaceFactory)
+    title = factory.Sequence(lambda n: f"Goal {n}")
+    period = "2027 H1"
+
+
+class KeyResultFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KeyResult
+
+    workspace = factory.LazyAttribute(lambda k: k.goal.workspace)
+    goal = factory.SubFactory(GoalFactory)
+    metric = factory.Sequence(lambda n: f"Metric {n}")
+    baseline = 0
+    target = 100
+    current = 0

@@ -1,0 +1,25 @@
+"""The team portal's URLs (namespace ``portal``).
+
+Workspace pages live under ``/w/<workspace_slug>/``; each area has its own module
+here, so pages are added without touching the others.
+"""
+
+from django.urls import include, path
+
+from portal.urls import feedback, roadmap, workspace
+from portal.views import auth, dashboard, home
+
+app_name = "portal"
+
+workspace_patterns = [
+    path("", dashboard.dashboard, name="dashboard"),
+    *roadmap.urlpatterns,
+    *feedback.urlpatterns,
+    *workspace.urlpatterns,
+]
+
+urlpatterns = [
+    path("", home.home, name="home"),
+    *auth.urlpatterns,
+    path("w/<slug:workspace_slug>/", include(workspace_patterns)),
+]

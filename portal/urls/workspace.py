@@ -1,0 +1,11 @@
+"""Workspace settings pages: members and invitations, API tokens, the public board's settings."""
+
+from django.urls import path
+
+from portal.views.placeholder import placeholder
+
+urlpatterns = [
+    path("settings/members/", placeholder("Members"), name="members"),
+    path("settings/tokens/", placeholder("API tokens"), name="tokens"),
+    path("settings/public-board/", placeholder("Public board"), name="board-settings"),
+]

@@ -1,0 +1,56 @@
+"""The workspace dashboard: top priorities, what moved this week, feedback volume, key results."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from feedback import selectors as feedback_selectors
+from portal import charts
+from portal.access import workspace_page
+from roadmap import selectors as roadmap_selectors
+
+TOP_PRIORITIES = 10
+VOLUME_WEEKS = 12
+
+
+@workspace_page()
+def dashboard(request: HttpRequest) -> HttpResponse:
+    workspace = request.workspace
+    now = timezone.now()
+    top = list(
+        roadmap_selectors.feature_list(workspace=workspace)
+        .filter(priority_rank__isnull=False, merged_into__isnull=True)
+        .prefetch_related(None)
+        .select_related("product")[:TOP_PRIORITIES]
+    )
+    movers = roadmap_selectors.priority_movers(workspace=workspace, since=now - timedelta(days=7))
+    for mover in movers:
+        old, new = mover["old_rank"], mover["new_rank"]
+        mover["delta"] = (old - new) if old is not None and new is not None else None
+    weekly = feedback_selectors.feedback_weekly_totals(workspace=workspace, weeks=VOLUME_WEEKS, now=now)
+    volume_chart = charts.columns(
+        [(week.strftime("%d %b"), count) for week, count in weekly],
+        title=f"Feedback received per week, last {VOLUME_WEEKS} weeks",
+    )
+    key_results = list(roadmap_selectors.key_result_list(workspace=workspace))
+    for kr in key_results:
+        span = kr.target - kr.baseline
+        kr.progress_pct = (
+            0 if span == 0 else max(0, min(100, round(float((kr.current - kr.baseline) / span) * 100)))
+        )
+    return render(
+        request,
+        "portal/dashboard.html",
+        {
+            "top": top,
+            "movers": movers[:10],
+            "volume_chart": volume_chart,
+            "volume_total": sum(count for _, count in weekly),
+            "key_results": key_results,
+            "settings": roadmap_selectors.roadmap_settings(workspace=workspace),
+        },
+    )
