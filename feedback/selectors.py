@@ -430,7 +430,9 @@ def feedback_volume(
     return FeedbackVolume(by=by, weeks=week_starts, series=series)
 
 
-def feedback_weekly_totals(*, workspace: Workspace, weeks: int, now: datetime | None = None) -> list[tuple[date, int]]:
+def feedback_weekly_totals(
+    *, workspace: Workspace, weeks: int, now: datetime | None = None
+) -> list[tuple[date, int]]:
     """Feedback items received per ISO week (UTC), oldest first, each item once; merged items
     are not counted. One grouped query."""
     now = now or timezone.now()

@@ -6,7 +6,7 @@ here, so pages are added without touching the others.
 
 from django.urls import include, path
 
-from portal.urls import feedback, roadmap, workspace
+from portal.urls import board, feedback, roadmap, workspace
 from portal.views import auth, dashboard, home
 
 app_name = "portal"
@@ -16,6 +16,7 @@ workspace_patterns = [
     *roadmap.urlpatterns,
     *feedback.urlpatterns,
     *workspace.urlpatterns,
+    *board.urlpatterns,
 ]
 
 urlpatterns = [

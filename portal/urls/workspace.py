@@ -1,4 +1,4 @@
-"""Workspace settings pages: members and invitations, API tokens, the public board's settings."""
+"""Workspace settings pages: members and invitations, API tokens."""
 
 from django.urls import path
 
@@ -7,5 +7,4 @@ from portal.views.placeholder import placeholder
 urlpatterns = [
     path("settings/members/", placeholder("Members"), name="members"),
     path("settings/tokens/", placeholder("API tokens"), name="tokens"),
-    path("settings/public-board/", placeholder("Public board"), name="board-settings"),
 ]

@@ -1,0 +1,1 @@
+"""Django forms of the portal, one module per area; they validate input, services decide."""
