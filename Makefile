@@ -6,13 +6,14 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 SCALE ?= 1
 
-.PHONY: run test lint format migrate seed bench ci clean help
+.PHONY: run test lint format migrate seed bench screenshots ci clean help
 
 help:
 	@echo "make run     venv + install + migrate + demo data + web/worker/beat on http://$(HOST):$(PORT)/"
 	@echo "make test    venv + dev install + the whole pytest suite"
 	@echo "make lint    ruff check + format check"
 	@echo "make ci      what CI runs (.ci/run)"
+	@echo "make screenshots  retake docs/screenshots/ from a fresh demo (needs /usr/bin/chromium)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "productops needs Python 3.11+"'
@@ -49,6 +50,9 @@ migrate: $(VENV)/.run-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+screenshots: $(VENV)/.dev-installed
+	$(BIN)/python scripts/capture_screenshots.py
 
 ci:
 	bash .ci/run
