@@ -23,6 +23,7 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -566,3 +567,240 @@ def top_features(*, workspace: Workspace, limit: int = 20) -> list[TopFeature]:
         )
         for feature_id, arr, companies, linked, voted in rows
     ]
+
+
+# --- the team portal's feedback pages -------------------------------------------------
+
+INBOX_STATES = ("new", "reviewed", "linked", "archived")
+
+
+def feedback_inbox(
+    *,
+    workspace: Workspace,
+    state: str = FeedbackItem.State.NEW,
+    source: str = "",
+    company_id: int | None = None,
+    segment: str = "",
+    tag: str = "",
+    query: str = "",
+) -> QuerySet[FeedbackItem]:
+    """The triage inbox: open (not merged) feedback, newest received first, with what a row
+    shows (contact, company, links). ``state="all"`` (or empty) is every state."""
+    items = (
+        feedback_item_list(workspace=workspace)
+        .filter(merged_into__isnull=True)
+        .select_related("contact__company", "company")
+    )
+    if state and state != "all":
+        items = items.filter(state=state)
+    return _inbox_filters(items, source=source, company_id=company_id, segment=segment, tag=tag, query=query)
+
+
+def _inbox_filters(
+    items: QuerySet[FeedbackItem], *, source: str, company_id: int | None, segment: str, tag: str, query: str
+) -> QuerySet[FeedbackItem]:
+    if source:
+        items = items.filter(source=source)
+    if company_id:
+        items = items.filter(company_id=company_id)
+    if segment:
+        items = items.filter(company__segment=segment)
+    if tag.strip():
+        items = feedback_items_with_tag(items, tag)
+    if query.strip():
+        items = feedback_items_matching(items, query)
+    return items
+
+
+def feedback_inbox_state_counts(
+    *,
+    workspace: Workspace,
+    source: str = "",
+    company_id: int | None = None,
+    segment: str = "",
+    tag: str = "",
+    query: str = "",
+) -> dict[str, int]:
+    """Open (not merged) items per state under the inbox's other filters, plus ``"all"``. One query."""
+    items = _inbox_filters(
+        FeedbackItem.objects.filter(workspace=workspace, merged_into__isnull=True),
+        source=source,
+        company_id=company_id,
+        segment=segment,
+        tag=tag,
+        query=query,
+    )
+    counts = dict.fromkeys(INBOX_STATES, 0)
+    for state, count in items.order_by().values("state").annotate(n=Count("pk")).values_list("state", "n"):
+        counts[state] = count
+    counts["all"] = sum(counts.values())
+    return counts
+
+
+def _inbox_before(item: FeedbackItem) -> Q:
+    """Rows after ``item`` in the inbox order (received_at descending, then id descending)."""
+    return Q(received_at__lt=item.received_at) | Q(received_at=item.received_at, pk__lt=item.pk)
+
+
+def feedback_inbox_next(items: QuerySet[FeedbackItem], *, item: FeedbackItem) -> FeedbackItem | None:
+    """The item to triage after ``item`` in the (filtered) inbox ``items``: the next one down,
+    else the nearest one up (the end of the list was reached), else None (the list is empty)."""
+    others = items.exclude(pk=item.pk)
+    after = others.filter(_inbox_before(item)).order_by("-received_at", "-id").first()
+    if after is not None:
+        return after
+    return others.exclude(_inbox_before(item)).order_by("received_at", "id").first()
+
+
+def feedback_inbox_position(items: QuerySet[FeedbackItem], *, item: FeedbackItem) -> int:
+    """How many rows of ``items`` come before ``item`` in the inbox order (its 0-based index)."""
+    return (
+        items.order_by()
+        .filter(Q(received_at__gt=item.received_at) | Q(received_at=item.received_at, pk__gt=item.pk))
+        .count()
+    )
+
+
+def _links_with_features() -> Prefetch:
+    links = FeedbackLink.objects.select_related("feature").order_by("feature__title", "feature_id")
+    return Prefetch("links", queryset=links)
+
+
+def feedback_item_for_triage(*, workspace: Workspace) -> QuerySet[FeedbackItem]:
+    """Items with everything the triage pane shows: contact, company, links and their features
+    (and the workspace, which the live similarity search reads)."""
+    return (
+        FeedbackItem.objects.for_workspace(workspace)
+        .select_related("workspace", "contact__company", "company")
+        .prefetch_related(_links_with_features())
+    )
+
+
+@dataclass(frozen=True)
+class TriageSuggestion:
+    """A likely duplicate item or matching feature of an item under triage.
+
+    ``suggestion`` is the stored row (it can be dismissed); None for a live match.
+    """
+
+    similarity: float
+    item: FeedbackItem | None = None
+    feature: Feature | None = None
+    suggestion: DuplicateSuggestion | None = None
+
+
+def feedback_triage_suggestions(*, item: FeedbackItem, limit: int = 5) -> dict[str, list[TriageSuggestion]]:
+    """Stored (not dismissed) duplicate suggestions plus live :func:`similar_to_text` matches,
+    without repeats, the item itself, merged items or features it is linked to already:
+    ``{"items": [...], "features": [...]}``, most similar first. A constant number of queries."""
+    linked = {link.feature_id for link in item.links.all()}
+    stored = [
+        s
+        for s in duplicate_suggestion_list(item=item)
+        if (s.similar_item is not None and s.similar_item.merged_into_id is None)
+        or (
+            s.similar_feature is not None
+            and s.similar_feature.merged_into_id is None
+            and s.similar_feature.status != "declined"
+        )
+    ]
+    items = [
+        TriageSuggestion(s.similarity, item=s.similar_item, suggestion=s) for s in stored if s.similar_item
+    ]
+    features = [
+        TriageSuggestion(s.similarity, feature=s.similar_feature, suggestion=s)
+        for s in stored
+        if s.similar_feature and s.similar_feature_id not in linked
+    ]
+    dismissed = set(
+        DuplicateSuggestion.objects.filter(item=item, dismissed=True).values_list(
+            "similar_item_id", "similar_feature_id"
+        )
+    )
+    dismissed_items = {pair[0] for pair in dismissed if pair[0]}
+    dismissed_features = {pair[1] for pair in dismissed if pair[1]}
+    seen_items = {s.item.pk for s in items} | dismissed_items | {item.pk}
+    seen_features = {s.feature.pk for s in features} | dismissed_features | linked
+    live = similar_to_text(workspace=item.workspace, text=item.text, limit=limit + 1)
+    for match in live["items"]:
+        if match["item"].pk not in seen_items and match["item"].merged_into_id is None:
+            items.append(TriageSuggestion(match["similarity"], item=match["item"]))
+            seen_items.add(match["item"].pk)
+    for match in live["features"]:
+        if match["feature"].pk not in seen_features:
+            features.append(TriageSuggestion(match["similarity"], feature=match["feature"]))
+            seen_features.add(match["feature"].pk)
+    items.sort(key=lambda s: (-s.similarity, s.item.pk))
+    features.sort(key=lambda s: (-s.similarity, s.feature.pk))
+    return {"items": items, "features": features}
+
+
+def linkable_features(*, workspace: Workspace, query: str = "", limit: int = 50) -> QuerySet[Feature]:
+    """Features feedback can be linked to (not merged, not declined), best ranked first;
+    ``query`` narrows them by title (every word must appear)."""
+    features = (
+        Feature.objects.for_workspace(workspace)
+        .filter(merged_into__isnull=True)
+        .exclude(status="declined")
+        .select_related("product")
+        .order_by(F("priority_rank").asc(nulls_last=True), "title", "id")
+    )
+    for word in query.split():
+        features = features.filter(title__icontains=word)
+    return features[:limit]
+
+
+COMPANY_SORTS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "id"),
+    "-name": ("-name", "-id"),
+    "arr": ("arr", "name", "id"),
+    "-arr": ("-arr", "name", "id"),
+    "feedback": ("feedback_count", "name", "id"),
+    "-feedback": ("-feedback_count", "name", "id"),
+}
+
+
+def company_directory(
+    *,
+    workspace: Workspace,
+    segment: str = "",
+    lifecycle_stage: str = "",
+    query: str = "",
+    sort: str = "name",
+) -> QuerySet[Company]:
+    """:func:`company_list` filtered by segment, lifecycle stage and name/domain search, sorted
+    by one of :data:`COMPANY_SORTS` (``-feedback``: most feedback first)."""
+    companies = company_list(workspace=workspace)
+    if segment:
+        companies = companies.filter(segment=segment)
+    if lifecycle_stage:
+        companies = companies.filter(lifecycle_stage=lifecycle_stage)
+    for word in query.split():
+        companies = companies.filter(Q(name__icontains=word) | Q(domain__icontains=word))
+    return companies.order_by(*COMPANY_SORTS.get(sort, COMPANY_SORTS["name"]))
+
+
+def company_contacts(*, company: Company) -> QuerySet[Contact]:
+    return Contact.objects.filter(company=company).order_by("name", "email", "id")
+
+
+def company_feedback(*, company: Company) -> QuerySet[FeedbackItem]:
+    """What the company asked for: its open (not merged) feedback, or its contacts' feedback
+    that has no company of its own (as :func:`company_list` counts it), newest first, with
+    each item's contact and linked features."""
+    return (
+        FeedbackItem.objects.filter(workspace_id=company.workspace_id, merged_into__isnull=True)
+        .filter(Q(company=company) | Q(company__isnull=True, contact__company=company))
+        .select_related("contact")
+        .prefetch_related(_links_with_features())
+        .order_by("-received_at", "-id")
+    )
+
+
+def company_votes(*, company: Company) -> QuerySet[Vote]:
+    """Votes of the company's contacts, newest first, with the feature and the voter."""
+    return (
+        Vote.objects.filter(workspace_id=company.workspace_id, contact__company=company)
+        .select_related("feature", "contact")
+        .order_by("-created_at", "-id")
+    )

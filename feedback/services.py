@@ -828,6 +828,28 @@ def feedback_link_create(
 
 
 @transaction.atomic
+def feedback_items_link(
+    *,
+    workspace: Workspace,
+    item_ids: list[int],
+    feature: Feature,
+    importance: str = Importance.NICE_TO_HAVE,
+    actor: User | None,
+) -> list[FeedbackLink]:
+    """Link every listed item of the workspace to one feature, or none (one transaction).
+
+    An id that is not an item of the workspace refuses the whole call."""
+    items = FeedbackItem.objects.for_workspace(workspace).select_related("workspace").in_bulk(item_ids)
+    missing = [pk for pk in item_ids if pk not in items]
+    if missing:
+        raise ValidationFailed(f"Not found in this workspace: {missing}.", attr="ids", code="does_not_exist")
+    return [
+        feedback_link_create(item=items[pk], feature=feature, importance=importance, actor=actor)
+        for pk in dict.fromkeys(item_ids)
+    ]
+
+
+@transaction.atomic
 def feedback_link_delete(*, link: FeedbackLink, actor: User | None) -> None:
     require_role(workspace=link.workspace, user=actor, role=Role.CONTRIBUTOR)
     item, feature_id = link.item, link.feature_id

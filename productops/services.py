@@ -501,6 +501,49 @@ def invitation_accept(*, token: str, user: User) -> Membership:
     return membership
 
 
+@transaction.atomic
+def user_create(*, username: str, email: str, password: str) -> User:
+    """Create a person's login, checking the username, the e-mail and Django's password validators."""
+    from django.contrib.auth.password_validation import validate_password
+
+    username = (username or "").strip()
+    email = (email or "").strip().lower()
+    user = User(username=username, email=email)
+    try:
+        user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+    except DjangoValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise ValidationFailed(messages[0], attr=field) from None
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationFailed("This username is taken.", attr="username", code="unique")
+    if email and User.objects.filter(email__iexact=email).exists():
+        raise Conflict("An account with this e-mail address exists; sign in instead.", code="email_taken")
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(" ".join(exc.messages), attr="password", code="password_invalid") from None
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise ValidationFailed("This username is taken.", attr="username", code="unique") from None
+    return user
+
+
+@transaction.atomic
+def invitation_sign_up(*, token: str, username: str, password: str) -> Membership:
+    """A visitor without an account accepts an invitation: the login is made for the invited
+    address and joins the workspace, both or neither."""
+    from productops.selectors import invitation_from_token
+
+    invitation = invitation_from_token(token=token)
+    if invitation is None:
+        raise ValidationFailed("This invitation link is not valid.", attr="token")
+    user = user_create(username=username, email=invitation.email, password=password)
+    return invitation_accept(token=token, user=user)
+
+
 # --- API tokens -------------------------------------------------------------
 
 

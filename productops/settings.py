@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "releases",
     "comms",
     "portal",
+    "board",
 ]
 
 MIDDLEWARE = [
@@ -210,6 +211,16 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "productops <noreply@l
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
 INVITATION_MAX_AGE = timedelta(days=env_int("INVITATION_MAX_AGE_DAYS", 7))
+
+# --- Public feedback board (board app) ---------------------------------------
+# How long a magic sign-in link works.
+BOARD_MAGIC_LINK_MINUTES = env_int("BOARD_MAGIC_LINK_MINUTES", 30)
+# Writes (sign-in requests, ideas, votes, comments) allowed per client address,
+# per verified contact and (sign-in links) per e-mail address in each window.
+BOARD_THROTTLE_WINDOW = env_int("BOARD_THROTTLE_WINDOW", 60 * 60)
+BOARD_THROTTLE_PER_IP = env_int("BOARD_THROTTLE_PER_IP", 120)
+BOARD_THROTTLE_PER_CONTACT = env_int("BOARD_THROTTLE_PER_CONTACT", 60)
+BOARD_THROTTLE_PER_EMAIL = env_int("BOARD_THROTTLE_PER_EMAIL", 5)
 
 # --- Security (check --deploy clean when DEBUG is off) -----------------------
 if not DEBUG:

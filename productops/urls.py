@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("invitations/accept/", views.invitation_accept, name="invitation-accept-page"),
+    path("p/", include("board.urls")),
     path("", include("portal.urls")),
 ]
 

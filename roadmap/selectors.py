@@ -10,8 +10,10 @@ from decimal import Decimal
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from feedback import selectors as feedback_selectors
 from feedback.selectors import company_labels, demand_signals_for_feature
-from productops.models import Workspace
+from productops.models import AuditEvent, Workspace
+from productops.selectors import audit_event_list
 from roadmap.models import (
     Competitor,
     Feature,
@@ -463,3 +465,231 @@ def roadmap_by_month(*, features: QuerySet[Feature], start: date, end: date) -> 
             if _month_start(first) <= bucket["month"] <= last:
                 bucket["features"].append(feature)
     return months
+
+
+# --- public board -----------------------------------------------------------------
+
+#: The only Feature columns customer-facing pages load (no scores, notes or owners).
+PUBLIC_FEATURE_FIELDS = (
+    "id",
+    "workspace_id",
+    "title",
+    "status",
+    "horizon",
+    "is_public",
+    "merged_into_id",
+    "product_id",
+    "product__name",
+)
+
+
+def public_feature_list(*, workspace: Workspace) -> QuerySet[Feature]:
+    """Features the workspace marked public (not merged away), with their product; no internal columns."""
+    return (
+        Feature.objects.for_workspace(workspace)
+        .filter(is_public=True, merged_into__isnull=True)
+        .select_related("product")
+        .only(*PUBLIC_FEATURE_FIELDS)
+        .order_by("product__name", "title", "id")
+    )
+
+
+# --- portal pages -----------------------------------------------------------------
+
+OPEN_STATUSES = (
+    FeatureStatus.IDEA,
+    FeatureStatus.UNDER_CONSIDERATION,
+    FeatureStatus.PLANNED,
+    FeatureStatus.IN_PROGRESS,
+)
+
+
+def feature_board_list(
+    *,
+    workspace: Workspace,
+    product: Product | None = None,
+    goal: Goal | None = None,
+    initiative: Initiative | None = None,
+    team: Team | None = None,
+    tag: Tag | None = None,
+    statuses: tuple[str, ...] | None = None,
+    with_dependencies: bool = False,
+) -> QuerySet[Feature]:
+    """Unmerged features for the roadmap views (cards: product, team, status, rank, score), ranked,
+    narrowed by the filters; ``with_dependencies`` prefetches each one's prerequisites with titles."""
+    features = (
+        Feature.objects.for_workspace(workspace)
+        .filter(merged_into__isnull=True)
+        .select_related("product", "team")
+        .order_by(F("priority_rank").asc(nulls_last=True), "id")
+    )
+    if statuses is not None:
+        features = features.filter(status__in=statuses)
+    # Each filter is one row of a many-to-many at most, so no feature is repeated.
+    if product is not None:
+        features = features.filter(product=product)
+    if goal is not None:
+        features = features.filter(goals=goal)
+    if initiative is not None:
+        features = features.filter(initiative=initiative)
+    if team is not None:
+        features = features.filter(team=team)
+    if tag is not None:
+        features = features.filter(tags=tag)
+    if with_dependencies:
+        features = features.prefetch_related(
+            Prefetch(
+                "dependency_links",
+                queryset=FeatureDependency.objects.select_related("depends_on").order_by("depends_on_id"),
+            )
+        )
+    return features
+
+
+def feature_matrix_list(*, workspace: Workspace, score_column: str, **filters: object) -> QuerySet[Feature]:
+    """Open features with an effort and a ``score_column`` score (the priority matrix's dots)."""
+    if score_column not in MODEL_COLUMN.values():
+        raise ValueError(f"Not a score column: {score_column}")
+    return feature_board_list(workspace=workspace, statuses=OPEN_STATUSES, **filters).filter(
+        effort__isnull=False, **{f"{score_column}__isnull": False}
+    )
+
+
+def feature_detail(*, workspace: Workspace, feature_id: int) -> Feature | None:
+    """One feature of the workspace with what its page shows, or None."""
+    return (
+        Feature.objects.for_workspace(workspace)
+        .select_related("product", "initiative", "team", "owner")
+        .prefetch_related("tags", "goals", "competitors")
+        .filter(pk=feature_id)
+        .first()
+    )
+
+
+def feature_dependencies(*, feature: Feature) -> dict[str, list[Feature]]:
+    """What the feature waits on (``depends_on``) and what waits on it (``dependants``), by title."""
+    links = FeatureDependency.objects.filter(Q(feature=feature) | Q(depends_on=feature)).select_related(
+        "feature", "depends_on"
+    )
+    depends_on = sorted((link.depends_on for link in links if link.feature_id == feature.pk), key=_by_title)
+    dependants = sorted((link.feature for link in links if link.depends_on_id == feature.pk), key=_by_title)
+    return {"depends_on": depends_on, "dependants": dependants}
+
+
+def _by_title(feature: Feature) -> tuple[str, int]:
+    return (feature.title.lower(), feature.pk)
+
+
+@dataclass
+class LinkedFeedback:
+    item: object
+    importance: str
+    company_name: str
+    segment: str
+    arr: Decimal | None
+
+
+def feature_linked_feedback(*, feature: Feature, limit: int = 50) -> dict:
+    """Feedback linked to the feature (newest first, at most ``limit``) with its company's
+    segment and ARR, the total count and the number of votes, through feedback's selectors."""
+    workspace = feature.workspace
+    items = feedback_selectors.feedback_items_linked_to(
+        feedback_selectors.feedback_item_list(workspace=workspace).select_related(
+            "company", "contact__company"
+        ),
+        feature.pk,
+    )
+    rows = []
+    for item in items[:limit]:
+        company = item.company or (item.contact.company if item.contact else None)
+        link = next((link for link in item.links.all() if link.feature_id == feature.pk), None)
+        rows.append(
+            LinkedFeedback(
+                item=item,
+                importance=link.get_importance_display() if link else "",
+                company_name=company.name if company else "",
+                segment=company.get_segment_display() if company else "",
+                arr=company.arr if company else None,
+            )
+        )
+    total = items.count()
+    votes = feedback_selectors.vote_list(workspace=workspace).filter(feature_id=feature.pk).count()
+    return {"rows": rows, "total": total, "votes": votes}
+
+
+def feature_audit_trail(*, feature: Feature, limit: int = 50) -> list[AuditEvent]:
+    """The feature's own audit events, newest first."""
+    meta = Feature._meta
+    return list(
+        audit_event_list(workspace=feature.workspace).filter(
+            target_type=f"{meta.app_label}.{meta.model_name}", target_id=str(feature.pk)
+        )[:limit]
+    )
+
+
+@dataclass
+class CapacityLoad:
+    capacity: TeamCapacity
+    planned: Decimal = Decimal(0)
+    features: list[Feature] = field(default_factory=list)
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.capacity.capacity - self.planned
+
+    @property
+    def over(self) -> bool:
+        return self.planned > self.capacity.capacity
+
+    @property
+    def load_pct(self) -> int:
+        if self.capacity.capacity <= 0:
+            return 100 if self.planned > 0 else 0
+        return round(self.planned / self.capacity.capacity * 100)
+
+
+def team_capacity_load(
+    *, workspace: Workspace, start: date, end: date, team: Team | None = None
+) -> list[CapacityLoad]:
+    """Each team's capacity periods overlapping ``start``..``end`` against the effort planned in them.
+
+    Planned effort counts the team's planned and in-progress features (as :func:`capacity_fit`)
+    by their dates: a feature's effort is spread over its span by days, so a period gets the
+    share that falls in it; one with only a target date counts in full where that date falls.
+    Two queries, however many teams, periods and features.
+    """
+    capacities = team_capacity_list(workspace=workspace).filter(starts_on__lte=end, ends_on__gte=start)
+    if team is not None:
+        capacities = capacities.filter(team=team)
+    loads = [CapacityLoad(capacity=capacity) for capacity in capacities]
+    by_team: dict[int, list[CapacityLoad]] = defaultdict(list)
+    for load in loads:
+        by_team[load.capacity.team_id].append(load)
+    features = Feature.objects.filter(
+        workspace=workspace,
+        team_id__in=list(by_team),
+        status__in=CAPACITY_STATUSES,
+        merged_into__isnull=True,
+        effort__isnull=False,
+    ).filter(Q(planned_start__isnull=False) | Q(target_date__isnull=False))
+    for feature in features.only("id", "title", "team_id", "effort", "planned_start", "target_date"):
+        first = feature.planned_start or feature.target_date
+        last = feature.target_date or feature.planned_start
+        span_days = (last - first).days + 1
+        for load in by_team[feature.team_id]:
+            overlap = (min(last, load.capacity.ends_on) - max(first, load.capacity.starts_on)).days + 1
+            if overlap > 0:
+                share = (feature.effort * overlap / span_days).quantize(Decimal("0.01"))
+                load.planned += share
+                load.features.append(feature)
+    return loads
+
+
+def feature_rank_list(*, workspace: Workspace, limit: int = 15) -> list[Feature]:
+    """The current top of the ranking (ranked, unmerged features)."""
+    return list(
+        Feature.objects.for_workspace(workspace)
+        .filter(priority_rank__isnull=False, merged_into__isnull=True)
+        .select_related("product")
+        .order_by("priority_rank", "id")[:limit]
+    )

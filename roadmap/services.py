@@ -827,3 +827,102 @@ def feature_retire_into(*, feature: Feature, into: Feature, actor: User | None) 
     Feature.objects.filter(merged_into=feature).update(merged_into=into)
     features_mark_dirty(workspace_id=feature.workspace_id, feature_ids=[feature.pk, into.pk])
     return feature
+
+
+# --- portal: one edit form, scoring settings and their preview ----------------------
+
+
+@transaction.atomic
+def feature_edit(
+    *,
+    feature: Feature,
+    actor: User | None,
+    data: Mapping[str, Any],
+    criterion_values: Mapping[str, Any] | None = None,
+) -> Feature:
+    """The feature page's edit form: fields (:func:`feature_update`) and manual scorecard
+    values (:func:`feature_set_criterion_values`) together, all or nothing."""
+    feature = feature_update(feature=feature, actor=actor, data=data)
+    if criterion_values:
+        feature_set_criterion_values(feature=feature, values=criterion_values, actor=actor)
+    return feature
+
+
+def _scoring_proposal(
+    workspace: Workspace, scoring_model: str, criterion_weights: Mapping[str, Any]
+) -> tuple[dict[str, ScorecardCriterion], dict[str, float]]:
+    if scoring_model not in ScoringModel.values:
+        raise ValidationFailed("Unknown scoring model.", attr="scoring_model", code="invalid_choice")
+    criteria = {c.key: c for c in ScorecardCriterion.objects.for_workspace(workspace)}
+    weights = _parse_weights(criterion_weights, attr="criterion_weights", keys=criteria)
+    return criteria, weights
+
+
+@transaction.atomic
+def scoring_settings_apply(
+    *, workspace: Workspace, actor: User | None, scoring_model: str, criterion_weights: Mapping[str, Any]
+) -> RoadmapSettings:
+    """Set the scoring model and the scorecard weights (by criterion key) in one transaction;
+    the services it calls mark the features dirty, which queues the recompute after commit."""
+    require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    criteria, weights = _scoring_proposal(workspace, scoring_model, criterion_weights)
+    settings_row = roadmap_settings_update(
+        workspace=workspace, actor=actor, data={"scoring_model": scoring_model}
+    )
+    for key, weight in weights.items():
+        scorecard_criterion_update(
+            criterion=criteria[key],
+            actor=actor,
+            data={"weight": Decimal(str(weight)).quantize(Decimal("0.001"))},
+        )
+    return settings_row
+
+
+def ranking_preview(
+    *,
+    workspace: Workspace,
+    scoring_model: str,
+    criterion_weights: Mapping[str, Any],
+    actor: User | None = None,
+    limit: int = 15,
+) -> list[dict]:
+    """The top ``limit`` features under proposed settings, with each one's current rank; saves nothing.
+
+    The proposal is applied and the real set-based recompute runs inside a transaction
+    that is then rolled back, so the preview uses the same formulas as the ranking itself.
+    """
+    require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    criteria, weights = _scoring_proposal(workspace, scoring_model, criterion_weights)
+    with transaction.atomic():
+        settings_for(workspace.pk)
+        RoadmapSettings.objects.filter(workspace=workspace).update(scoring_model=scoring_model)
+        for key, weight in weights.items():
+            ScorecardCriterion.objects.filter(pk=criteria[key].pk).update(weight=Decimal(str(weight)))
+        result = recompute_workspace(workspace_id=workspace.pk, full=True)
+        proposed = list(
+            Feature.objects.for_workspace(workspace)
+            .filter(priority_rank__isnull=False, merged_into__isnull=True)
+            .order_by("priority_rank", "id")
+            .values("id", "priority_rank", "priority_score")[:limit]
+        )
+        transaction.set_rollback(True)
+    if result.busy:
+        raise Conflict("The ranking is being recomputed; try the preview again.", code="busy")
+    current = {
+        f.pk: f
+        for f in Feature.objects.filter(pk__in=[row["id"] for row in proposed]).select_related("product")
+    }
+    rows = []
+    for row in proposed:
+        feature = current[row["id"]]
+        old = feature.priority_rank
+        rows.append(
+            {
+                "feature": feature,
+                "rank": row["priority_rank"],
+                "score": row["priority_score"],
+                "current_rank": old,
+                "movement": None if old is None else old - row["priority_rank"],
+            }
+        )
+    return rows

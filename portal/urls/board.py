@@ -2,8 +2,13 @@
 
 from django.urls import path
 
-from portal.views.placeholder import placeholder
+from board.views import team
 
 urlpatterns = [
-    path("settings/public-board/", placeholder("Public board"), name="board-settings"),
+    path("settings/public-board/", team.board_settings, name="board-settings"),
+    path(
+        "settings/public-board/comments/<int:comment_id>/",
+        team.comment_moderate,
+        name="board-comment-moderate",
+    ),
 ]

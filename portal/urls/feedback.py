@@ -1,13 +1,23 @@
-"""Feedback pages: the triage inbox, one item, CSV import, companies."""
+"""Feedback pages: the triage inbox, one item and its actions, CSV import, companies."""
 
 from django.urls import path
 
-from portal.views.placeholder import placeholder
+from portal.views import companies, feedback
 
 urlpatterns = [
-    path("feedback/", placeholder("Feedback inbox"), name="inbox"),
-    path("feedback/<int:item_id>/", placeholder("Feedback"), name="feedback-item"),
-    path("feedback/import/", placeholder("Import feedback"), name="feedback-import"),
-    path("companies/", placeholder("Companies"), name="companies"),
-    path("companies/<int:company_id>/", placeholder("Company"), name="company"),
+    path("feedback/", feedback.inbox, name="inbox"),
+    path("feedback/bulk/", feedback.bulk, name="feedback-bulk"),
+    path("feedback/features/", feedback.feature_options, name="feedback-feature-options"),
+    path("feedback/import/", feedback.csv_import, name="feedback-import"),
+    path("feedback/<int:item_id>/", feedback.feedback_item, name="feedback-item"),
+    path("feedback/<int:item_id>/state/", feedback.item_state, name="feedback-state"),
+    path("feedback/<int:item_id>/link/", feedback.item_link, name="feedback-link"),
+    path("feedback/<int:item_id>/merge/", feedback.item_merge, name="feedback-merge"),
+    path(
+        "feedback/<int:item_id>/suggestions/<int:suggestion_id>/dismiss/",
+        feedback.suggestion_dismiss,
+        name="feedback-dismiss",
+    ),
+    path("companies/", companies.company_list, name="companies"),
+    path("companies/<int:company_id>/", companies.company_detail, name="company"),
 ]

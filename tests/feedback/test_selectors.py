@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 
 from feedback import selectors
-from feedback.models import FeedbackItem, Segment
+from feedback.models import DuplicateSuggestion, FeedbackItem, Segment
 from feedback.selectors import VolumeSeries
 from tests.feedback.factories import (
     CompanyFactory,
@@ -170,3 +170,132 @@ def test_search_on_postgresql_stems_and_can_use_the_gin_index(workspace):
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
     assert "Bitmap Index Scan on feedback_item_text_search" in unscoped.explain()
+
+
+# --- the team portal's feedback pages ------------------------------------------------------
+
+
+def test_inbox_is_new_open_items_newest_first_by_default(workspace, other_workspace):
+    old = FeedbackItemFactory(workspace=workspace, received_at=at(3))
+    new = FeedbackItemFactory(workspace=workspace, received_at=at(9))
+    FeedbackItemFactory(workspace=workspace, state="archived")
+    FeedbackItemFactory(workspace=workspace, state="archived", merged_into=new)
+    FeedbackItemFactory(workspace=other_workspace)
+
+    assert list(selectors.feedback_inbox(workspace=workspace)) == [new, old]
+    assert selectors.feedback_inbox(workspace=workspace, state="all").count() == 3
+    assert selectors.feedback_inbox(workspace=workspace, state="archived").count() == 1
+    assert selectors.feedback_inbox_state_counts(workspace=workspace) == {
+        "new": 2,
+        "reviewed": 0,
+        "linked": 0,
+        "archived": 1,
+        "all": 3,
+    }
+
+
+def test_inbox_filters_and_counts_under_them(workspace):
+    enterprise = CompanyFactory(workspace=workspace, segment=Segment.ENTERPRISE)
+    slack = FeedbackItemFactory(
+        workspace=workspace, source="slack", company=enterprise, tags=["SSO"], text="Okta login"
+    )
+    FeedbackItemFactory(workspace=workspace, source="slack", state="reviewed", text="Dark mode")
+    FeedbackItemFactory(workspace=workspace, source="email", text="Okta groups")
+
+    def ids(**filters):
+        return list(selectors.feedback_inbox(workspace=workspace, state="all", **filters))
+
+    assert ids(source="slack", query="okta") == [slack]
+    assert ids(company_id=enterprise.pk) == [slack]
+    assert ids(segment=Segment.ENTERPRISE) == [slack]
+    assert ids(tag="sso") == [slack]
+    counts = selectors.feedback_inbox_state_counts(workspace=workspace, source="slack")
+    assert (counts["new"], counts["reviewed"], counts["all"]) == (1, 1, 2)
+
+
+def test_inbox_next_goes_down_then_up_and_position_counts_rows_above(workspace):
+    top = FeedbackItemFactory(workspace=workspace, received_at=at(9))
+    tie_high = FeedbackItemFactory(workspace=workspace, received_at=at(5))
+    tie_low = FeedbackItemFactory(workspace=workspace, received_at=at(5))
+    bottom = FeedbackItemFactory(workspace=workspace, received_at=at(1))
+    items = selectors.feedback_inbox(workspace=workspace)
+    assert list(items) == [top, tie_low, tie_high, bottom]  # same time: higher id first
+
+    assert selectors.feedback_inbox_next(items, item=top) == tie_low
+    assert selectors.feedback_inbox_next(items, item=tie_low) == tie_high
+    assert selectors.feedback_inbox_next(items, item=bottom) == tie_high
+    assert selectors.feedback_inbox_position(items, item=tie_high) == 2
+    assert selectors.feedback_inbox_position(items, item=top) == 0
+    only = selectors.feedback_inbox(workspace=workspace).filter(pk=top.pk)
+    assert selectors.feedback_inbox_next(only, item=top) is None
+
+
+def test_triage_suggestions_merge_stored_and_live_without_repeats(workspace):
+    item = FeedbackItemFactory(workspace=workspace, text="Please add single sign-on with Okta")
+    twin = FeedbackItemFactory(workspace=workspace, text="Please add single sign-on with Okta!")
+    dismissed = FeedbackItemFactory(workspace=workspace, text="please add single sign-on with okta")
+    merged = FeedbackItemFactory(workspace=workspace, text="Something else", merged_into=twin)
+    product = ProductFactory(workspace=workspace)
+    sso = FeatureFactory(product=product, title="Single sign-on with Okta")
+    linked = FeatureFactory(product=product, title="Okta")
+    FeedbackLinkFactory(item=item, feature=linked)
+    DuplicateSuggestion.objects.create(workspace=workspace, item=item, similar_item=twin, similarity=0.99)
+    DuplicateSuggestion.objects.create(
+        workspace=workspace, item=item, similar_item=dismissed, similarity=0.98, dismissed=True
+    )
+    DuplicateSuggestion.objects.create(workspace=workspace, item=item, similar_item=merged, similarity=0.97)
+    DuplicateSuggestion.objects.create(workspace=workspace, item=item, similar_feature=linked, similarity=0.9)
+
+    suggestions = selectors.feedback_triage_suggestions(item=item)
+
+    assert [(s.item, s.suggestion is not None) for s in suggestions["items"]] == [(twin, True)]
+    assert [(s.feature, s.suggestion) for s in suggestions["features"]] == [(sso, None)]
+
+
+def test_linkable_features_leave_out_declined_and_merged_and_search_titles(workspace):
+    product = ProductFactory(workspace=workspace)
+    ranked = FeatureFactory(product=product, title="Export to CSV", priority_rank=1)
+    unranked = FeatureFactory(product=product, title="Export to PDF")
+    FeatureFactory(product=product, title="Export to XML", status="declined")
+    FeatureFactory(product=product, title="Export to XLS", merged_into=ranked)
+
+    assert list(selectors.linkable_features(workspace=workspace)) == [ranked, unranked]
+    assert list(selectors.linkable_features(workspace=workspace, query="pdf export")) == [unranked]
+    assert list(selectors.linkable_features(workspace=workspace, limit=1)) == [ranked]
+
+
+def test_company_directory_filters_and_sorts(workspace):
+    big = CompanyFactory(workspace=workspace, name="Big", arr=Decimal("900"), segment=Segment.ENTERPRISE)
+    small = CompanyFactory(workspace=workspace, name="Small", arr=Decimal("10"), lifecycle_stage="churned")
+    mid = CompanyFactory(workspace=workspace, name="Mid", arr=Decimal("50"), domain="mid.example")
+    FeedbackItemFactory(workspace=workspace, company=small)
+    FeedbackItemFactory(workspace=workspace, company=small)
+    FeedbackItemFactory(workspace=workspace, company=mid)
+
+    def names(**kwargs):
+        return [c.name for c in selectors.company_directory(workspace=workspace, **kwargs)]
+
+    assert names() == ["Big", "Mid", "Small"]
+    assert names(sort="-arr") == ["Big", "Mid", "Small"]
+    assert names(sort="arr") == ["Small", "Mid", "Big"]
+    assert names(sort="-feedback") == ["Small", "Mid", "Big"]
+    assert names(sort="unknown") == ["Big", "Mid", "Small"]
+    assert names(segment=Segment.ENTERPRISE) == [big.name]
+    assert names(lifecycle_stage="churned") == [small.name]
+    assert names(query="MID.EXAMPLE") == [mid.name]
+
+
+def test_company_feedback_and_votes_include_their_contacts(workspace):
+    company = CompanyFactory(workspace=workspace)
+    contact = ContactFactory(workspace=workspace, company=company)
+    own = FeedbackItemFactory(workspace=workspace, company=company, received_at=at(2))
+    via_contact = FeedbackItemFactory(workspace=workspace, contact=contact, received_at=at(5))
+    FeedbackItemFactory(workspace=workspace, contact=contact, company=CompanyFactory(workspace=workspace))
+    FeedbackItemFactory(workspace=workspace, company=company, merged_into=own)
+    feature = FeatureFactory(product=ProductFactory(workspace=workspace))
+    vote = VoteFactory(feature=feature, contact=contact)
+    VoteFactory(feature=feature, contact=ContactFactory(workspace=workspace))
+
+    assert list(selectors.company_feedback(company=company)) == [via_contact, own]
+    assert list(selectors.company_votes(company=company)) == [vote]
+    assert list(selectors.company_contacts(company=company)) == [contact]

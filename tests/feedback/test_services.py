@@ -513,3 +513,30 @@ def test_an_item_with_links_stays_linked_until_archived_and_reopens_linked(works
         .order_by("id")
         .values_list("changes", flat=True)
     ) == [{"state": ["linked", "archived"]}, {"state": ["archived", "linked"]}]
+
+
+def test_linking_many_items_is_all_or_nothing(workspace, owner, other_workspace):
+    product = ProductFactory(workspace=workspace)
+    feature = FeatureFactory(product=product)
+    mine = [FeedbackItemFactory(workspace=workspace) for _ in range(3)]
+    theirs = FeedbackItemFactory(workspace=other_workspace)
+
+    with pytest.raises(ValidationFailed) as refused:
+        services.feedback_items_link(
+            workspace=workspace, item_ids=[mine[0].pk, theirs.pk], feature=feature, actor=owner
+        )
+    assert refused.value.detail == f"Not found in this workspace: [{theirs.pk}]."
+    assert FeedbackLink.objects.count() == 0
+
+    links = services.feedback_items_link(
+        workspace=workspace,
+        item_ids=[i.pk for i in mine],
+        feature=feature,
+        importance="critical",
+        actor=owner,
+    )
+    assert sorted(link.item_id for link in links) == sorted(i.pk for i in mine)
+    assert set(FeedbackItem.objects.filter(pk__in=[i.pk for i in mine]).values_list("state", flat=True)) == {
+        "linked"
+    }
+    assert set(FeedbackLink.objects.values_list("importance", flat=True)) == {"critical"}

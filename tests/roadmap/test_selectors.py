@@ -143,3 +143,118 @@ def test_priority_movers_lists_rank_changes_since_a_date(workspace):
     movers = selectors.priority_movers(workspace=workspace, since=since)
     assert [(m["feature"].title, m["old_rank"], m["new_rank"]) for m in movers] == [("B", 2, 1), ("A", 1, 2)]
     assert Feature.objects.get(pk=a.pk).priority_rank == 2
+
+
+# --- portal pages -------------------------------------------------------------------
+
+
+def test_feature_board_list_filters_and_leaves_out_merged_features():
+    from tests.roadmap.factories import GoalFactory
+
+    product = ProductFactory()
+    workspace = product.workspace
+    goal = GoalFactory(workspace=workspace)
+    kept = FeatureFactory(product=product, title="Kept", priority_rank=2)
+    kept.goals.add(goal)
+    FeatureFactory(product=product, title="Other product")
+    FeatureFactory(product=product, title="Merged", merged_into=kept)
+    FeatureFactory(product=ProductFactory(workspace=workspace), title="Elsewhere")
+
+    assert [f.title for f in selectors.feature_board_list(workspace=workspace, goal=goal)] == ["Kept"]
+    assert "Merged" not in [f.title for f in selectors.feature_board_list(workspace=workspace)]
+    assert [f.title for f in selectors.feature_board_list(workspace=workspace, product=product)] == [
+        "Kept",
+        "Other product",
+    ]
+
+
+def test_feature_dependencies_lists_both_directions():
+    product = ProductFactory()
+    middle = FeatureFactory(product=product, title="Middle")
+    before = FeatureFactory(product=product, title="Before")
+    after = FeatureFactory(product=product, title="After")
+    services.feature_add_dependency(feature=middle, depends_on=before, actor=None)
+    services.feature_add_dependency(feature=after, depends_on=middle, actor=None)
+
+    deps = selectors.feature_dependencies(feature=middle)
+
+    assert deps == {"depends_on": [before], "dependants": [after]}
+
+
+def test_feature_linked_feedback_has_company_segment_arr_and_votes():
+    from tests.feedback.factories import ContactFactory, VoteFactory
+
+    feature = FeatureFactory()
+    workspace = feature.workspace
+    company = CompanyFactory(workspace=workspace, name="Initech", segment="enterprise", arr=Decimal(5000))
+    contact = ContactFactory(workspace=workspace, company=company)
+    FeedbackLinkFactory(feature=feature, item__contact=contact, importance="critical")
+    FeedbackLinkFactory(feature=feature)
+    FeedbackLinkFactory(feature=FeatureFactory(product=feature.product))
+    VoteFactory(feature=feature)
+
+    demand = selectors.feature_linked_feedback(feature=feature)
+
+    assert (demand["total"], demand["votes"]) == (2, 1)
+    rows = sorted(demand["rows"], key=lambda r: r.company_name)
+    assert [(r.company_name, r.segment, r.arr, r.importance) for r in rows] == [
+        ("", "", None, "Nice to have"),
+        ("Initech", "Enterprise", Decimal("5000.00"), "Critical / deal-blocker"),
+    ]
+
+
+def test_team_capacity_load_spreads_effort_over_dates_and_flags_over_commitment():
+    team = TeamFactory()
+    product = ProductFactory(workspace=team.workspace)
+    q1 = TeamCapacityFactory(
+        team=team, period="2027-Q1", starts_on=date(2027, 1, 1), ends_on=date(2027, 3, 31), capacity=10
+    )
+    TeamCapacityFactory(
+        team=team, period="2027-Q2", starts_on=date(2027, 4, 1), ends_on=date(2027, 6, 30), capacity=10
+    )
+    # Mar 30 .. Apr 2: two of its four days in each quarter, so 4 + 4.
+    FeatureFactory(
+        product=product,
+        team=team,
+        status="planned",
+        effort=Decimal(8),
+        planned_start=date(2027, 3, 30),
+        target_date=date(2027, 4, 2),
+    )
+    FeatureFactory(
+        product=product, team=team, status="in_progress", effort=Decimal(9), target_date=date(2027, 2, 1)
+    )
+    FeatureFactory(
+        product=product, team=team, status="shipped", effort=Decimal(50), target_date=date(2027, 2, 1)
+    )
+    FeatureFactory(product=product, team=team, status="planned", effort=Decimal(50))  # no dates
+
+    loads = selectors.team_capacity_load(
+        workspace=team.workspace, start=date(2027, 1, 1), end=date(2027, 12, 31)
+    )
+
+    assert [(load.capacity.period, load.planned, load.over) for load in loads] == [
+        ("2027-Q1", Decimal("13.00"), True),
+        ("2027-Q2", Decimal("4.00"), False),
+    ]
+    assert loads[0].capacity == q1
+    assert loads[0].load_pct == 130
+    assert (
+        selectors.team_capacity_load(workspace=team.workspace, start=date(2028, 1, 1), end=date(2028, 3, 31))
+        == []
+    )
+
+
+def test_feature_audit_trail_is_the_features_own_events():
+    feature = FeatureFactory(title="Audit log")
+    other = FeatureFactory(product=feature.product)
+    services.feature_update(feature=feature, actor=None, data={"title": "Audit export"})
+    services.feature_update(feature=feature, actor=None, data={"horizon": "now"})
+    services.feature_update(feature=other, actor=None, data={"title": "Other renamed"})
+
+    trail = selectors.feature_audit_trail(feature=feature)
+
+    assert [(e.action, e.changes) for e in trail] == [
+        ("updated", {"horizon": ["", "now"]}),
+        ("updated", {"title": ["Audit log", "Audit export"]}),
+    ]

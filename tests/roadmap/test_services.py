@@ -217,3 +217,122 @@ def test_criterion_values_are_range_checked(workspace):
     assert error.value.attr == "values.fit"
     values = services.feature_set_criterion_values(feature=feature, values={"fit": 7}, actor=None)
     assert [(v.criterion.key, v.value) for v in values] == [("fit", Decimal("7"))]
+
+
+# --- portal: edit form, scoring settings and preview -------------------------------
+
+
+def _ranked(workspace):
+    from roadmap.models import RoadmapSettings
+    from roadmap.scoring.recompute import recompute_workspace
+    from tests.roadmap.factories import CriterionFactory
+
+    RoadmapSettings.objects.create(workspace=workspace, scoring_model="rice")
+    CriterionFactory(workspace=workspace, key="fit", weight=2)
+    product = ProductFactory(workspace=workspace)
+    features = [
+        FeatureFactory(
+            product=product,
+            title=title,
+            reach=reach,
+            impact=1,
+            confidence_pct=100,
+            effort=1,
+            ice_impact=ice,
+            ice_confidence=ice,
+            ice_ease=ice,
+        )
+        for title, reach, ice in [("A", 1000, 1), ("B", 100, 5), ("C", 10, 9)]
+    ]
+    recompute_workspace(workspace_id=workspace.pk)
+    return features
+
+
+def test_ranking_preview_ranks_under_the_proposal_and_changes_nothing(workspace, member):
+    from roadmap.models import PrioritySnapshot, RoadmapSettings, ScorecardCriterion
+
+    pm = member(workspace, Role.PRODUCT_MANAGER).user
+    _ranked(workspace)
+    state = list(
+        Feature.objects.order_by("pk").values_list(
+            "priority_rank", "priority_score", "score_ice", "score_state"
+        )
+    )
+    counts = (PrioritySnapshot.objects.count(), AuditEvent.objects.count())
+
+    rows = services.ranking_preview(
+        workspace=workspace, actor=pm, scoring_model="ice", criterion_weights={"fit": 7}
+    )
+
+    assert [(r["feature"].title, r["rank"], r["current_rank"], r["movement"]) for r in rows] == [
+        ("C", 1, 3, 2),
+        ("B", 2, 2, 0),
+        ("A", 3, 1, -2),
+    ]
+    assert [r["score"] for r in rows] == [729.0, 125.0, 1.0]
+    assert (
+        list(
+            Feature.objects.order_by("pk").values_list(
+                "priority_rank", "priority_score", "score_ice", "score_state"
+            )
+        )
+        == state
+    )
+    assert (PrioritySnapshot.objects.count(), AuditEvent.objects.count()) == counts
+    assert RoadmapSettings.objects.get(workspace=workspace).scoring_model == "rice"
+    assert ScorecardCriterion.objects.get(workspace=workspace).weight == Decimal("2.000")
+
+
+def test_ranking_preview_validates_and_needs_a_product_manager(workspace, member):
+    _ranked(workspace)
+    with pytest.raises(Forbidden):
+        services.ranking_preview(
+            workspace=workspace,
+            actor=member(workspace, Role.CONTRIBUTOR).user,
+            scoring_model="ice",
+            criterion_weights={},
+        )
+    with pytest.raises(ValidationFailed) as unknown:
+        services.ranking_preview(workspace=workspace, scoring_model="nope", criterion_weights={})
+    assert unknown.value.attr == "scoring_model"
+    with pytest.raises(ValidationFailed) as bad_key:
+        services.ranking_preview(workspace=workspace, scoring_model="ice", criterion_weights={"other": 1})
+    assert bad_key.value.attr == "criterion_weights.other"
+
+
+def test_scoring_settings_apply_saves_model_and_weights_and_marks_dirty(workspace, member):
+    from roadmap.models import RoadmapSettings, ScorecardCriterion, ScoreState
+
+    pm = member(workspace, Role.PRODUCT_MANAGER).user
+    _ranked(workspace)
+
+    services.scoring_settings_apply(
+        workspace=workspace, actor=pm, scoring_model="ice", criterion_weights={"fit": 4}
+    )
+
+    assert RoadmapSettings.objects.get(workspace=workspace).scoring_model == "ice"
+    assert ScorecardCriterion.objects.get(workspace=workspace).weight == Decimal("4.000")
+    assert set(Feature.objects.values_list("score_state", flat=True)) == {ScoreState.DIRTY}
+    assert AuditEvent.objects.filter(target_type="roadmap.roadmapsettings").count() == 1
+    assert AuditEvent.objects.filter(target_type="roadmap.scorecardcriterion", action="updated").count() == 1
+
+
+def test_feature_edit_is_all_or_nothing(workspace):
+    from tests.roadmap.factories import CriterionFactory
+
+    CriterionFactory(workspace=workspace, key="fit")
+    feature = FeatureFactory(product=ProductFactory(workspace=workspace), title="Before")
+    before = AuditEvent.objects.count()
+
+    with pytest.raises(ValidationFailed):
+        services.feature_edit(
+            feature=feature, actor=None, data={"title": "After"}, criterion_values={"fit": 11}
+        )
+
+    feature.refresh_from_db()
+    assert feature.title == "Before"
+    assert AuditEvent.objects.count() == before
+    services.feature_edit(feature=feature, actor=None, data={"title": "After"}, criterion_values={"fit": 6})
+    feature.refresh_from_db()
+    assert feature.title == "After"
+    assert feature.criterion_values.get().value == Decimal("6.00")

@@ -10,7 +10,7 @@ from productops.demo import DEMO_PASSWORD, DEMO_USERNAME, DEMO_WORKSPACE_SLUG, s
 
 # Domain apps may ship ``<app>/demo.py`` with ``seed(context, rng)`` and optionally
 # ``finish(context)``; seeds run in this order, then every finish.
-DOMAIN_SEEDERS = ["roadmap", "feedback", "releases", "comms"]
+DOMAIN_SEEDERS = ["roadmap", "feedback", "releases", "comms", "board"]
 
 
 class Command(BaseCommand):

@@ -1,0 +1,120 @@
+"""The public feedback board: its per-workspace settings, customers' comments, magic-link
+sign-in, which contacts verified (and whether they want e-mail), and status-change notifications.
+
+Customers are ``feedback.Contact`` rows; votes are ``feedback.Vote`` and submitted ideas
+``feedback.FeedbackItem``: the board only adds what the team's side has no place for.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from productops.models import WorkspaceOwnedModel
+
+COMMENT_MAX_LENGTH = 5_000
+
+
+class BoardSettings(WorkspaceOwnedModel):
+    """One per workspace. The public pages answer 404 until ``enabled``."""
+
+    enabled = models.BooleanField(default=False)
+    anonymous_viewing = models.BooleanField(
+        default=True, help_text="Visitors who have not signed in may browse the board and roadmap."
+    )
+    title = models.CharField(max_length=120, blank=True)
+    intro = models.TextField(max_length=2_000, blank=True)
+    # Status changes up to this FeatureStatusChange id have been turned into notifications.
+    notified_through_id = models.BigIntegerField(default=0, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "board settings"
+        constraints = [models.UniqueConstraint(fields=["workspace"], name="board_settings_one_per_workspace")]
+
+    def __str__(self) -> str:
+        return f"Public board of workspace {self.workspace_id}"
+
+
+class BoardContact(WorkspaceOwnedModel):
+    """A contact who proved their e-mail address on the board, and their e-mail preference."""
+
+    contact = models.OneToOneField("feedback.Contact", on_delete=models.CASCADE, related_name="board")
+    verified_at = models.DateTimeField()
+    notifications_enabled = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"Board contact {self.contact_id}"
+
+
+class Comment(WorkspaceOwnedModel):
+    feature = models.ForeignKey("roadmap.Feature", on_delete=models.CASCADE, related_name="board_comments")
+    contact = models.ForeignKey("feedback.Contact", on_delete=models.CASCADE, related_name="board_comments")
+    body = models.TextField(max_length=COMMENT_MAX_LENGTH)
+    is_hidden = models.BooleanField(default=False)
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["feature", "created_at"], name="board_comment_feature")]
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+
+class MagicLink(WorkspaceOwnedModel):
+    """A single-use sign-in link for an e-mail address, valid for ``BOARD_MAGIC_LINK_MINUTES``.
+
+    The link's token is an HMAC (keyed with ``SECRET_KEY``) of the random ``secret``; only
+    the token's SHA-256 is stored for the lookup. The worker can rebuild the link from the
+    row (so the sweep re-sends what a lost task did not), but the database alone cannot.
+    """
+
+    email = models.EmailField()
+    secret = models.CharField(max_length=64, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    next_path = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["id"], name="board_magic_link_unsent", condition=Q(email_sent_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Sign-in link #{self.pk}"
+
+
+class BoardNotification(WorkspaceOwnedModel):
+    """ "A feature you asked for changed status", once per contact and status change."""
+
+    contact = models.ForeignKey("feedback.Contact", on_delete=models.CASCADE, related_name="+")
+    status_change = models.ForeignKey(
+        "roadmap.FeatureStatusChange", on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    skipped = models.BooleanField(default=False, help_text="Not sent: the contact opted out meanwhile.")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "status_change"], name="board_notification_once")
+        ]
+        indexes = [
+            models.Index(fields=["id"], name="board_notification_unsent", condition=Q(sent_at__isnull=True))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} ← change {self.status_change_id}"

@@ -1,0 +1,46 @@
+"""Rate limits of the public board's writes, counted in the cache (like ``productops.login_throttle``).
+
+Every write (sign-in link request, idea, vote, comment) counts once against the client
+address and, when known, the verified contact and the e-mail address asked for. Past a
+limit in ``BOARD_THROTTLE_WINDOW`` seconds the write is refused with a 429 page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+
+
+def _keys(request: HttpRequest, contact_id: int | None, email: str | None) -> dict[str, int]:
+    keys = {f"board-throttle:ip:{request.META.get('REMOTE_ADDR', '')}": settings.BOARD_THROTTLE_PER_IP}
+    if contact_id is not None:
+        keys[f"board-throttle:contact:{contact_id}"] = settings.BOARD_THROTTLE_PER_CONTACT
+    if email:
+        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+        keys[f"board-throttle:email:{digest}"] = settings.BOARD_THROTTLE_PER_EMAIL
+    return keys
+
+
+def throttle_hit(request: HttpRequest, *, contact_id: int | None = None, email: str | None = None) -> bool:
+    """Count one write; False (and nothing counted) when any of its limits is already reached."""
+    keys = _keys(request, contact_id, email)
+    counts = cache.get_many(list(keys))
+    if any(counts.get(key, 0) >= limit for key, limit in keys.items()):
+        return False
+    for key in keys:
+        if not cache.add(key, 1, timeout=settings.BOARD_THROTTLE_WINDOW):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.add(key, 1, timeout=settings.BOARD_THROTTLE_WINDOW)
+    return True
+
+
+def throttled_response(request: HttpRequest, context: dict) -> HttpResponse:
+    response = HttpResponse(render_to_string("board/throttled.html", context, request=request), status=429)
+    response["Retry-After"] = str(settings.BOARD_THROTTLE_WINDOW)
+    return response

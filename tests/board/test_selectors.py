@@ -1,0 +1,100 @@
+"""Reads of the public board: only public features, counts in one query, nothing internal."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from board import selectors
+from tests.board.factories import BoardContactFactory, CommentFactory
+from tests.feedback.factories import ContactFactory, FeedbackItemFactory, FeedbackLinkFactory, VoteFactory
+from tests.roadmap.factories import FeatureFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_board_feature_list_counts_votes_and_visible_comments(workspace):
+    product = ProductFactory(workspace=workspace)
+    popular = FeatureFactory(product=product, title="Popular", is_public=True)
+    quiet = FeatureFactory(product=product, title="Quiet", is_public=True)
+    FeatureFactory(product=product, title="Private", is_public=False)
+    FeatureFactory(product=product, title="Merged", is_public=True, merged_into=popular)
+    me = ContactFactory(workspace=workspace)
+    VoteFactory(feature=popular, contact=me)
+    VoteFactory(feature=popular)
+    CommentFactory(feature=popular)
+    CommentFactory(feature=popular, is_hidden=True)
+    with CaptureQueriesContext(connection) as queries:
+        rows = [
+            (f.title, f.vote_count, f.comment_count, f.voted)
+            for f in selectors.board_feature_list(workspace=workspace, contact=me)
+        ]
+    assert len(queries) == 1
+    assert rows == [("Popular", 2, 1, True), ("Quiet", 0, 0, False)]
+    assert [f.title for f in selectors.board_feature_list(workspace=workspace, sort="new")] == [
+        "Quiet",
+        "Popular",
+    ]
+    assert quiet.pk in {
+        f.pk for f in selectors.board_feature_list(workspace=workspace, product_id=product.pk)
+    }
+
+
+def test_board_feature_is_none_for_private_or_foreign_features(workspace, other_workspace):
+    private = FeatureFactory(product=ProductFactory(workspace=workspace), is_public=False)
+    foreign = FeatureFactory(product=ProductFactory(workspace=other_workspace), is_public=True)
+    assert selectors.board_feature(workspace=workspace, feature_id=private.pk) is None
+    assert selectors.board_feature(workspace=workspace, feature_id=foreign.pk) is None
+
+
+def test_public_features_load_no_internal_columns(workspace):
+    FeatureFactory(product=ProductFactory(workspace=workspace), is_public=True)
+    feature = selectors.board_feature_list(workspace=workspace)[0]
+    deferred = feature.get_deferred_fields()
+    assert {"description", "priority_score", "score_customer_impact", "effort", "owner_id"} <= deferred
+
+
+def test_comment_authors_are_first_names_only(workspace):
+    feature = FeatureFactory(product=ProductFactory(workspace=workspace), is_public=True)
+    CommentFactory(feature=feature, contact=ContactFactory(workspace=workspace, name="Ann Initech"))
+    CommentFactory(feature=feature, contact=ContactFactory(workspace=workspace, name=""))
+    assert [c.author for c in selectors.comment_list(feature=feature)] == ["Ann", "A customer"]
+
+
+def test_my_feedback_lists_own_items_with_public_links_and_votes(workspace):
+    product = ProductFactory(workspace=workspace)
+    public = FeatureFactory(product=product, title="Public", is_public=True)
+    private = FeatureFactory(product=product, title="Private", is_public=False)
+    me = ContactFactory(workspace=workspace)
+    BoardContactFactory(contact=me)
+    mine = FeedbackItemFactory(workspace=workspace, contact=me, state="linked")
+    FeedbackLinkFactory(item=mine, feature=public)
+    FeedbackLinkFactory(item=mine, feature=private)
+    FeedbackItemFactory(workspace=workspace, contact=ContactFactory(workspace=workspace))
+    VoteFactory(feature=public, contact=me)
+    VoteFactory(feature=private, contact=me)
+    result = selectors.my_feedback(contact=me)
+    assert [(i.pk, i.public_state) for i in result["items"]] == [(mine.pk, "Planned into an idea")]
+    assert [link.feature.title for link in result["items"][0].public_links] == ["Public"]
+    assert [f.title for f in result["voted"]] == ["Public"]
+
+
+def test_public_roadmap_groups_public_features_by_horizon(workspace):
+    product = ProductFactory(workspace=workspace)
+    FeatureFactory(product=product, title="A", is_public=True, horizon="now")
+    FeatureFactory(product=product, title="B", is_public=True, horizon="later")
+    FeatureFactory(product=product, title="C", is_public=True, horizon="")
+    FeatureFactory(product=product, title="D", is_public=False, horizon="now")
+    groups = selectors.public_roadmap(workspace=workspace)
+    assert {k: [f.title for f in v] for k, v in groups.items()} == {"now": ["A"], "next": [], "later": ["B"]}
+
+
+def test_verified_contact_is_scoped_to_the_workspace(workspace, other_workspace):
+    contact = ContactFactory(workspace=workspace)
+    BoardContactFactory(contact=contact)
+    unverified = ContactFactory(workspace=workspace)
+    assert selectors.verified_contact(workspace=workspace, contact_id=contact.pk) == contact
+    assert selectors.verified_contact(workspace=other_workspace, contact_id=contact.pk) is None
+    assert selectors.verified_contact(workspace=workspace, contact_id=unverified.pk) is None
+    assert selectors.verified_contact(workspace=workspace, contact_id="1") is None

@@ -1,0 +1,157 @@
+"""The feedback admin console: every model browsable with constant queries, writes through
+the services, computed columns read-only, and the merge action."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.utils import timezone
+
+from feedback.models import (
+    Company,
+    Contact,
+    DuplicateSuggestion,
+    FeedbackItem,
+    FeedbackLink,
+    InboundWebhook,
+    Vote,
+)
+from productops.models import AuditEvent
+from tests.feedback.factories import (
+    CompanyFactory,
+    ContactFactory,
+    FeedbackItemFactory,
+    FeedbackLinkFactory,
+    InboundWebhookFactory,
+    VoteFactory,
+)
+from tests.productops.factories import WorkspaceFactory
+from tests.productops.test_admin import admin_url, assert_admin_pages_work
+from tests.roadmap.factories import FeatureFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _feature():
+    return FeatureFactory(product=ProductFactory())
+
+
+def _suggestion(n: int) -> DuplicateSuggestion:
+    item = FeedbackItemFactory()
+    other = FeedbackItemFactory(workspace=item.workspace)
+    return DuplicateSuggestion.objects.create(
+        workspace=item.workspace, item=item, similar_item=other, similarity=0.8
+    )
+
+
+FEEDBACK_MAKERS = {
+    Company: lambda n: CompanyFactory(),
+    Contact: lambda n: ContactFactory(company=CompanyFactory()),
+    FeedbackItem: lambda n: FeedbackItemFactory(contact=ContactFactory(), company=CompanyFactory()),
+    FeedbackLink: lambda n: FeedbackLinkFactory(feature=_feature()),
+    Vote: lambda n: VoteFactory(feature=_feature()),
+    DuplicateSuggestion: _suggestion,
+    InboundWebhook: lambda n: InboundWebhookFactory(workspace=WorkspaceFactory()),
+}
+
+
+def test_every_model_of_the_app_is_registered():
+    models = set(apps.get_app_config("feedback").get_models())
+    assert all(admin.site.is_registered(model) for model in models)
+    assert set(FEEDBACK_MAKERS) == models
+
+
+@pytest.mark.parametrize("model", list(FEEDBACK_MAKERS), ids=lambda m: m.__name__)
+def test_changelist_and_change_page(admin_client, model):
+    assert_admin_pages_work(admin_client, model, FEEDBACK_MAKERS[model])
+
+
+def test_merge_action_merges_into_the_oldest_keeping_links_and_votes(admin_client):
+    feature, other_feature = _feature(), None
+    workspace = feature.workspace
+    other_feature = FeatureFactory(product=feature.product)
+    now = timezone.now()
+    oldest = FeedbackItemFactory(workspace=workspace, received_at=now - timedelta(days=3), tags=["a"])
+    newer = FeedbackItemFactory(workspace=workspace, received_at=now - timedelta(days=1), tags=["b"])
+    FeedbackLinkFactory(feature=feature, item=oldest, importance="nice_to_have")
+    FeedbackLinkFactory(feature=feature, item=newer, importance="critical")
+    FeedbackLinkFactory(feature=other_feature, item=newer)
+    vote = VoteFactory(feature=feature, contact=ContactFactory(workspace=workspace))
+
+    response = admin_client.post(
+        admin_url(FeedbackItem, "changelist"),
+        {"action": "merge_into_oldest", "_selected_action": [newer.pk, oldest.pk]},
+        follow=True,
+    )
+
+    assert f"Merged 1 item(s) into #{oldest.pk}." in response.content.decode()
+    newer.refresh_from_db()
+    oldest.refresh_from_db()
+    assert (newer.merged_into_id, newer.state) == (oldest.pk, "archived")
+    assert oldest.tags == ["a", "b"]
+    links = {link.feature_id: link.importance for link in FeedbackLink.objects.filter(item=oldest)}
+    assert links == {feature.pk: "critical", other_feature.pk: "nice_to_have"}
+    assert not FeedbackLink.objects.filter(item=newer).exists()
+    assert Vote.objects.filter(pk=vote.pk, feature=feature).exists()
+    merged = AuditEvent.objects.filter(action="merged", target_type="feedback.feedbackitem")
+    assert sorted(merged.values_list("target_id", flat=True)) == sorted([str(oldest.pk), str(newer.pk)])
+    assert all(e.changes == {"source": newer.pk, "target": oldest.pk} for e in merged)
+
+
+def test_merge_action_needs_two_items_of_one_workspace(admin_client):
+    a = FeedbackItemFactory()
+    b = FeedbackItemFactory()
+
+    one = admin_client.post(
+        admin_url(FeedbackItem, "changelist"),
+        {"action": "merge_into_oldest", "_selected_action": [a.pk]},
+        follow=True,
+    )
+    two = admin_client.post(
+        admin_url(FeedbackItem, "changelist"),
+        {"action": "merge_into_oldest", "_selected_action": [a.pk, b.pk]},
+        follow=True,
+    )
+
+    assert "Select at least two items to merge." in one.content.decode()
+    assert "Only items of the same workspace can be merged." in two.content.decode()
+    assert FeedbackItem.objects.filter(merged_into__isnull=False).count() == 0
+
+
+def test_computed_columns_are_read_only(admin_client):
+    item = FeedbackItemFactory()
+    page = admin_client.get(admin_url(FeedbackItem, "change", item.pk)).content.decode()
+
+    assert 'name="text"' in page
+    assert 'name="match_text"' not in page
+    assert 'name="merged_into"' not in page
+    webhook = InboundWebhookFactory()
+    hook_page = admin_client.get(admin_url(InboundWebhook, "change", webhook.pk)).content.decode()
+    assert webhook.secret not in hook_page
+
+
+def test_editing_an_item_goes_through_the_service(admin_client):
+    item = FeedbackItemFactory(text="Old words here")
+
+    response = admin_client.post(
+        admin_url(FeedbackItem, "change", item.pk),
+        {
+            "text": "Export to CSV please",
+            "kind": "request",
+            "importance": "important",
+            "state": "new",
+            "tags": "[]",
+        },
+    )
+
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert (item.text, item.importance, item.match_text) == (
+        "Export to CSV please",
+        "important",
+        "export csv",
+    )
+    assert AuditEvent.objects.filter(target_type="feedback.feedbackitem", action="updated").count() == 1
