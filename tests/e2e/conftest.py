@@ -24,7 +24,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-
 def pytest_collection_modifyitems(config, items):
     if shutil.which(CHROMIUM):
         return
