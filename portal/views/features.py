@@ -83,7 +83,10 @@ def _page_context(request: HttpRequest, feature: Feature, **extra: object) -> di
         "dependencies": roadmap_selectors.feature_dependencies(feature=feature),
         "status_history": list(roadmap_selectors.feature_status_history(feature=feature)[:50]),
         "audit": [
-            {"event": event, "changes": [(key, _describe(value)) for key, value in event.changes.items()]}
+            {
+                "event": event,
+                "changes": [(key, _describe(value)) for key, value in sorted(event.changes.items())],
+            }
             for event in roadmap_selectors.feature_audit_trail(feature=feature)
         ],
         "status_form": StatusForm(initial={"status": feature.status}),

@@ -472,7 +472,7 @@ def test_feature_page_shows_score_history_demand_dependencies_and_trails(portal_
     assert '<span class="badge badge-under_consideration">Under consideration</span>' in content
     assert "from Idea" in content
     assert "<strong>system</strong> state changed" in content  # audit trail
-    assert "status: idea → under_consideration; reason: —" in content
+    assert "reason: —; status: idea → under_consideration" in content  # keys sorted, as JSONB stores them
     # A viewer sees no edit or status controls.
     assert "/edit/" not in content
     assert 'name="status"' not in content
