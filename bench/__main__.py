@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["priority_recompute", "feedback_ingest"]
+BENCHMARKS = ["priority_recompute", "feedback_ingest", "portal_pages"]
 
 
 def main() -> None:

@@ -1,0 +1,88 @@
+"""Server time and query count of every portal page on the demo data.
+
+    python -m bench portal_pages [--scale 1] [--repeat 15]
+
+Seeds the demo workspace (``seed_demo --scale N``) in the benchmark database
+(``BENCH_DATABASE_URL``, default PostgreSQL ``productops_bench``), then renders
+each page in-process with Django's test client as the demo owner (or a signed-in
+customer for the public board), and prints the median and worst server time and
+the number of SQL queries. The quality bar is < 200 ms per page; the query count
+must not grow with ``--scale`` (run twice with different scales to compare).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from bench.setup import django_for_bench
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench portal_pages")
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args(argv)
+    django_for_bench()
+
+    from django.core.management import call_command
+    from django.db import connection, reset_queries
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from board import selectors as board_selectors
+    from feedback.models import Company, FeedbackItem
+    from productops.models import User, Workspace
+    from roadmap.models import Feature
+
+    call_command("seed_demo", scale=args.scale, force=True, verbosity=0)
+    workspace = Workspace.objects.get(slug="demo")
+    feature = Feature.objects.filter(workspace=workspace, merged_into=None).order_by("priority_rank").first()
+    public = board_selectors.public_feature_list(workspace=workspace).first()
+    item = FeedbackItem.objects.filter(workspace=workspace, merged_into=None).order_by("-received_at").first()
+    company = Company.objects.filter(workspace=workspace).order_by("-arr").first()
+
+    team = Client(HTTP_HOST="localhost")
+    team.force_login(User.objects.get(username="demo"))
+    customer = Client(HTTP_HOST="localhost")
+    pages = [
+        (team, "/w/demo/"),
+        (team, "/w/demo/roadmap/"),
+        (team, "/w/demo/roadmap/timeline/"),
+        (team, "/w/demo/roadmap/kanban/"),
+        (team, "/w/demo/roadmap/matrix/"),
+        (team, f"/w/demo/features/{feature.pk}/"),
+        (team, "/w/demo/feedback/"),
+        (team, f"/w/demo/feedback/{item.pk}/"),
+        (team, "/w/demo/companies/"),
+        (team, f"/w/demo/companies/{company.pk}/"),
+        (team, "/w/demo/settings/scoring/"),
+        (team, "/w/demo/settings/members/"),
+        (team, "/w/demo/settings/tokens/"),
+        (team, "/w/demo/settings/public-board/"),
+        (customer, "/p/demo/"),
+        (customer, f"/p/demo/features/{public.pk}/"),
+        (customer, "/p/demo/roadmap/"),
+    ]
+    print(
+        f"scale {args.scale}: {Feature.objects.filter(workspace=workspace).count()} features, "
+        f"{FeedbackItem.objects.filter(workspace=workspace).count()} feedback items, "
+        f"{Company.objects.filter(workspace=workspace).count()} companies ({connection.vendor})"
+    )
+    print(f"{'page':48} {'queries':>7} {'median ms':>10} {'max ms':>8}")
+    slowest = 0.0
+    for client, path in pages:
+        client.get(path)  # warm caches and templates
+        reset_queries()  # DEBUG is on here: the log holds earlier requests' queries
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        times = []
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            client.get(path)
+            times.append((time.perf_counter() - started) * 1000)
+        slowest = max(slowest, max(times))
+        print(f"{path:48} {len(queries):7d} {statistics.median(times):10.1f} {max(times):8.1f}")
+    print(f"slowest single render: {slowest:.1f} ms (bar: 200 ms)")
