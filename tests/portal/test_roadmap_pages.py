@@ -79,6 +79,26 @@ def test_board_groups_features_by_horizon_for_a_viewer(portal_client, workspace)
     assert 'draggable="true"' not in content
 
 
+def test_board_columns_show_their_top_cards_and_offer_the_rest(portal_client, workspace, monkeypatch):
+    monkeypatch.setattr("portal.views.roadmap.COLUMN_CARD_LIMIT", 3)
+    client, _ = portal_client(workspace, Role.VIEWER)
+    product = ProductFactory(workspace=workspace)
+    for rank in range(1, 6):
+        feature(
+            workspace, product, title=f"Ranked {rank}", horizon="next", priority_rank=rank, priority_score=1.0
+        )
+
+    content = client.get(f"/w/{workspace.slug}/roadmap/").content.decode()
+    column = content.split('data-column-key="next"')[1].split('data-column-key="later"')[0]
+    assert '<span class="count" data-hidden="2">5</span>' in column
+    assert [f"Ranked {n}" in column for n in range(1, 6)] == [True, True, True, False, False]
+    assert '<a href="?all=1">Show all 5 (top 3 by rank shown)</a>' in column
+
+    everything = client.get(f"/w/{workspace.slug}/roadmap/?all=1").content.decode()
+    assert all(f"Ranked {n}" in everything for n in range(1, 6))
+    assert "Show all" not in everything
+
+
 def test_board_filters_narrow_the_cards_and_round_trip_in_the_url(portal_client, workspace):
     client, _ = portal_client(workspace)
     core, mobile = (
@@ -217,8 +237,8 @@ def test_kanban_shows_columns_by_status(portal_client, workspace):
     client, _ = portal_client(workspace, Role.VIEWER)
     feature(workspace, title="Being built", status="in_progress")
     content = client.get(f"/w/{workspace.slug}/roadmap/kanban/").content.decode()
-    assert '<h2 id="col-in_progress">In progress <span class="count">1</span></h2>' in content
-    assert '<h2 id="col-declined">Declined <span class="count">0</span></h2>' in content
+    assert '<h2 id="col-in_progress">In progress <span class="count" data-hidden="0">1</span></h2>' in content
+    assert '<h2 id="col-declined">Declined <span class="count" data-hidden="0">0</span></h2>' in content
     assert "Being built" in content.split('data-column-key="in_progress"')[1]
     assert 'name="status"' not in content
 

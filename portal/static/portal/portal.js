@@ -21,7 +21,8 @@
     root.querySelectorAll("[data-column-key]").forEach(function (column) {
       var n = column.querySelectorAll(".cards > .card").length;
       var count = column.querySelector(".count");
-      if (count) { count.textContent = String(n); }
+      // Columns may show only their top cards; data-hidden counts the rest.
+      if (count) { count.textContent = String(n + (parseInt(count.dataset.hidden, 10) || 0)); }
       var empty = column.querySelector(".column-empty");
       if (empty) { empty.hidden = n > 0; }
     });
