@@ -41,7 +41,7 @@ class CommentAdmin(ReadOnlyModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Comment | None = None) -> bool:
         # The actions below are the only changes (through the service); the form stays read-only.
-        return obj is None and request.user.is_staff
+        return obj is None and admin.ModelAdmin.has_change_permission(self, request)
 
     def _set_hidden(self, request: HttpRequest, queryset: QuerySet[Comment], hidden: bool) -> None:
         done = 0
@@ -55,11 +55,11 @@ class CommentAdmin(ReadOnlyModelAdmin):
             request, f"{done} comment{'s' if done != 1 else ''} {'hidden' if hidden else 'shown'}."
         )
 
-    @admin.action(description="Hide the selected comments from the public board")
+    @admin.action(description="Hide the selected comments from the public board", permissions=["change"])
     def hide_comments(self, request: HttpRequest, queryset: QuerySet[Comment]) -> None:
         self._set_hidden(request, queryset, True)
 
-    @admin.action(description="Show the selected comments on the public board")
+    @admin.action(description="Show the selected comments on the public board", permissions=["change"])
     def show_comments(self, request: HttpRequest, queryset: QuerySet[Comment]) -> None:
         self._set_hidden(request, queryset, False)
 

@@ -106,6 +106,9 @@ class BoardNotification(WorkspaceOwnedModel):
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     skipped = models.BooleanField(default=False, help_text="Not sent: the contact opted out meanwhile.")
+    failed_attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Times the mail server refused it; the sweep gives up after a few."
+    )
 
     class Meta:
         ordering = ["id"]

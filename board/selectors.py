@@ -178,13 +178,18 @@ def similar_public_features(*, workspace: Workspace, text: str, limit: int = 5) 
 
 
 def my_feedback(*, contact: Contact) -> dict[str, list]:
-    """What the contact asked for (their items, each with the public features it is linked to)
-    and the public features they voted on."""
+    """What the contact asked for on the board (the ideas they submitted there, each with the
+    public features it is linked to) and the public features they voted on.
+
+    Only items the customer wrote on the board: feedback the team recorded about them
+    (sales calls, support tickets, interviews, imports) is internal, whoever it names."""
     public_links = FeedbackLink.objects.filter(
         feature__in=public_feature_list(workspace=contact.workspace_id).values("pk")
     ).select_related("feature", "feature__product")
     items = list(
-        FeedbackItem.objects.filter(workspace_id=contact.workspace_id, contact=contact)
+        FeedbackItem.objects.filter(
+            workspace_id=contact.workspace_id, contact=contact, source=FeedbackItem.Source.PUBLIC_BOARD
+        )
         .only("id", "text", "state", "received_at", "workspace_id", "contact_id")
         .prefetch_related(
             Prefetch("links", queryset=public_links.order_by("feature_id"), to_attr="public_links")

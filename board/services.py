@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import smtplib
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -48,6 +49,15 @@ IDEA_SOURCE = FeedbackItem.Source.PUBLIC_BOARD
 IDEA_MAX_LENGTH = 5_000
 SETTINGS_FIELDS = ["enabled", "anonymous_viewing", "title", "intro"]
 NOTIFY_BATCH = 500
+#: A notification the mail server refused this many times is left unsent (a bad address).
+NOTIFY_MAX_ATTEMPTS = 5
+
+logger = logging.getLogger(__name__)
+
+
+def _one_line(text: str) -> str:
+    """An e-mail subject: a title with a line break would make the header invalid."""
+    return " ".join(text.split())
 
 
 def _board_url(workspace: Workspace, name: str, **kwargs: Any) -> str:
@@ -158,7 +168,7 @@ def magic_link_send_email(*, magic_link_id: int) -> MagicLink | None:
     name = (board.title if board else "") or f"{link.workspace.name} feedback"
     try:
         send_mail(
-            subject=f"Your sign-in link for {name}",
+            subject=_one_line(f"Your sign-in link for {name}"),
             message=(
                 f"Use this link to sign in to {name}:\n\n{magic_link_url(link)}\n\n"
                 f"It works once, for {settings.BOARD_MAGIC_LINK_MINUTES} minutes. "
@@ -178,7 +188,17 @@ def magic_links_send_pending() -> int:
     pending = MagicLink.objects.filter(
         email_sent_at__isnull=True, used_at__isnull=True, expires_at__gt=timezone.now()
     ).values_list("pk", flat=True)
-    return sum(1 for pk in list(pending) if magic_link_send_email(magic_link_id=pk) is not None)
+    sent = 0
+    for pk in list(pending):
+        # One refused address must not hold up the others: it is released and retried next
+        # sweep until the link expires.
+        try:
+            sent += magic_link_send_email(magic_link_id=pk) is not None
+        except (smtplib.SMTPException, OSError):
+            logger.warning(
+                "board sign-in link %s: the mail server refused it; retrying later", pk, exc_info=True
+            )
+    return sent
 
 
 @transaction.atomic
@@ -398,7 +418,9 @@ def notification_send(*, notification_id: int) -> bool:
     unsubscribe_url = _board_url(workspace, "unsubscribe", token=unsubscribe_token(contact))
     try:
         send_mail(
-            subject=f"Update: {feature.title} is now {FeatureStatus(change.to_status).label.lower()}",
+            subject=_one_line(
+                f"Update: {feature.title} is now {FeatureStatus(change.to_status).label.lower()}"
+            ),
             message=(
                 f"An idea you asked for or voted on changed status.\n\n{feature.title}\n"
                 f"Now: {FeatureStatus(change.to_status).label}\n\n"
@@ -409,13 +431,23 @@ def notification_send(*, notification_id: int) -> bool:
             recipient_list=[contact.email],
         )
     except (smtplib.SMTPException, OSError):
-        BoardNotification.objects.filter(pk=row.pk, sent_at=claimed_at).update(sent_at=None)
+        BoardNotification.objects.filter(pk=row.pk, sent_at=claimed_at).update(
+            sent_at=None, failed_attempts=F("failed_attempts") + 1
+        )
         raise
     return True
 
 
 def notifications_send_pending(*, limit: int = NOTIFY_BATCH) -> int:
     pending = list(
-        BoardNotification.objects.filter(sent_at__isnull=True).values_list("pk", flat=True)[:limit]
+        BoardNotification.objects.filter(sent_at__isnull=True, failed_attempts__lt=NOTIFY_MAX_ATTEMPTS)
+        .order_by("failed_attempts", "id")
+        .values_list("pk", flat=True)[:limit]
     )
-    return sum(1 for pk in pending if notification_send(notification_id=pk))
+    sent = 0
+    for pk in pending:
+        try:
+            sent += notification_send(notification_id=pk)
+        except (smtplib.SMTPException, OSError):
+            logger.warning("board notification %s: the mail server refused it", pk, exc_info=True)
+    return sent

@@ -134,7 +134,7 @@ class FeedbackItemAdmin(ServiceModelAdmin):
     def delete(self, *, instance):
         services.feedback_item_delete(item=instance, actor=None)
 
-    @admin.action(description="Merge selected items into the oldest of them")
+    @admin.action(description="Merge selected items into the oldest of them", permissions=["change"])
     def merge_into_oldest(self, request, queryset):
         items = list(queryset.select_related("workspace").order_by("received_at", "id"))
         if len(items) < 2:
@@ -217,7 +217,10 @@ class DuplicateSuggestionAdmin(ReadOnlyModelAdmin):
     @admin.action(description="Dismiss selected suggestions", permissions=["change"])
     def dismiss(self, request, queryset):
         for suggestion in queryset.select_related("workspace"):
-            services.duplicate_dismiss(suggestion=suggestion, actor=None)
+            try:
+                services.duplicate_dismiss(suggestion=suggestion, actor=None)
+            except DomainError as exc:
+                messages.error(request, f"Suggestion {suggestion.pk}: {exc.detail}")
 
 
 @admin.register(InboundWebhook)
@@ -235,20 +238,34 @@ class InboundWebhookAdmin(ServiceModelAdmin):
     actions = ["rotate_secret"]
 
     def save_model(self, request, obj, form, change):
-        self._request = request
-        super().save_model(request, obj, form, change)
+        # Created here rather than in ``create`` so the one-time secret goes to this request's
+        # operator only (the admin instance is shared by every request).
+        if change:
+            return
+        try:
+            webhook, secret = webhooks.inbound_webhook_create(
+                workspace=form.cleaned_data["workspace"],
+                actor=None,
+                provider=form.cleaned_data["provider"],
+                name=form.cleaned_data.get("name", ""),
+            )
+        except DomainError as exc:
+            self._fail(request, exc)
+            return
+        messages.warning(request, f"Signing secret (shown once): {secret}")
+        obj.pk = webhook.pk
 
-    def create(self, *, workspace, data):
-        webhook, secret = webhooks.inbound_webhook_create(
-            workspace=workspace, actor=None, provider=data["provider"], name=data.get("name", "")
-        )
-        messages.warning(self._request, f"Signing secret (shown once): {secret}")
-        return webhook
+    def has_add_permission(self, request):
+        return admin.ModelAdmin.has_add_permission(self, request)
 
     def delete(self, *, instance):
         webhooks.inbound_webhook_delete(webhook=instance, actor=None)
 
-    @admin.action(description="Rotate the signing secret")
+    def has_rotate_permission(self, request):
+        # Rows are never edited in a form here, but rotating is a change: Django's change permission.
+        return admin.ModelAdmin.has_change_permission(self, request)
+
+    @admin.action(description="Rotate the signing secret", permissions=["rotate"])
     def rotate_secret(self, request, queryset):
         for webhook in queryset.select_related("workspace"):
             _, secret = webhooks.inbound_webhook_rotate_secret(webhook=webhook, actor=None)

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -100,11 +100,14 @@ class ServiceModelAdmin(admin.ModelAdmin):
         data = {name: form.cleaned_data[name] for name in names if name in form.cleaned_data}
         data.pop("workspace", None)
         try:
-            if change:
-                current = type(obj).objects.select_related(*self._workspace_join()).get(pk=obj.pk)
-                saved = self.update(instance=current, data=data)
-            else:
-                saved = self.create(workspace=form.cleaned_data["workspace"], data=data)
+            # One change, one transaction: an update made of several service calls (fields,
+            # then a status) is all written or not at all.
+            with transaction.atomic():
+                if change:
+                    current = type(obj).objects.select_related(*self._workspace_join()).get(pk=obj.pk)
+                    saved = self.update(instance=current, data=data)
+                else:
+                    saved = self.create(workspace=form.cleaned_data["workspace"], data=data)
         except DomainError as exc:
             self._fail(request, exc)
             return
@@ -118,7 +121,8 @@ class ServiceModelAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: models.Model) -> None:
         try:
-            self.delete(instance=obj)
+            with transaction.atomic():
+                self.delete(instance=obj)
         except DomainError as exc:
             self._fail(request, exc)
 
@@ -161,10 +165,11 @@ class ProductopsUserAdmin(UserAdmin):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(ServiceModelAdmin):
     list_display = ["name", "slug", "member_count", "created_at"]
     search_fields = ["name", "slug"]
     readonly_fields = ["slug", "created_at", "updated_at"]
+    create_only_fields = ()
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(member_count=Count("memberships", distinct=True))
@@ -173,23 +178,13 @@ class WorkspaceAdmin(admin.ModelAdmin):
     def member_count(self, obj: Workspace) -> int:
         return obj.member_count
 
-    def has_add_permission(self, request):
-        return False  # created through the API or portal, with an owner
+    # No ``create``: a workspace is created through the API or portal, with an owner.
 
-    def save_model(self, request, obj, form, change):
-        try:
-            services.workspace_update(
-                workspace=Workspace.objects.get(pk=obj.pk), actor=None, data=form.cleaned_data
-            )
-        except DomainError as exc:
-            messages.error(request, exc.detail)
+    def update(self, *, instance: Workspace, data: dict[str, Any]) -> Workspace:
+        return services.workspace_update(workspace=instance, actor=None, data=data)
 
-    def delete_model(self, request, obj):
-        services.workspace_delete(workspace=obj, actor=None)
-
-    def delete_queryset(self, request, queryset):
-        for workspace in queryset:
-            services.workspace_delete(workspace=workspace, actor=None)
+    def delete(self, *, instance: Workspace) -> None:
+        services.workspace_delete(workspace=instance, actor=None)
 
 
 @admin.register(Membership)
@@ -248,7 +243,7 @@ class InvitationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Revoke selected invitations")
+    @admin.action(description="Revoke selected invitations", permissions=["change"])
     def revoke(self, request, queryset):
         for invitation in queryset.select_related("workspace"):
             try:
@@ -282,7 +277,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # revoked, never deleted: the audit log names them
 
-    @admin.action(description="Revoke selected tokens")
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
         for token in queryset.select_related("workspace"):
             services.api_token_revoke(token=token, actor=None)

@@ -10,7 +10,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from portal.forms.workspace import SignUpForm, add_domain_error
+from portal.forms import add_domain_error
+from portal.forms.workspace import SignUpForm
 from productops import selectors, services
 from productops.errors import DomainError
 

@@ -212,7 +212,7 @@ class RoadmapSettingsAdmin(ServiceModelAdmin):
     def update(self, *, instance, data):
         return services.roadmap_settings_update(workspace=instance.workspace, actor=None, data=data)
 
-    @admin.action(description="Recompute priorities of the selected workspaces")
+    @admin.action(description="Recompute priorities of the selected workspaces", permissions=["change"])
     def recompute_priorities(self, request, queryset):
         _recompute(request, set(queryset.values_list("workspace_id", flat=True)))
 
@@ -286,7 +286,7 @@ class FeatureAdmin(ServiceModelAdmin):
     def delete(self, *, instance):
         services.feature_delete(feature=instance, actor=None)
 
-    @admin.action(description="Recompute priorities of these features' workspaces")
+    @admin.action(description="Recompute priorities of these features' workspaces", permissions=["change"])
     def recompute_priorities(self, request, queryset):
         _recompute(request, set(queryset.values_list("workspace_id", flat=True)))
 

@@ -26,7 +26,8 @@ def _url(request: HttpRequest, name: str, **kwargs: object) -> str:
 
 
 def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    return int(value) if value and value.isascii() and value.isdecimal() and len(value) < 19 else None
 
 
 def _throttled(request: HttpRequest, **keys: object) -> HttpResponse | None:

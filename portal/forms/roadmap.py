@@ -64,6 +64,12 @@ class TimelineFilterForm(RoadmapFilterForm):
     )
     months = forms.IntegerField(required=False, min_value=1, max_value=36, initial=12, label="Months")
 
+    def clean_start(self) -> date | None:
+        start = self.cleaned_data.get("start")
+        if start is not None and not 1900 <= start.year <= 9000:
+            raise forms.ValidationError("Pick a month between 1900 and 9000.")
+        return start
+
     def span(self, default_start: date) -> tuple[date, date, int]:
         self.is_valid()
         start = (self.cleaned_data.get("start") or default_start).replace(day=1)

@@ -8,14 +8,7 @@ from datetime import datetime, time, timedelta
 from django import forms
 from django.utils import timezone
 
-from productops.errors import DomainError
 from productops.models import ApiToken, Role
-
-
-def add_domain_error(form: forms.Form, exc: DomainError, aliases: dict[str, str] | None = None) -> None:
-    """Show a service's error on the field it names, or above the form."""
-    field = (aliases or {}).get(exc.attr or "", exc.attr)
-    form.add_error(field if field in form.fields else None, exc.detail)
 
 
 class RoleForm(forms.Form):

@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from portal.access import has_role, require_role, workspace_page
-from portal.forms.workspace import InvitationForm, RoleForm, add_domain_error
+from portal.forms import add_domain_error
+from portal.forms.workspace import InvitationForm, RoleForm
 from productops import selectors, services
 from productops.errors import DomainError
 from productops.models import Role

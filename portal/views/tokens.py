@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.access import workspace_page
-from portal.forms.workspace import ApiTokenForm, add_domain_error
+from portal.forms import add_domain_error
+from portal.forms.workspace import ApiTokenForm
 from productops import selectors, services
 from productops.errors import DomainError
 

@@ -101,3 +101,21 @@ def test_magic_links_never_show_their_secret_and_cannot_be_edited(admin_client):
     assert 'name="email"' not in page  # read-only
     assert admin_client.post(admin_url(MagicLink, "delete", link.pk), {"post": "yes"}).status_code == 403
     assert MagicLink.objects.filter(pk=link.pk).exists()
+
+
+def test_hiding_comments_needs_the_change_permission():
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    from tests.productops.factories import UserFactory
+
+    comment = CommentFactory(feature=_feature())
+    user = UserFactory(is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename="view_comment"))
+    client = Client()
+    client.force_login(user)
+    url = admin_url(Comment, "changelist")
+    assert "hide_comments" not in client.get(url).content.decode()
+    client.post(url, {"action": "hide_comments", "_selected_action": [comment.pk]})
+    comment.refresh_from_db()
+    assert comment.is_hidden is False

@@ -68,7 +68,8 @@ def test_my_feedback_lists_own_items_with_public_links_and_votes(workspace):
     private = FeatureFactory(product=product, title="Private", is_public=False)
     me = ContactFactory(workspace=workspace)
     BoardContactFactory(contact=me)
-    mine = FeedbackItemFactory(workspace=workspace, contact=me, state="linked")
+    mine = FeedbackItemFactory(workspace=workspace, contact=me, state="linked", source="public_board")
+    FeedbackItemFactory(workspace=workspace, contact=me, source="support_ticket")  # the team's record
     FeedbackLinkFactory(item=mine, feature=public)
     FeedbackLinkFactory(item=mine, feature=private)
     FeedbackItemFactory(workspace=workspace, contact=ContactFactory(workspace=workspace))

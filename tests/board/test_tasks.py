@@ -97,3 +97,27 @@ def test_opting_out_after_collection_skips_the_email(workspace):
     assert services.notifications_send_pending() == 0
     assert mail.outbox == []
     assert BoardNotification.objects.get().skipped is True
+
+
+def test_a_refused_address_does_not_hold_up_the_others_and_is_given_up(workspace, settings):
+    settings.EMAIL_BACKEND = "tests.board.mail_backends.RefusingEmailBackend"
+    BoardSettingsFactory(workspace=workspace)
+    feature = FeatureFactory(product=ProductFactory(workspace=workspace), title="SSO\nnow", is_public=True)
+    VoteFactory(feature=feature, contact=_verified(workspace, "bounce@refused.example"))  # the lower id
+    VoteFactory(feature=feature, contact=_verified(workspace, "fine@example.com"))
+    services.magic_link_request(workspace=workspace, email="bounce@refused.example")
+    services.magic_link_request(workspace=workspace, email="ok@example.com")
+    roadmap_services.feature_change_status(feature=feature, to_status="under_consideration", actor=None)
+
+    result = tasks.board_sweep.run()
+
+    assert (result["links"], result["collected"], result["sent"]) == (1, 2, 1)
+    assert sorted(m.to[0] for m in mail.outbox) == ["fine@example.com", "ok@example.com"]
+    assert "Update: SSO now is now under consideration" in [m.subject for m in mail.outbox]
+    refused = BoardNotification.objects.get(contact__email="bounce@refused.example")
+    assert (refused.sent_at, refused.failed_attempts) == (None, 1)
+    for _ in range(services.NOTIFY_MAX_ATTEMPTS):
+        tasks.board_sweep.run()
+    refused.refresh_from_db()
+    assert (refused.sent_at, refused.failed_attempts) == (None, services.NOTIFY_MAX_ATTEMPTS)
+    assert len(mail.outbox) == 2

@@ -399,8 +399,14 @@ def test_no_public_page_shows_internal_fields(board, product, workspace, verifie
     VoteFactory(feature=public, contact=other)
     CommentFactory(feature=public, contact=other, body="A public comment")
     me = verified(email="me@mine.example", name="Mia Me")
-    my_item = FeedbackItemFactory(workspace=workspace, contact=me, text="My own request")
+    my_item = FeedbackItemFactory(
+        workspace=workspace, contact=me, text="My own request", source="public_board"
+    )
     FeedbackLinkFactory(feature=public, item=my_item)
+    # What the team wrote about this customer elsewhere names them, but is internal.
+    FeedbackItemFactory(
+        workspace=workspace, contact=me, source="sales_call", text="Sales notes: churn risk at renewal"
+    )
     client = customer_client(me)
     slug = workspace.slug
     pages = [
@@ -432,6 +438,7 @@ def test_no_public_page_shows_internal_fields(board, product, workspace, verifie
         "4242",
         "31337",
         "Rita Rival",
+        "churn risk",
     ]
     for page in pages:
         body = page.content.decode()
@@ -557,3 +564,8 @@ def test_unverified_htmx_vote_sends_the_browser_to_sign_in(board, public_feature
     assert response.status_code == 204
     assert response["HX-Redirect"] == f"/p/{workspace.slug}/sign-in/?next=%2Fp%2F{workspace.slug}%2F"
     assert Vote.objects.count() == 0
+
+
+def test_odd_filter_values_are_ignored_not_errors(board, workspace):
+    for query in ("?product=²", "?product=99999999999999999999999", "?status=nope", "?sort=x"):
+        assert Client().get(f"/p/{workspace.slug}/{query}").status_code == 200

@@ -155,3 +155,49 @@ def test_editing_an_item_goes_through_the_service(admin_client):
         "export csv",
     )
     assert AuditEvent.objects.filter(target_type="feedback.feedbackitem", action="updated").count() == 1
+
+
+def _staff_with(*codenames: str):
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    from tests.productops.factories import UserFactory
+
+    user = UserFactory(is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_rotating_a_webhook_secret_needs_the_change_permission(admin_client):
+    webhook = InboundWebhookFactory(workspace=WorkspaceFactory())
+    secret = webhook.secret
+    url = admin_url(InboundWebhook, "changelist")
+    form = {"action": "rotate_secret", "_selected_action": [webhook.pk]}
+
+    viewer = _staff_with("view_inboundwebhook")
+    assert "rotate_secret" not in viewer.get(url).content.decode()
+    viewer.post(url, form)
+    webhook.refresh_from_db()
+    assert webhook.secret == secret
+
+    response = admin_client.post(url, form, follow=True)
+    webhook.refresh_from_db()
+    assert webhook.secret != secret
+    assert f"new signing secret (shown once): {webhook.secret}" in response.content.decode()
+
+
+def test_creating_a_webhook_shows_its_secret_once_to_its_creator(admin_client):
+    workspace = WorkspaceFactory()
+    response = admin_client.post(
+        admin_url(InboundWebhook, "add"),
+        {"workspace": workspace.pk, "provider": "generic", "name": "CRM"},
+        follow=True,
+    )
+    webhook = InboundWebhook.objects.get(workspace=workspace)
+    assert f"Signing secret (shown once): {webhook.secret}" in response.content.decode()
+    assert (
+        webhook.secret
+        not in admin_client.get(admin_url(InboundWebhook, "change", webhook.pk)).content.decode()
+    )

@@ -783,3 +783,10 @@ def test_scoring_page_query_count_does_not_grow_with_rows(portal_client, workspa
         response = client.get(url)
     assert response.content.decode().count('aria-label="Remove ') == 13
     assert len(many) == len(few)
+
+
+def test_timeline_refuses_an_impossible_month_without_failing(portal_client, workspace):
+    client, _ = portal_client(workspace, Role.VIEWER)
+    response = client.get(f"/w/{workspace.slug}/roadmap/timeline/?start=9999-06&months=12")
+    assert response.status_code == 200
+    assert "Pick a month between 1900 and 9000." in response.content.decode()

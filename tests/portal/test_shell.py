@@ -87,7 +87,14 @@ def test_front_door_without_workspace_offers_to_create_one():
     assert b"Create your first workspace" in page.content
 
     assert client.post("/", {"name": ""}).status_code == 400
+    symbols = client.post("/", {"name": "!!!"})
+    assert symbols.status_code == 400
     assert Workspace.objects.count() == 0
+    taken = Workspace.objects.create(name="Acme Product", slug="acme-product")
+    duplicate = client.post("/", {"name": "Acme Product"})
+    assert duplicate.status_code == 400
+    assert Workspace.objects.count() == 1
+    taken.delete()
 
     response = client.post("/", {"name": "Acme Product"})
     workspace = Workspace.objects.get()

@@ -213,3 +213,23 @@ def test_team_capacity_dates_are_checked_by_the_service(admin_client):
 
     capacity.refresh_from_db()
     assert capacity.ends_on == date(2027, 3, 31)
+
+
+def test_a_change_of_fields_and_status_is_saved_whole_or_not_at_all(admin_client):
+    feature = _feature(0)
+    blocker = FeatureFactory(product=feature.product, title="Blocker")
+    FeatureDependency.objects.create(workspace=feature.workspace, feature=feature, depends_on=blocker)
+    events = AuditEvent.objects.count()
+
+    response = admin_client.post(
+        admin_url(Feature, "change", feature.pk),
+        {"title": "Renamed", "product": feature.product.pk, "status": "shipped", "description": ""},
+        follow=True,
+    )
+
+    assert "Depends on unshipped: Blocker." in response.content.decode()
+    assert "was changed successfully" not in response.content.decode()
+    feature.refresh_from_db()
+    assert feature.status == "idea"
+    assert feature.title != "Renamed"
+    assert AuditEvent.objects.count() == events
