@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce
 
 from board.models import BoardContact, BoardSettings, Comment
 from feedback.models import Contact, FeedbackItem, FeedbackLink, Vote
-from feedback.selectors import similar_to_text
+from feedback.selectors import features_similar_to_text
 from productops.models import Workspace
 from roadmap.models import Feature, FeatureStatus, Horizon, Product
 from roadmap.selectors import public_feature_list
@@ -171,10 +171,9 @@ def similar_public_features(*, workspace: Workspace, text: str, limit: int = 5) 
     """Public features most like ``text`` (likely duplicates of an idea being submitted)."""
     if not text.strip():
         return []
-    matches = similar_to_text(workspace=workspace, text=text, limit=limit * 4)["features"]
-    ids = [m["feature"].pk for m in matches if m["feature"].is_public and m["feature"].merged_into_id is None]
-    by_id = public_feature_list(workspace=workspace).in_bulk(ids[:limit])
-    return [by_id[pk] for pk in ids[:limit] if pk in by_id]
+    ids = features_similar_to_text(workspace=workspace, text=text, limit=limit, public_only=True)
+    by_id = public_feature_list(workspace=workspace).in_bulk(ids)
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def my_feedback(*, contact: Contact) -> dict[str, list]:

@@ -3,6 +3,8 @@
 Every write (sign-in link request, idea, vote, comment) counts once against the client
 address and, when known, the verified contact and the e-mail address asked for. Past a
 limit in ``BOARD_THROTTLE_WINDOW`` seconds the write is refused with a 429 page.
+Similar-idea lookups (typed as the customer writes) have their own, larger budget per
+contact, ``BOARD_THROTTLE_LOOKUPS_PER_CONTACT``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
+from productops.client_address import client_address
+
 
 def _keys(request: HttpRequest, contact_id: int | None, email: str | None) -> dict[str, int]:
-    keys = {f"board-throttle:ip:{request.META.get('REMOTE_ADDR', '')}": settings.BOARD_THROTTLE_PER_IP}
+    keys = {f"board-throttle:ip:{client_address(request)}": settings.BOARD_THROTTLE_PER_IP}
     if contact_id is not None:
         keys[f"board-throttle:contact:{contact_id}"] = settings.BOARD_THROTTLE_PER_CONTACT
     if email:
@@ -27,7 +31,15 @@ def _keys(request: HttpRequest, contact_id: int | None, email: str | None) -> di
 
 def throttle_hit(request: HttpRequest, *, contact_id: int | None = None, email: str | None = None) -> bool:
     """Count one write; False (and nothing counted) when any of its limits is already reached."""
-    keys = _keys(request, contact_id, email)
+    return _count(_keys(request, contact_id, email))
+
+
+def lookup_hit(*, contact_id: int) -> bool:
+    """Count one similar-idea lookup of a verified contact; False past its budget."""
+    return _count({f"board-throttle:lookup:{contact_id}": settings.BOARD_THROTTLE_LOOKUPS_PER_CONTACT})
+
+
+def _count(keys: dict[str, int]) -> bool:
     counts = cache.get_many(list(keys))
     if any(counts.get(key, 0) >= limit for key, limit in keys.items()):
         return False

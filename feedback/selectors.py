@@ -357,6 +357,19 @@ def similar_to_text(*, workspace: Workspace, text: str, limit: int = 5) -> dict[
     }
 
 
+def features_similar_to_text(
+    *, workspace: Workspace, text: str, limit: int = 5, public_only: bool = False
+) -> list[int]:
+    """Ids of the open features whose titles read most like ``text``, best first (optionally only
+    public ones, so private features never crowd public matches out)."""
+    return [
+        match.id
+        for match in similar_features(
+            workspace_id=workspace.pk, text=text, limit=limit, public_only=public_only
+        )
+    ]
+
+
 def vote_list(*, workspace: Workspace) -> QuerySet[Vote]:
     return Vote.objects.for_workspace(workspace).select_related("contact").order_by("-created_at", "-id")
 

@@ -73,8 +73,11 @@ def similar_items(
     return sorted(scored, key=lambda m: (-m.similarity, m.id))[:limit]
 
 
-def similar_features(*, workspace_id: int, text: str, limit: int = 5) -> list[Match]:
-    """Open features (not shipped, declined or merged) whose title reads as part of ``text``."""
+def similar_features(
+    *, workspace_id: int, text: str, limit: int = 5, public_only: bool = False
+) -> list[Match]:
+    """Open features (not shipped, declined or merged) whose title reads as part of ``text``;
+    with ``public_only``, only those shown on the public board."""
     # The whole wording, filler included: a title such as "Sign-on with Okta" is part of it.
     needle = " ".join(text.lower().split())[:FEATURE_TEXT_LENGTH]
     if not needle:
@@ -87,20 +90,20 @@ def similar_features(*, workspace_id: int, text: str, limit: int = 5) -> list[Ma
                     SELECT id, word_similarity(lower(title), %s) AS score
                     FROM roadmap_feature
                     WHERE workspace_id = %s AND merged_into_id IS NULL
-                      AND status NOT IN ('shipped', 'declined')
+                      AND status NOT IN ('shipped', 'declined') AND (is_public OR NOT %s)
                 ) candidates
                 WHERE score >= %s
                 ORDER BY score DESC, id
                 LIMIT %s
                 """,
-                [needle, workspace_id, FEATURE_THRESHOLD, limit],
+                [needle, workspace_id, public_only, FEATURE_THRESHOLD, limit],
             )
             return [Match(id=row[0], similarity=round(float(row[1]), 4)) for row in cursor.fetchall()]
     from roadmap.selectors import open_feature_titles
 
     scored = [
         Match(id=pk, similarity=round(word_similarity(title, needle), 4))
-        for pk, title in open_feature_titles(workspace_id=workspace_id)
+        for pk, title in open_feature_titles(workspace_id=workspace_id, public_only=public_only)
     ]
     scored = [m for m in scored if m.similarity >= FEATURE_THRESHOLD]
     return sorted(scored, key=lambda m: (-m.similarity, m.id))[:limit]

@@ -15,9 +15,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
+from productops.client_address import client_address
+
 
 def _keys(request: HttpRequest) -> list[str]:
-    address = request.META.get("REMOTE_ADDR", "")
+    address = client_address(request)
     username = (request.POST.get("username") or "").strip().lower()
     digest = hashlib.sha256(username.encode()).hexdigest()[:32]
     return [f"login-failures:ip:{address}", f"login-failures:user:{digest}"]

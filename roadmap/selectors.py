@@ -105,11 +105,14 @@ def feature_list(*, workspace: Workspace) -> QuerySet[Feature]:
     )
 
 
-def open_feature_titles(*, workspace_id: int) -> list[tuple[int, str]]:
-    """(id, lower-cased title) of features that can still take feedback: not shipped, declined or merged."""
+def open_feature_titles(*, workspace_id: int, public_only: bool = False) -> list[tuple[int, str]]:
+    """(id, lower-cased title) of features that can still take feedback: not shipped, declined or merged
+    (and, with ``public_only``, shown on the public board)."""
+    features = Feature.objects.filter(workspace_id=workspace_id, merged_into__isnull=True)
+    if public_only:
+        features = features.filter(is_public=True)
     rows = (
-        Feature.objects.filter(workspace_id=workspace_id, merged_into__isnull=True)
-        .exclude(status__in=[FeatureStatus.SHIPPED, FeatureStatus.DECLINED])
+        features.exclude(status__in=[FeatureStatus.SHIPPED, FeatureStatus.DECLINED])
         .order_by("id")
         .values_list("id", "title")
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models, transaction
+from django.db import OperationalError, connection, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -893,19 +893,29 @@ def ranking_preview(
     """
     require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
     criteria, weights = _scoring_proposal(workspace, scoring_model, criterion_weights)
-    with transaction.atomic():
-        settings_for(workspace.pk)
-        RoadmapSettings.objects.filter(workspace=workspace).update(scoring_model=scoring_model)
-        for key, weight in weights.items():
-            ScorecardCriterion.objects.filter(pk=criteria[key].pk).update(weight=Decimal(str(weight)))
-        result = recompute_workspace(workspace_id=workspace.pk, full=True)
-        proposed = list(
-            Feature.objects.for_workspace(workspace)
-            .filter(priority_rank__isnull=False, merged_into__isnull=True)
-            .order_by("priority_rank", "id")
-            .values("id", "priority_rank", "priority_score")[:limit]
-        )
-        transaction.set_rollback(True)
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # The rolled-back recompute locks the workspace's rows while it runs; a preview
+                # waits briefly for a writer, never long enough to stall the page or the API.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '2s'")
+            settings_for(workspace.pk)
+            RoadmapSettings.objects.filter(workspace=workspace).update(scoring_model=scoring_model)
+            for key, weight in weights.items():
+                ScorecardCriterion.objects.filter(pk=criteria[key].pk).update(weight=Decimal(str(weight)))
+            result = recompute_workspace(workspace_id=workspace.pk, full=True)
+            proposed = list(
+                Feature.objects.for_workspace(workspace)
+                .filter(priority_rank__isnull=False, merged_into__isnull=True)
+                .order_by("priority_rank", "id")
+                .values("id", "priority_rank", "priority_score")[:limit]
+            )
+            transaction.set_rollback(True)
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        raise Conflict("The ranking is being changed; try the preview again.", code="busy") from exc
     if result.busy:
         raise Conflict("The ranking is being recomputed; try the preview again.", code="busy")
     current = {

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from board import selectors, services
 from board.forms import CommentForm, IdeaForm, SignInForm
-from board.throttling import throttle_hit, throttled_response
+from board.throttling import lookup_hit, throttle_hit, throttled_response
 from board.views.access import board_context, board_page, sign_in_session, sign_out_session
 from feedback.services import vote_cast, vote_remove
 from productops.errors import DomainError
@@ -153,6 +153,8 @@ def submit_idea(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             text = form.cleaned_data["text"]
             if request.POST.get("step") == "check":
+                if not lookup_hit(contact_id=request.contact.pk):
+                    return throttled_response(request, board_context(request))
                 similar = selectors.similar_public_features(workspace=request.workspace, text=text)
             else:
                 if (response := _throttled(request, contact_id=request.contact.pk)) is not None:
@@ -181,6 +183,8 @@ def submit_idea(request: HttpRequest) -> HttpResponse:
 def similar_ideas(request: HttpRequest) -> HttpResponse:
     """htmx partial: public features like the text being typed on the submit page."""
     text = (request.GET.get("text") or "")[:2000]
+    if not lookup_hit(contact_id=request.contact.pk):
+        return throttled_response(request, board_context(request))
     similar = (
         selectors.similar_public_features(workspace=request.workspace, text=text) if len(text) >= 10 else []
     )

@@ -569,3 +569,10 @@ def test_unverified_htmx_vote_sends_the_browser_to_sign_in(board, public_feature
 def test_odd_filter_values_are_ignored_not_errors(board, workspace):
     for query in ("?product=²", "?product=99999999999999999999999", "?status=nope", "?sort=x"):
         assert Client().get(f"/p/{workspace.slug}/{query}").status_code == 200
+
+
+def test_similar_idea_lookups_have_their_own_budget(board, workspace, verified, customer_client, settings):
+    settings.BOARD_THROTTLE_LOOKUPS_PER_CONTACT = 2
+    client = customer_client(verified())
+    url = f"/p/{workspace.slug}/submit/similar/?text=dark+mode+for+the+dashboards"
+    assert [client.get(url).status_code for _ in range(3)] == [200, 200, 429]

@@ -587,3 +587,13 @@ def test_a_successful_sign_in_redirects(client, owner):
     response = client.post("/api/auth/login/", {"username": owner.username, "password": "pw"})
 
     assert response.status_code == 302
+
+
+def test_client_address_honours_only_trusted_proxies(rf, settings):
+    from productops.client_address import client_address
+
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.7")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 0}
+    assert client_address(request) == "10.0.0.1"  # a client-sent header is not trusted
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    assert client_address(request) == "198.51.100.7"  # the address our one proxy appended

@@ -336,3 +336,40 @@ def test_feature_edit_is_all_or_nothing(workspace):
     feature.refresh_from_db()
     assert feature.title == "After"
     assert feature.criterion_values.get().value == Decimal("6.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ranking_preview_gives_up_quickly_when_a_writer_holds_the_rows(workspace, member):
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from roadmap.models import RoadmapSettings
+
+    if connection.vendor != "postgresql":
+        pytest.skip("lock_timeout is PostgreSQL's; SQLite serialises writers, so there is no lock to wait on")
+    pm = member(workspace, Role.PRODUCT_MANAGER).user
+    _ranked(workspace)
+    locked, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with transaction.atomic():
+            RoadmapSettings.objects.select_for_update().get(workspace=workspace)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        with pytest.raises(Conflict) as busy:
+            services.ranking_preview(workspace=workspace, actor=pm, scoring_model="ice", criterion_weights={})
+        assert busy.value.code == "busy"
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        thread.join()
+    assert RoadmapSettings.objects.get(workspace=workspace).scoring_model == "rice"
