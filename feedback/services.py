@@ -868,16 +868,26 @@ def feedback_link_delete(*, link: FeedbackLink, actor: User | None) -> None:
 
 
 @transaction.atomic
+@transaction.atomic
 def vote_cast(*, contact: Contact, feature: Feature, actor: User | None = None) -> tuple[Vote, bool]:
-    """One vote per contact per feature; voting again returns the existing vote (created=False)."""
+    """One vote per contact per feature; voting again returns the existing vote (created=False).
+
+    ``actor`` is the team member recording it, or None when the customer votes (public board)."""
     if actor is not None:
         require_role(workspace=contact.workspace, user=actor, role=Role.CONTRIBUTOR)
     _check_feature(contact.workspace, feature)
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a savepoint: a concurrent duplicate leaves the outer transaction usable
             vote = Vote.objects.create(workspace_id=contact.workspace_id, contact=contact, feature=feature)
     except IntegrityError:
         return Vote.objects.get(contact=contact, feature=feature), False
+    audit_record(
+        workspace=contact.workspace,
+        actor=actor,
+        action=AuditEvent.Action.CREATED,
+        target=vote,
+        changes={"feature": feature.pk, "contact": contact.pk},
+    )
     features_mark_dirty(workspace_id=contact.workspace_id, feature_ids=[feature.pk])
     return vote, True
 
@@ -887,10 +897,19 @@ def vote_remove(*, contact: Contact, feature: Feature, actor: User | None = None
     """Withdraw a vote; withdrawing one that does not exist changes nothing (False)."""
     if actor is not None:
         require_role(workspace=contact.workspace, user=actor, role=Role.CONTRIBUTOR)
-    deleted, _ = Vote.objects.filter(contact=contact, feature=feature).delete()
-    if deleted:
-        features_mark_dirty(workspace_id=contact.workspace_id, feature_ids=[feature.pk])
-    return bool(deleted)
+    vote = Vote.objects.filter(contact=contact, feature=feature).first()
+    if vote is None:
+        return False
+    audit_record(
+        workspace=contact.workspace,
+        actor=actor,
+        action=AuditEvent.Action.DELETED,
+        target=vote,
+        changes={"feature": feature.pk, "contact": contact.pk},
+    )
+    vote.delete()
+    features_mark_dirty(workspace_id=contact.workspace_id, feature_ids=[feature.pk])
+    return True
 
 
 # --- duplicates and merges ------------------------------------------------------------
