@@ -16,6 +16,7 @@ board_patterns = [
     path("mine/", public.mine, name="mine"),
     path("roadmap/", public.public_roadmap, name="roadmap"),
     path("sign-in/", public.sign_in, name="sign-in"),
+    path("sign-in/sent/", public.sign_in_sent, name="sign-in-sent"),
     path("verify/<str:token>/", public.verify, name="verify"),
     path("sign-out/", public.sign_out, name="sign-out"),
     path("unsubscribe/<str:token>/", public.unsubscribe, name="unsubscribe"),

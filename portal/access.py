@@ -39,6 +39,14 @@ def workspace_page(role: Role = Role.VIEWER) -> Callable:
             request: HttpRequest, workspace_slug: str, *args: object, **kwargs: object
         ) -> HttpResponse:
             if not request.user.is_authenticated:
+                if getattr(request, "htmx", False):
+                    # A fragment request whose session ended: send the whole page to sign in,
+                    # rather than swapping the sign-in page into a fragment.
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = redirect_to_login(request.htmx.current_url_abs_path or "/")[
+                        "Location"
+                    ]
+                    return response
                 return redirect_to_login(request.get_full_path())
             membership = (
                 Membership.objects.select_related("workspace")

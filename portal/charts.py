@@ -183,8 +183,9 @@ def scatter(
     """Dots at (``x``, ``y``) with ``label``, optional ``href`` and ``css``; both axes start at 0."""
     pad_left, pad_bottom, pad_top, pad_right = 48, 40, 12, 16
     plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
-    x_top = _nice_max(max([p["x"] for p in points] + [0]))
-    y_top = _nice_max(max([p["y"] for p in points] + [0]))
+    # Headroom, so the largest dots sit inside the plot rather than on its edge.
+    x_top = _nice_max(max([p["x"] for p in points] + [0]) * 1.1)
+    y_top = _nice_max(max([p["y"] for p in points] + [0]) * 1.1)
     marks = [
         Mark(
             x=pad_left + plot_w * (p["x"] / x_top),

@@ -220,7 +220,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None, initial={"next": next_path})
     if request.method == "POST":
         if form.is_spam():
-            return render(request, "board/sign_in_sent.html", board_context(request))
+            return redirect(_url(request, "sign-in-sent"))
         if form.is_valid():
             email = form.cleaned_data["email"]
             if (response := _throttled(request, email=email)) is not None:
@@ -230,11 +230,17 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             except DomainError as exc:
                 form.add_error("email", exc.detail)
             else:
-                # The same page whether or not the address is known.
-                return render(request, "board/sign_in_sent.html", board_context(request))
+                # The same answer whether or not the address is known; a redirect, so reloading
+                # the page does not ask for another e-mail.
+                return redirect(_url(request, "sign-in-sent"))
     return render(
         request, "board/sign_in.html", board_context(request, form=form), status=400 if form.errors else 200
     )
+
+
+@board_page(sign_in_page=True)
+def sign_in_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "board/sign_in_sent.html", board_context(request))
 
 
 @require_http_methods(["GET", "POST"])

@@ -17,6 +17,9 @@ ANY = [("", "Any")]
 STATE_CHOICES = [*FeedbackItem.State.choices, ("all", "All")]
 
 
+MAX_BULK_IDS = 100
+
+
 class IdListField(forms.Field):
     """Repeated whole numbers (``ids=3&ids=7``); whether they exist is the service's check."""
 
@@ -32,6 +35,9 @@ class IdListField(forms.Field):
             raise forms.ValidationError("Ids are whole numbers.", code="invalid") from None
         if any(i < 1 or i > 2**63 - 1 for i in ids):
             raise forms.ValidationError("Ids are whole numbers.", code="invalid")
+        if len(ids) > MAX_BULK_IDS:
+            # Bulk actions act on one page of the inbox; more is not a person clicking.
+            raise forms.ValidationError(f"Select at most {MAX_BULK_IDS} items.", code="too_many")
         return ids
 
 

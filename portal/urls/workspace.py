@@ -15,5 +15,6 @@ urlpatterns = [
         name="invitation-revoke",
     ),
     path("settings/tokens/", tokens.tokens, name="tokens"),
+    path("settings/tokens/created/", tokens.token_created, name="token-created"),
     path("settings/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
 ]

@@ -21,12 +21,7 @@ VOLUME_WEEKS = 12
 def dashboard(request: HttpRequest) -> HttpResponse:
     workspace = request.workspace
     now = timezone.now()
-    top = list(
-        roadmap_selectors.feature_list(workspace=workspace)
-        .filter(priority_rank__isnull=False, merged_into__isnull=True)
-        .prefetch_related(None)
-        .select_related("product")[:TOP_PRIORITIES]
-    )
+    top = roadmap_selectors.feature_rank_list(workspace=workspace, limit=TOP_PRIORITIES)
     movers = roadmap_selectors.priority_movers(workspace=workspace, since=now - timedelta(days=7))
     for mover in movers:
         old, new = mover["old_rank"], mover["new_rank"]

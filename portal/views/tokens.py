@@ -15,6 +15,8 @@ from portal.forms.workspace import ApiTokenForm
 from productops import selectors, services
 from productops.errors import DomainError
 
+_SHOWN_ONCE = "portal-api-token-shown-once"
+
 
 def _tokens(request: HttpRequest):
     return selectors.api_token_list(workspace=request.workspace, membership=request.membership)
@@ -37,11 +39,10 @@ def tokens(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             add_domain_error(form, exc, aliases={"expires_at": "expires_on"})
         else:
-            response = render(
-                request, "portal/settings/token_created.html", {"token": token, "key": key}, status=201
-            )
-            response["Cache-Control"] = "no-store"  # the key must not linger in any cache
-            return response
+            # Post/redirect/get, so reloading the result page cannot create a second token; the key
+            # waits in the session for that one page view only.
+            request.session[_SHOWN_ONCE] = {"id": token.pk, "key": key}
+            return redirect("portal:token-created", request.workspace.slug)
     return render(
         request,
         "portal/settings/tokens.html",
@@ -62,3 +63,16 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     else:
         messages.success(request, f"The token “{token.name}” was revoked.")
     return redirect("portal:tokens", request.workspace.slug)
+
+
+@workspace_page()
+def token_created(request: HttpRequest) -> HttpResponse:
+    """The new token's key, once: the session forgets it as this page is rendered."""
+    shown = request.session.pop(_SHOWN_ONCE, None)
+    token = _tokens(request).filter(pk=shown["id"]).first() if shown else None
+    if token is None:
+        messages.info(request, "A token's key is shown only once, right after it is created.")
+        return redirect("portal:tokens", request.workspace.slug)
+    response = render(request, "portal/settings/token_created.html", {"token": token, "key": shown["key"]})
+    response["Cache-Control"] = "no-store"  # the key must not linger in any cache
+    return response

@@ -885,3 +885,18 @@ def test_feature_picker_searches_linkable_features(portal_client, workspace, oth
     assert list(response.context["feature_options"]) == [sso]
     assert f'<option value="{sso.pk}">Single sign-on — Idea</option>' in response.content.decode()
     assert "No feature matches “zzz”" in none.content.decode()
+
+
+def test_bulk_actions_refuse_more_than_a_page_of_items(portal_client, workspace):
+    from feedback.models import FeedbackItem
+    from portal.forms.feedback import MAX_BULK_IDS
+
+    client, _ = portal_client(workspace, Role.CONTRIBUTOR)
+    item = FeedbackItemFactory(workspace=workspace)
+    response = client.post(
+        f"/w/{workspace.slug}/feedback/bulk/",
+        {"action": "archive", "ids": [item.pk] * (MAX_BULK_IDS + 1)},
+    )
+    assert response.status_code == 400
+    assert f"Select at most {MAX_BULK_IDS} items." in response.content.decode()
+    assert FeedbackItem.objects.get(pk=item.pk).state == "new"

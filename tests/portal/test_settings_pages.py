@@ -389,9 +389,12 @@ def test_bad_revoked_and_expired_invitation_links_show_a_clear_error(workspace, 
 def test_token_key_is_shown_once(portal_client, workspace):
     client, me = portal_client(workspace, Role.VIEWER)
 
-    created = client.post(tokens_url(workspace), {"name": "CI export", "scopes": ["read"]})
+    posted = client.post(tokens_url(workspace), {"name": "CI export", "scopes": ["read"]})
+    assert posted.status_code == 302
+    assert posted["Location"] == f"{tokens_url(workspace)}created/"
+    created = client.get(posted["Location"])
 
-    assert created.status_code == 201
+    assert created.status_code == 200
     assert created["Cache-Control"] == "no-store"
     token = ApiToken.objects.get(workspace=workspace, user=me.user)
     key = created.context["key"]
@@ -405,6 +408,9 @@ def test_token_key_is_shown_once(portal_client, workspace):
     assert "CI export" in listing.content.decode()
     assert f"<code>{token.prefix}…</code>" in listing.content.decode()
     assert key not in listing.content.decode()
+    again = client.get(posted["Location"])  # a reload: the key is gone, and no second token
+    assert again["Location"] == tokens_url(workspace)
+    assert ApiToken.objects.filter(workspace=workspace).count() == 1
 
 
 def test_token_with_an_expiry_and_both_scopes(portal_client, workspace):
@@ -415,7 +421,7 @@ def test_token_with_an_expiry_and_both_scopes(portal_client, workspace):
         tokens_url(workspace), {"name": "sync", "scopes": ["read", "write"], "expires_on": day.isoformat()}
     )
 
-    assert response.status_code == 201
+    assert response.status_code == 302
     token = ApiToken.objects.get(user=me.user)
     assert token.scopes == ["read", "write"]
     assert timezone.localtime(token.expires_at).date() == day + timezone.timedelta(days=1)

@@ -154,3 +154,13 @@ def test_dashboard_query_count_does_not_grow_with_rows(portal_client, workspace)
     with CaptureQueriesContext(connection) as many:
         client.get(f"/w/{workspace.slug}/")
     assert len(many) == len(few)
+
+
+def test_an_htmx_request_after_the_session_ended_sends_the_page_to_sign_in(workspace):
+    response = Client().get(
+        f"/w/{workspace.slug}/feedback/",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver/w/{workspace.slug}/feedback/?state=new",
+    )
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == f"/accounts/login/?next=/w/{workspace.slug}/feedback/%3Fstate%3Dnew"

@@ -164,3 +164,9 @@ def test_beat_schedule_is_editable_in_the_admin(admin_client):
     assert "productops: send pending invitation emails" in listing.content.decode()
     task = PeriodicTask.objects.get(name="productops: send pending invitation emails")
     assert admin_client.get(admin_url(PeriodicTask, "change", task.pk)).status_code == 200
+
+
+def test_admin_pages_carry_the_product_icon(admin_client):
+    page = admin_client.get("/admin/").content.decode()
+    assert '<link rel="icon" href="/static/portal/favicon.svg" type="image/svg+xml">' in page
+    assert "Django administration" in page  # still Django's own layout around it
