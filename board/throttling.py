@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
 from productops.client_address import client_address
+from productops.rate_limit import rate_limit_hit
 
 
 def _keys(request: HttpRequest, contact_id: int | None, email: str | None) -> dict[str, int]:
@@ -40,16 +40,7 @@ def lookup_hit(*, contact_id: int) -> bool:
 
 
 def _count(keys: dict[str, int]) -> bool:
-    counts = cache.get_many(list(keys))
-    if any(counts.get(key, 0) >= limit for key, limit in keys.items()):
-        return False
-    for key in keys:
-        if not cache.add(key, 1, timeout=settings.BOARD_THROTTLE_WINDOW):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.add(key, 1, timeout=settings.BOARD_THROTTLE_WINDOW)
-    return True
+    return rate_limit_hit(keys, window=settings.BOARD_THROTTLE_WINDOW)
 
 
 def throttled_response(request: HttpRequest, context: dict) -> HttpResponse:

@@ -8,6 +8,7 @@ from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from portal.forms import add_domain_error
@@ -54,6 +55,8 @@ def invitation_accept(request: HttpRequest) -> HttpResponse:
         error = "This invitation was revoked. Ask for a new invitation."
     elif invitation.accepted_at is not None:
         error = "This invitation was already accepted."
+    elif invitation.expires_at <= timezone.now():
+        error = "This invitation has expired. Ask for a new invitation."
     next_url = f"{request.path}?{urlencode({'token': token})}"
     status = 200
     if error or (form is not None and form.errors):

@@ -1,12 +1,51 @@
 """Sign in, sign out and password reset: Django's views with the portal's templates.
 
-Sign-in goes through the same failure throttle as the admin and API logins.
+Sign-in goes through the same failure throttle as the admin and API logins. Reset
+requests are limited per client address and per e-mail address, and the e-mailed
+link starts with ``PUBLIC_BASE_URL`` (not the request's Host header, which a
+client chooses).
 """
 
+import hashlib
+
+from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import path, reverse_lazy
 
+from productops.client_address import client_address
 from productops.login_throttle import throttle_login
+from productops.rate_limit import rate_limit_hit
+
+#: Reset e-mails per hour per client address and per e-mail address.
+RESETS_PER_ADDRESS = 10
+RESETS_PER_EMAIL = 3
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "portal/auth/password_reset.html"
+    email_template_name = "portal/auth/password_reset_email.txt"
+    subject_template_name = "portal/auth/password_reset_subject.txt"
+    success_url = reverse_lazy("portal:password-reset-done")
+
+    def form_valid(self, form):
+        email = form.cleaned_data["email"].strip().lower()
+        keys = {
+            f"password-reset:ip:{client_address(self.request)}": RESETS_PER_ADDRESS,
+            f"password-reset:email:{hashlib.sha256(email.encode()).hexdigest()[:32]}": RESETS_PER_EMAIL,
+        }
+        if not rate_limit_hit(keys, window=60 * 60):
+            return _too_many(self.request)
+        self.extra_email_context = {"base_url": settings.PUBLIC_BASE_URL}
+        return super().form_valid(form)
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    response = render(request, "portal/auth/password_reset_throttled.html", status=429)
+    response["Retry-After"] = "3600"
+    return response
+
 
 urlpatterns = [
     path(
@@ -25,12 +64,7 @@ urlpatterns = [
     ),
     path(
         "accounts/password-reset/",
-        auth_views.PasswordResetView.as_view(
-            template_name="portal/auth/password_reset.html",
-            email_template_name="portal/auth/password_reset_email.txt",
-            subject_template_name="portal/auth/password_reset_subject.txt",
-            success_url=reverse_lazy("portal:password-reset-done"),
-        ),
+        PasswordResetView.as_view(),
         name="password-reset",
     ),
     path(

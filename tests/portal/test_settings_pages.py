@@ -368,6 +368,12 @@ def test_bad_revoked_and_expired_invitation_links_show_a_clear_error(workspace, 
         workspace=workspace, email="e@example.com", role="viewer", actor=owner
     )
     Invitation.objects.filter(pk=expired.pk).update(expires_at=timezone.now())
+    shown = client.get(
+        f"/invitations/accept/?token={signing.dumps(expired.pk, salt=services.INVITATION_SALT)}"
+    )
+    assert shown.status_code == 400
+    assert "This invitation has expired. Ask for a new invitation." in shown.content.decode()
+    assert 'name="password1"' not in shown.content.decode()  # no sign-up form for a dead link
     users = User.objects.count()
     response = client.post(
         "/invitations/accept/",

@@ -52,7 +52,8 @@ def test_sign_out_is_a_post(portal_client, workspace):
     assert client.get(f"/w/{workspace.slug}/").status_code == 302
 
 
-def test_password_reset_mails_a_link_that_sets_a_new_password(workspace, member):
+def test_password_reset_mails_a_link_that_sets_a_new_password(workspace, member, settings):
+    settings.PUBLIC_BASE_URL = "https://po.example.com"
     user = member(workspace).user
     user.email = "pm@example.com"
     user.save()
@@ -61,6 +62,7 @@ def test_password_reset_mails_a_link_that_sets_a_new_password(workspace, member)
     assert response["Location"] == "/accounts/password-reset/sent/"
     assert len(mail.outbox) == 1
     link = next(line for line in mail.outbox[0].body.splitlines() if "/accounts/reset/" in line)
+    assert link.startswith("Choose a new password: https://po.example.com/accounts/reset/")
     path = link[link.index("/accounts/reset/") :]
     form = client.get(path, follow=True)
     assert b"Choose a new password" in form.content
@@ -164,3 +166,15 @@ def test_an_htmx_request_after_the_session_ended_sends_the_page_to_sign_in(works
     )
     assert response.status_code == 204
     assert response["HX-Redirect"] == f"/accounts/login/?next=/w/{workspace.slug}/feedback/%3Fstate%3Dnew"
+
+
+def test_password_reset_requests_are_limited_per_address(workspace, member):
+    user = member(workspace).user
+    user.email = "pm@example.com"
+    user.save()
+    client = Client()
+    answers = [
+        client.post("/accounts/password-reset/", {"email": "PM@example.com"}).status_code for _ in range(4)
+    ]
+    assert answers == [302, 302, 302, 429]
+    assert len(mail.outbox) == 3
