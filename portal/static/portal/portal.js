@@ -3,6 +3,18 @@
    Sections belong to page areas. */
 "use strict";
 
+/* Keyboard focus after a partial update: content swapped into (or as) an element marked
+   data-focus-on-swap gets focus on its first control, so keyboard users are not sent back
+   to the top of the page. */
+document.addEventListener("htmx:load", function (event) {
+  var elt = event.detail.elt;
+  if (!elt || elt === document.body || !elt.closest) { return; }
+  var box = elt.closest("[data-focus-on-swap]");
+  if (!box) { return; }
+  var target = box.querySelector("[autofocus], input:not([type=hidden]), select, textarea, button, a[href]");
+  if (target) { target.focus(); }
+});
+
 /* == roadmap pages ============================================================= */
 /* Boards (roadmap now/next/later, kanban): drag a card onto a column to move it. The drop
    posts through htmx to the card's move URL (the same endpoint as the card's "Move to" form,
