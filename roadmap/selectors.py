@@ -132,7 +132,8 @@ def feature_priority_history(*, feature: Feature) -> QuerySet[PrioritySnapshot]:
 
 
 def priority_movers(*, workspace: Workspace, since: datetime) -> list[dict]:
-    """Features whose rank changed since ``since``: old rank (before), new rank (now)."""
+    """Features whose rank changed since ``since``: old rank (before), new rank (now), and
+    ``delta`` (places gained; negative when it fell; None when it entered or left the ranking)."""
     before = {}
     for snapshot in (
         PrioritySnapshot.objects.for_workspace(workspace)
@@ -157,6 +158,9 @@ def priority_movers(*, workspace: Workspace, since: datetime) -> list[dict]:
                     "feature": feature,
                     "old_rank": old,
                     "new_rank": feature.priority_rank,
+                    "delta": old - feature.priority_rank
+                    if old is not None and feature.priority_rank is not None
+                    else None,
                     "score": feature.priority_score,
                 }
             )

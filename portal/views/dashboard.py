@@ -23,20 +23,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     top = roadmap_selectors.feature_rank_list(workspace=workspace, limit=TOP_PRIORITIES)
     movers = roadmap_selectors.priority_movers(workspace=workspace, since=now - timedelta(days=7))
-    for mover in movers:
-        old, new = mover["old_rank"], mover["new_rank"]
-        mover["delta"] = (old - new) if old is not None and new is not None else None
     weekly = feedback_selectors.feedback_weekly_totals(workspace=workspace, weeks=VOLUME_WEEKS, now=now)
     volume_chart = charts.columns(
         [(week.strftime("%d %b"), count) for week, count in weekly],
         title=f"Feedback received per week, last {VOLUME_WEEKS} weeks",
     )
     key_results = list(roadmap_selectors.key_result_list(workspace=workspace))
-    for kr in key_results:
-        span = kr.target - kr.baseline
-        kr.progress_pct = (
-            0 if span == 0 else max(0, min(100, round(float((kr.current - kr.baseline) / span) * 100)))
-        )
     return render(
         request,
         "portal/dashboard.html",

@@ -141,7 +141,10 @@ def test_priority_movers_lists_rank_changes_since_a_date(workspace):
     recompute_workspace(workspace_id=workspace.pk)
 
     movers = selectors.priority_movers(workspace=workspace, since=since)
-    assert [(m["feature"].title, m["old_rank"], m["new_rank"]) for m in movers] == [("B", 2, 1), ("A", 1, 2)]
+    assert [(m["feature"].title, m["old_rank"], m["new_rank"], m["delta"]) for m in movers] == [
+        ("B", 2, 1, 1),
+        ("A", 1, 2, -1),
+    ]
     assert Feature.objects.get(pk=a.pk).priority_rank == 2
 
 
