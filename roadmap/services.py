@@ -82,6 +82,17 @@ SCORING_INPUTS = {
     "status",
 }
 RICE_IMPACTS = {Decimal("0.25"), Decimal("0.5"), Decimal("1"), Decimal("2"), Decimal("3")}
+#: Allowed (low, high) of each bounded scoring input; forms show the same bounds.
+SCORE_INPUT_RANGES = {
+    "confidence_pct": (0, 100),
+    "ice_impact": (1, 10),
+    "ice_confidence": (1, 10),
+    "ice_ease": (1, 10),
+    "business_value": (1, 20),
+    "time_criticality": (1, 20),
+    "risk_reduction": (1, 20),
+    "value": (1, 10),
+}
 
 
 # --- shared helpers -----------------------------------------------------------
@@ -556,17 +567,7 @@ def _check_feature_values(
         raise ValidationFailed(
             "RICE impact is one of 0.25, 0.5, 1, 2, 3.", attr="impact", code="invalid_choice"
         )
-    ranges = {
-        "confidence_pct": (0, 100),
-        "ice_impact": (1, 10),
-        "ice_confidence": (1, 10),
-        "ice_ease": (1, 10),
-        "business_value": (1, 20),
-        "time_criticality": (1, 20),
-        "risk_reduction": (1, 20),
-        "value": (1, 10),
-    }
-    for field, (low, high) in ranges.items():
+    for field, (low, high) in SCORE_INPUT_RANGES.items():
         if data.get(field) is not None and not (low <= data[field] <= high):
             raise ValidationFailed(f"Must be between {low} and {high}.", attr=field, code="out_of_range")
 

@@ -9,6 +9,7 @@ from django import forms
 
 from productops.models import Workspace
 from roadmap import selectors as roadmap_selectors
+from roadmap import services as roadmap_services
 from roadmap.models import Feature, FeatureStatus, Horizon, ScorecardCriterion, ScoringModel
 
 UNSCHEDULED = "unscheduled"
@@ -182,17 +183,7 @@ class FeatureEditForm(forms.Form):
             return forms.DecimalField(
                 required=False, min_value=Decimal("0.01"), max_digits=10, decimal_places=2, label="Job size"
             )
-        bounds = {
-            "reach": (0, None),
-            "confidence_pct": (0, 100),
-            "ice_impact": (1, 10),
-            "ice_confidence": (1, 10),
-            "ice_ease": (1, 10),
-            "business_value": (1, 20),
-            "time_criticality": (1, 20),
-            "risk_reduction": (1, 20),
-            "value": (1, 10),
-        }[name]
+        bounds = {"reach": (0, None), **roadmap_services.SCORE_INPUT_RANGES}[name]
         label = str(field.verbose_name).replace("_", " ").capitalize()
         labels = {"confidence_pct": "Confidence %", "ice_impact": "ICE impact", "ice_ease": "ICE ease"}
         labels["ice_confidence"] = "ICE confidence"
