@@ -318,12 +318,14 @@ def matrix(request: HttpRequest) -> HttpResponse:
         )
     )
     label = ScoringModel(model).label
+    # One reverse for all dots (a page may plot hundreds).
+    feature_url = reverse("portal:feature", args=[workspace.slug, 0]).replace("/0/", "/{}/")
     points = [
         {
             "x": float(f.effort),
             "y": getattr(f, column),
             "label": f.title,
-            "href": reverse("portal:feature", args=[workspace.slug, f.pk]),
+            "href": feature_url.format(f.pk),
             "css": f"dot-{f.status}",
         }
         for f in features
@@ -337,6 +339,9 @@ def matrix(request: HttpRequest) -> HttpResponse:
     rows = sorted(features, key=lambda f: (-getattr(f, column), f.effort, f.pk))
     for f in rows:
         f.matrix_value = getattr(f, column)
+        f.url = feature_url.format(f.pk)
+    # The chart plots every feature; the table lists the top ones unless asked for all.
+    shown = rows if request.GET.get("all") == "1" else rows[:COLUMN_CARD_LIMIT]
     return render(
         request,
         "portal/roadmap/matrix.html",
@@ -346,7 +351,9 @@ def matrix(request: HttpRequest) -> HttpResponse:
             "model_label": label,
             "model_choices": ScoringModel.choices,
             "chart": chart,
-            "rows": rows,
+            "rows": shown,
+            "hidden_rows": len(rows) - len(shown),
+            "total_rows": len(rows),
             "settings": settings_row,
         },
     )

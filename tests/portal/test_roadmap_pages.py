@@ -790,3 +790,18 @@ def test_timeline_refuses_an_impossible_month_without_failing(portal_client, wor
     response = client.get(f"/w/{workspace.slug}/roadmap/timeline/?start=9999-06&months=12")
     assert response.status_code == 200
     assert "Pick a month between 1900 and 9000." in response.content.decode()
+
+
+def test_matrix_plots_every_feature_and_lists_the_top_ones(portal_client, workspace, monkeypatch):
+    monkeypatch.setattr("portal.views.roadmap.COLUMN_CARD_LIMIT", 2)
+    client, _ = portal_client(workspace, Role.VIEWER)
+    product = ProductFactory(workspace=workspace)
+    for n in range(1, 4):
+        feature(workspace, product, title=f"Scored {n}", effort=n, score_rice=100.0 * n, status="planned")
+
+    content = client.get(f"/w/{workspace.slug}/roadmap/matrix/?model=rice").content.decode()
+    chart, table = content.split('id="matrix-table-h"')
+    assert chart.count('class="chart-dot') == 3
+    assert ["Scored 3" in table, "Scored 2" in table, "Scored 1" in table] == [True, True, False]
+    assert "Show all 3 (the 2 highest-scoring shown)" in table
+    assert "Scored 1" in client.get(f"/w/{workspace.slug}/roadmap/matrix/?model=rice&all=1").content.decode()
