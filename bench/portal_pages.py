@@ -4,15 +4,17 @@
 
 Seeds the demo workspace (``seed_demo --scale N``) in the benchmark database
 (``BENCH_DATABASE_URL``, default PostgreSQL ``productops_bench``), then renders
-each page in-process with Django's test client as the demo owner (or a signed-in
-customer for the public board), and prints the median and worst server time and
-the number of SQL queries. The quality bar is < 200 ms per page; the query count
+each page in-process with Django's test client as the demo owner (or a visitor
+for the public board), with ``DEBUG`` off as in production, and prints the median
+and worst server time and the number of SQL queries. The quality bar is < 200 ms per page; the query count
 must not grow with ``--scale`` (run twice with different scales to compare).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import statistics
 import time
 
@@ -24,6 +26,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args(argv)
+    # As production renders: DEBUG off (no template debug data, no query log).
+    os.environ["DEBUG"] = "0"
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("ALLOWED_HOSTS", "localhost")
+    os.environ["SECURE_SSL_REDIRECT"] = "0"
     django_for_bench()
 
     from django.core.management import call_command
@@ -74,9 +81,10 @@ def main(argv: list[str]) -> None:
     slowest = 0.0
     for client, path in pages:
         client.get(path)  # warm caches and templates
-        reset_queries()  # DEBUG is on here: the log holds earlier requests' queries
+        reset_queries()
         with CaptureQueriesContext(connection) as queries:
             response = client.get(path)
+        query_count = len(queries)  # now: later requests reset the connection's query log
         assert response.status_code == 200, (path, response.status_code)
         times = []
         for _ in range(args.repeat):
@@ -84,5 +92,5 @@ def main(argv: list[str]) -> None:
             client.get(path)
             times.append((time.perf_counter() - started) * 1000)
         slowest = max(slowest, max(times))
-        print(f"{path:48} {len(queries):7d} {statistics.median(times):10.1f} {max(times):8.1f}")
+        print(f"{path:48} {query_count:7d} {statistics.median(times):10.1f} {max(times):8.1f}")
     print(f"slowest single render: {slowest:.1f} ms (bar: 200 ms)")
