@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from board import selectors
 from feedback.models import Contact
+from productops.safe_redirect import safe_next
 
 SESSION_KEY = "board_contacts"
 
@@ -65,9 +66,8 @@ def board_page(*, verified: bool = False, sign_in_page: bool = False) -> Callabl
             if request.contact is None and (verified or not (board.anonymous_viewing or sign_in_page)):
                 next_path = request.get_full_path() if request.method == "GET" else None
                 if next_path is None:
-                    posted_next = request.POST.get("next", "")
                     home = f"/p/{workspace_slug}/"
-                    next_path = posted_next if posted_next.startswith(home) else home
+                    next_path = safe_next(request, request.POST.get("next"), fallback=home, within=home)
                 response = sign_in_redirect(request, next_path)
                 if getattr(request, "htmx", False):
                     # htmx would swap the sign-in page into the fragment: send the browser there.

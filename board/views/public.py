@@ -7,7 +7,6 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from board import selectors, services
@@ -16,6 +15,7 @@ from board.throttling import lookup_hit, throttle_hit, throttled_response
 from board.views.access import board_context, board_page, sign_in_session, sign_out_session
 from feedback.services import vote_cast, vote_remove
 from productops.errors import DomainError
+from productops.safe_redirect import safe_next
 from roadmap.models import FeatureStatus
 
 PAGE_SIZE = 30
@@ -104,16 +104,12 @@ def feature_vote(request: HttpRequest, feature_id: int) -> HttpResponse:
     if request.htmx:
         feature = _feature_or_404(request, feature_id)
         return render(request, "board/partials/vote.html", board_context(request, feature=feature))
-    return redirect(
-        request.POST.get("next") if _safe_next(request) else _url(request, "feature", feature_id=feature.pk)
-    )
+    return redirect(_next(request, request.POST.get("next"), _url(request, "feature", feature_id=feature.pk)))
 
 
-def _safe_next(request: HttpRequest) -> bool:
-    next_path = request.POST.get("next", "")
-    return next_path.startswith(f"/p/{request.workspace.slug}/") and url_has_allowed_host_and_scheme(
-        next_path, allowed_hosts={request.get_host()}
-    )
+def _next(request: HttpRequest, candidate: str | None, fallback: str) -> str:
+    """A page of this board only."""
+    return safe_next(request, candidate, fallback=fallback, within=f"/p/{request.workspace.slug}/")
 
 
 @require_POST
@@ -214,9 +210,7 @@ def public_roadmap(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @board_page(sign_in_page=True)
 def sign_in(request: HttpRequest) -> HttpResponse:
-    next_path = request.POST.get("next") or request.GET.get("next") or ""
-    if not next_path.startswith(f"/p/{request.workspace.slug}/"):
-        next_path = ""
+    next_path = _next(request, request.POST.get("next") or request.GET.get("next"), "")
     form = SignInForm(request.POST or None, initial={"next": next_path})
     if request.method == "POST":
         if form.is_spam():
@@ -255,11 +249,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "board/verify.html", board_context(request, error=exc.detail), status=400)
     sign_in_session(request, contact)
     messages.success(request, "You are signed in.")
-    return redirect(
-        link.next_path
-        if link.next_path.startswith(f"/p/{request.workspace.slug}/")
-        else _url(request, "home")
-    )
+    return redirect(_next(request, link.next_path, _url(request, "home")))
 
 
 @require_POST

@@ -14,7 +14,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from portal import charts
@@ -30,6 +29,7 @@ from portal.forms.roadmap import (
 )
 from productops.errors import DomainError
 from productops.models import Role
+from productops.safe_redirect import safe_next
 from roadmap import selectors as roadmap_selectors
 from roadmap import services as roadmap_services
 from roadmap.models import Feature, FeatureStatus, ScoringModel
@@ -42,10 +42,10 @@ def _card_context(feature: Feature, **extra: object) -> dict:
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return fallback
+    """Back to the workspace page the form came from, never elsewhere."""
+    return safe_next(
+        request, request.POST.get("next"), fallback=fallback, within=f"/w/{request.workspace.slug}/"
+    )
 
 
 #: Cards rendered per board column unless ``?all=1``: a column of hundreds is read by its top

@@ -597,3 +597,14 @@ def test_client_address_honours_only_trusted_proxies(rf, settings):
     assert client_address(request) == "10.0.0.1"  # a client-sent header is not trusted
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     assert client_address(request) == "198.51.100.7"  # the address our one proxy appended
+
+
+def test_safe_next_keeps_the_browser_on_the_site_and_under_the_prefix(rf):
+    from productops.safe_redirect import safe_next
+
+    request = rf.get("/")
+    allowed = safe_next(request, "/p/acme/mine/", fallback="/p/acme/", within="/p/acme/")
+    assert allowed == "/p/acme/mine/"
+    bad_ones = ["https://evil.example/", "//evil.example/p/acme/", "/p/other/", "javascript:alert(1)", None]
+    for bad in bad_ones:
+        assert safe_next(request, bad, fallback="/p/acme/", within="/p/acme/") == "/p/acme/", bad
