@@ -11,7 +11,9 @@ import hashlib
 import logging
 import secrets
 import smtplib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,9 +52,25 @@ TOKEN_LAST_USED_RESOLUTION_SECONDS = 60
 # --- Shared building blocks -------------------------------------------------
 
 
+#: Who "the system" is for writes made with ``actor=None``: the system itself, or a staff
+#: operator working in the admin console (set per request by ``audit_as_operator``).
+_system_actor_label: ContextVar[str] = ContextVar("audit_system_actor_label", default="system")
+
+
+@contextmanager
+def audit_as_operator(user: User) -> Iterator[None]:
+    """Inside the block, writes made as the system are audited as this staff operator
+    (``operator:<username>``), so the log says who used the admin console."""
+    token = _system_actor_label.set(f"operator:{user.get_username()}"[:150])
+    try:
+        yield
+    finally:
+        _system_actor_label.reset(token)
+
+
 def _actor_label(actor: User | None) -> str:
     if actor is None:
-        return "system"
+        return _system_actor_label.get()
     return actor.get_username()
 
 

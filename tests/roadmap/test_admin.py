@@ -233,3 +233,14 @@ def test_a_change_of_fields_and_status_is_saved_whole_or_not_at_all(admin_client
     assert feature.status == "idea"
     assert feature.title != "Renamed"
     assert AuditEvent.objects.count() == events
+
+
+def test_admin_writes_are_audited_as_the_operator(admin_client, admin_user):
+    product = ProductFactory()
+    response = admin_client.post(
+        admin_url(Feature, "add"),
+        {"workspace": product.workspace.pk, "title": "Audit me", "product": product.pk},
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(target_type="roadmap.feature", action="created")
+    assert (event.actor_id, event.actor_label) == (None, f"operator:{admin_user.username}")
