@@ -34,7 +34,8 @@ from board.models import (
     Comment,
     MagicLink,
 )
-from feedback.models import Contact, FeedbackItem, FeedbackLink, Vote
+from feedback.models import Contact, FeedbackItem
+from feedback.selectors import contacts_asking_for
 from feedback.services import contact_get_or_create, feedback_item_ingest
 from productops.errors import Conflict, NotFound, ValidationFailed
 from productops.models import AuditEvent, Role, User, Workspace
@@ -347,13 +348,7 @@ def _recipients(changes: list[FeatureStatusChange]) -> list[BoardNotification]:
     """(contact, change) pairs: verified board contacts who voted for or requested the feature."""
     feature_ids = {change.feature_id for change in changes}
     subscribed = BoardContact.objects.filter(notifications_enabled=True).values("contact_id")
-    by_feature: dict[int, set[int]] = {}
-    votes = Vote.objects.filter(feature_id__in=feature_ids, contact_id__in=subscribed)
-    for feature_id, contact_id in votes.values_list("feature_id", "contact_id"):
-        by_feature.setdefault(feature_id, set()).add(contact_id)
-    links = FeedbackLink.objects.filter(feature_id__in=feature_ids, item__contact_id__in=subscribed)
-    for feature_id, contact_id in links.values_list("feature_id", "item__contact_id"):
-        by_feature.setdefault(feature_id, set()).add(contact_id)
+    by_feature = contacts_asking_for(feature_ids=feature_ids, contact_ids=subscribed)
     return [
         BoardNotification(workspace_id=change.workspace_id, contact_id=contact_id, status_change=change)
         for change in changes

@@ -370,6 +370,19 @@ def features_similar_to_text(
     ]
 
 
+def contacts_asking_for(*, feature_ids: set[int], contact_ids: QuerySet) -> dict[int, set[int]]:
+    """Per feature, the contacts (among ``contact_ids``, a subquery) who voted for it or whose
+    feedback is linked to it. Two queries, whatever the number of features."""
+    by_feature: dict[int, set[int]] = {}
+    votes = Vote.objects.filter(feature_id__in=feature_ids, contact_id__in=contact_ids)
+    for feature_id, contact_id in votes.values_list("feature_id", "contact_id"):
+        by_feature.setdefault(feature_id, set()).add(contact_id)
+    links = FeedbackLink.objects.filter(feature_id__in=feature_ids, item__contact_id__in=contact_ids)
+    for feature_id, contact_id in links.values_list("feature_id", "item__contact_id"):
+        by_feature.setdefault(feature_id, set()).add(contact_id)
+    return by_feature
+
+
 def vote_list(*, workspace: Workspace) -> QuerySet[Vote]:
     return Vote.objects.for_workspace(workspace).select_related("contact").order_by("-created_at", "-id")
 
