@@ -11,7 +11,7 @@ SCALE ?= 1
 help:
 	@echo "make run     venv + install + migrate + demo data + web/worker/beat on http://$(HOST):$(PORT)/"
 	@echo "make test    venv + dev install + the whole pytest suite"
-	@echo "make lint    ruff check + format check"
+	@echo "make lint    ruff check + format check + the layering contract"
 	@echo "make ci      what CI runs (.ci/run)"
 	@echo "make screenshots  retake docs/screenshots/ from a fresh demo (needs /usr/bin/chromium)"
 
@@ -40,6 +40,7 @@ test: $(VENV)/.dev-installed
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff check --fix .

@@ -141,14 +141,14 @@ def naive_loop(workspace_id: int, sample: int) -> int:
     """What a straightforward implementation does: per feature, read its demand and save."""
     from django.utils import timezone
 
-    from feedback.selectors import demand_signals_for_feature
+    from priority import formulas
+    from priority.demand import demand_signals_for_feature
     from roadmap.models import Feature
-    from roadmap.scoring import formulas
 
     now = timezone.now()
     for feature in Feature.objects.filter(workspace_id=workspace_id).order_by("id")[:sample]:
         score, companies, _ = formulas.customer_impact(
-            demand_signals_for_feature(feature_id=feature.pk),
+            demand_signals_for_feature(feature_id=feature.pk, arr_rates={"USD": 1.0}),
             now=now,
             importance_weights=formulas.DEFAULT_IMPORTANCE_WEIGHTS,
             segment_weights=formulas.DEFAULT_SEGMENT_WEIGHTS,
@@ -233,7 +233,7 @@ def main(argv: list[str]) -> None:
     django_for_bench()
     from django.db import connection
 
-    from roadmap.scoring.recompute import recompute_workspace
+    from priority.recompute import run as recompute_workspace
 
     if connection.vendor != "postgresql":
         print("warning: figures are meant for PostgreSQL (set BENCH_DATABASE_URL)", file=sys.stderr)

@@ -170,10 +170,14 @@ class FeedbackLink(WorkspaceOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["item", "feature"], name="feedback_link_unique")]
-        indexes = [models.Index(fields=["feature", "item"], name="feedback_link_feature")]
+        indexes = [
+            models.Index(fields=["feature", "item"], name="feedback_link_feature"),
+            models.Index(fields=["workspace", "updated_at"], name="feedback_link_updated"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.item_id} → {self.feature_id}"
@@ -185,10 +189,14 @@ class Vote(WorkspaceOwnedModel):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="votes")
     feature = models.ForeignKey("roadmap.Feature", on_delete=models.CASCADE, related_name="votes")
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["contact", "feature"], name="vote_unique")]
-        indexes = [models.Index(fields=["feature", "contact"], name="vote_feature")]
+        indexes = [
+            models.Index(fields=["feature", "contact"], name="vote_feature"),
+            models.Index(fields=["workspace", "updated_at"], name="vote_updated"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact_id} ↑ {self.feature_id}"

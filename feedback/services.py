@@ -42,7 +42,7 @@ from productops.models import AuditEvent, Role, User, Workspace
 from productops.services import audit_record, audit_record_many, model_update, require_role
 from productops.tasking import enqueue_on_commit
 from roadmap.models import Feature, FeatureStatus
-from roadmap.services import feature_retire_into, features_mark_dirty
+from roadmap.services import features_mark_dirty
 
 MAX_TEXT_LENGTH = 20_000
 MAX_BULK_ITEMS = 1_000
@@ -1034,33 +1034,34 @@ def feedback_items_merge(*, source: FeedbackItem, target: FeedbackItem, actor: U
     return target
 
 
-@transaction.atomic
-def feature_merge(*, source: Feature, target: Feature, actor: User | None) -> Feature:
-    """Merge feature ``source`` into ``target``: every vote and feedback link moves
-    (a contact's two votes become one; an item linked to both keeps one link with the
-    stronger importance), and ``source`` is declined and redirects to ``target``.
-    """
-    require_role(workspace=target.workspace, user=actor, role=Role.PRODUCT_MANAGER)
-    if source.workspace_id != target.workspace_id:
-        raise ValidationFailed("Not found in this workspace.", attr="source", code="does_not_exist")
-    if source.pk == target.pk:
-        raise ValidationFailed("A feature cannot be merged into itself.", attr="source", code="same_feature")
-    locked = {f.pk: f for f in Feature.objects.select_for_update().filter(pk__in=[source.pk, target.pk])}
-    source, target = locked[source.pk], locked[target.pk]
-    if source.merged_into_id is not None:
-        raise Conflict(f"Already merged into #{source.merged_into_id}.", code="feature_merged")
-    _check_feature(target.workspace, target)
-    if source.status == FeatureStatus.SHIPPED:
-        raise Conflict("A shipped feature cannot be merged away.", code="feature_shipped")
+def feature_demand_move(*, source: Feature, target: Feature, actor: User | None) -> dict[str, int]:
+    """Feedback's part of merging feature ``source`` into ``target``
+    (``roadmap.services.feature_merge``, registered in ``FeedbackConfig.ready``): every vote
+    and feedback link moves (a contact's two votes become one; an item linked to both keeps
+    one link with the stronger importance), and suggestions pointing at ``source`` are
+    dismissed. Runs inside the merge's transaction, which has locked both features."""
+    now = timezone.now()
     # Set-based: a feature can carry thousands of votes and links.
     target_voters = Vote.objects.filter(feature=target).values("contact_id")
     moved_votes = (
-        Vote.objects.filter(feature=source).exclude(contact_id__in=target_voters).update(feature=target)
+        Vote.objects.filter(feature=source)
+        .exclude(contact_id__in=target_voters)
+        .update(feature=target, updated_at=now)
+    )
+    duplicate_votes = list(Vote.objects.filter(feature=source))
+    audit_record_many(
+        workspace=target.workspace,
+        actor=actor,
+        action=AuditEvent.Action.DELETED,
+        targets=duplicate_votes,
+        changes={"merged_into_feature": target.pk},
     )
     Vote.objects.filter(feature=source).delete()  # the contact's vote on the target stays
     target_items = FeedbackLink.objects.filter(feature=target).values("item_id")
     moved_links = (
-        FeedbackLink.objects.filter(feature=source).exclude(item_id__in=target_items).update(feature=target)
+        FeedbackLink.objects.filter(feature=source)
+        .exclude(item_id__in=target_items)
+        .update(feature=target, updated_at=now)
     )
     # What is left links an item to both features: its target link takes the stronger importance.
     both = FeedbackLink.objects.filter(feature=source)
@@ -1069,20 +1070,14 @@ def feature_merge(*, source: Feature, target: Feature, actor: User | None) -> Fe
             feature=target,
             importance__in=IMPORTANCE_ORDER[:rank],
             item_id__in=both.filter(importance=level).values("item_id"),
-        ).update(importance=level)
-    both.delete()
-    DuplicateSuggestion.objects.filter(similar_feature=source).update(dismissed=True)
-    feature_retire_into(feature=source, into=target, actor=actor)
-    audit_record(
+        ).update(importance=level, updated_at=now)
+    audit_record_many(
         workspace=target.workspace,
         actor=actor,
-        action=AuditEvent.Action.MERGED,
-        target=target,
-        changes={
-            "source": source.pk,
-            "target": target.pk,
-            "votes_moved": moved_votes,
-            "links_moved": moved_links,
-        },
+        action=AuditEvent.Action.DELETED,
+        targets=list(both),
+        changes={"merged_into_feature": target.pk},
     )
-    return target
+    both.delete()
+    DuplicateSuggestion.objects.filter(similar_feature=source).update(dismissed=True)
+    return {"votes_moved": moved_votes, "links_moved": moved_links}

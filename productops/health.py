@@ -1,13 +1,18 @@
 """Health endpoints for load balancers and docker-compose.
 
 ``/healthz``: the process answers. ``/readyz``: the database and the broker are
-reachable (503 naming what is not), plus the age of the last worker heartbeat
-as information (a stalled worker delays work but does not make the web tier unready).
+reachable (503 naming what is not), plus, as information that never turns it to 503,
+the age of the last worker heartbeat and the ``details`` of the probes domains
+register (:func:`register_probe`, called from an ``AppConfig.ready``; the core
+imports no domain). A stalled worker or a stuck workspace delays work but does not
+make the web tier unready.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
 
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
@@ -16,6 +21,27 @@ from django.views.decorators.cache import never_cache
 from kombu.exceptions import OperationalError as BrokerError
 
 from productops.celery import app as celery_app
+
+logger = logging.getLogger(__name__)
+
+#: name → callable returning a JSON-able dict (``{"ok": bool, ...}``) for ``/readyz``'s details.
+PROBES: dict[str, Callable[[], dict]] = {}
+
+
+def register_probe(name: str, probe: Callable[[], dict]) -> None:
+    """Add a readiness detail. Its answer is informational: it never makes ``/readyz`` a 503."""
+    PROBES[name] = probe
+
+
+def probe_details() -> dict[str, dict]:
+    details = {}
+    for name, probe in sorted(PROBES.items()):
+        try:
+            details[name] = probe()
+        except Exception as exc:
+            logger.exception("Readiness probe %s failed", name)
+            details[name] = {"ok": False, "error": exc.__class__.__name__}
+    return details
 
 
 @never_cache
@@ -65,6 +91,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "status": "unavailable" if problems else "ok",
         "problems": problems,
         "worker_heartbeat_age_seconds": None if problems else worker_heartbeat_age_seconds(),
+        "details": {} if problems else probe_details(),
     }
     return JsonResponse(body, status=503 if problems else 200)
 

@@ -57,6 +57,10 @@ class Workspace(models.Model):
 
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
+    # Money (ARR) is added up in this ISO 4217 currency; an amount in another currency
+    # counts only through its rate here: code → value of one unit in the reporting currency.
+    reporting_currency = models.CharField(max_length=3, default="USD")
+    currency_rates = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "productops",
     "roadmap",
     "feedback",
+    "priority",
     "releases",
     "comms",
     "portal",

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from productops import health, views
+from productops import health
 from productops.login_throttle import throttle_login
 
 urlpatterns = [
@@ -17,11 +17,10 @@ urlpatterns = [
         name="login",
     ),
     path("api/auth/", include("rest_framework.urls")),
-    path("api/v1/", include("productops.api.urls")),
+    path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
-    path("invitations/accept/", views.invitation_accept, name="invitation-accept-page"),
     path("p/", include("board.urls")),
     path("", include("portal.urls")),
 ]

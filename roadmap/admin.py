@@ -24,7 +24,6 @@ from roadmap.models import (
     KeyResult,
     PrioritySnapshot,
     Product,
-    RoadmapSettings,
     ScorecardCriterion,
     Tag,
     Team,
@@ -45,10 +44,11 @@ SCORE_FIELDS = [
     "snapshot_rank",
     "score_state",
     "scores_computed_at",
+    "recompute_run",
 ]
 
 
-def _recompute(request, workspace_ids: set[int]) -> None:
+def recompute_selected(request, workspace_ids: set[int]) -> None:
     """Mark every feature of the workspaces dirty; the recompute is queued after the commit."""
     with transaction.atomic():
         for workspace_id in sorted(workspace_ids):
@@ -192,31 +192,6 @@ class CompetitorAdmin(ReadOnlyModelAdmin):
     search_fields = ["name"]
 
 
-@admin.register(RoadmapSettings)
-class RoadmapSettingsAdmin(ServiceModelAdmin):
-    """One row per workspace, made on first use; changes re-rank through the service."""
-
-    list_display = [
-        "workspace",
-        "scoring_model",
-        "effort_unit",
-        "recompute_requested_at",
-        "last_recomputed_at",
-    ]
-    list_filter = ["scoring_model"]
-    list_select_related = ["workspace"]
-    search_fields = ["workspace__name", "workspace__slug"]
-    readonly_fields = ["recompute_requested_at", "last_recomputed_at"]
-    actions = ["recompute_priorities"]
-
-    def update(self, *, instance, data):
-        return services.roadmap_settings_update(workspace=instance.workspace, actor=None, data=data)
-
-    @admin.action(description="Recompute priorities of the selected workspaces", permissions=["change"])
-    def recompute_priorities(self, request, queryset):
-        _recompute(request, set(queryset.values_list("workspace_id", flat=True)))
-
-
 @admin.register(ScorecardCriterion)
 class ScorecardCriterionAdmin(ServiceModelAdmin):
     list_display = ["name", "key", "weight", "source", "position", "workspace"]
@@ -288,7 +263,7 @@ class FeatureAdmin(ServiceModelAdmin):
 
     @admin.action(description="Recompute priorities of these features' workspaces", permissions=["change"])
     def recompute_priorities(self, request, queryset):
-        _recompute(request, set(queryset.values_list("workspace_id", flat=True)))
+        recompute_selected(request, set(queryset.values_list("workspace_id", flat=True)))
 
 
 @admin.register(FeatureDependency)

@@ -546,8 +546,3 @@ def _seed_generated_features(context: DemoContext, rng: random.Random, product: 
                 "value": rng.randint(1, 10),
             },
         )
-
-
-def finish(context: DemoContext) -> None:
-    """Score the demo roadmap now, so the first page view already shows ranks."""
-    services.priorities_recompute(workspace_id=context.workspace.pk)

@@ -179,6 +179,20 @@ class ScoringModel(models.TextChoices):
     SCORECARD = "scorecard", "Weighted scorecard"
 
 
+#: The Feature column holding each model's score (the recompute writes them all).
+MODEL_COLUMN = {
+    ScoringModel.RICE: "score_rice",
+    ScoringModel.ICE: "score_ice",
+    ScoringModel.WSJF: "score_wsjf",
+    ScoringModel.VALUE_EFFORT: "score_value_effort",
+    ScoringModel.CUSTOMER_IMPACT: "score_customer_impact",
+    ScoringModel.SCORECARD: "score_scorecard",
+}
+#: Defaults of the engine's weights (RoadmapSettings), by importance and by segment ("" = unknown).
+DEFAULT_IMPORTANCE_WEIGHTS = {"nice_to_have": 1.0, "important": 2.0, "critical": 4.0}
+DEFAULT_SEGMENT_WEIGHTS = {"enterprise": 3.0, "mid_market": 2.0, "smb": 1.0, "": 1.0}
+
+
 class EffortUnit(models.TextChoices):
     POINTS = "points", "Points"
     PERSON_WEEKS = "person_weeks", "Person-weeks"
@@ -199,8 +213,23 @@ class RoadmapSettings(WorkspaceOwnedModel):
     # Scorecard criteria fed by customer impact map it to 0..10 with
     # 10 × (1 − e^(−impact / scale)), so no workspace-wide maximum is needed.
     customer_impact_scale = models.DecimalField(max_digits=12, decimal_places=3, default=20)
-    recompute_requested_at = models.DateTimeField(null=True, blank=True)
     last_recomputed_at = models.DateTimeField(null=True, blank=True)
+
+    # The engine's bookkeeping (``priority.recompute``), never edited by people.
+    # A request: set (after the commit) by every mark-dirty and the daily full recompute,
+    # cleared by the run that covered it, i.e. that read this sequence before its claim.
+    recompute_requested_at = models.DateTimeField(null=True, blank=True)
+    recompute_requested_seq = models.PositiveBigIntegerField(default=0)
+    # The run: its number (stamped on the features it claims) and its lease.
+    recompute_run = models.PositiveBigIntegerField(default=0)
+    recompute_lease_until = models.DateTimeField(null=True, blank=True)
+    recompute_holder_pid = models.PositiveIntegerField(
+        null=True, blank=True, help_text="PostgreSQL backend of the running recompute."
+    )
+    # Failures in a row, the next attempt (exponential backoff) and the last error.
+    recompute_failures = models.PositiveIntegerField(default=0)
+    recompute_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    recompute_last_error = models.TextField(blank=True)
 
     class Meta:
         constraints = [
@@ -243,10 +272,10 @@ class ScorecardCriterion(WorkspaceOwnedModel):
 
 
 class ScoreState(models.IntegerChoices):
-    """Where a feature's scores stand; the recompute claims DIRTY rows as RECOMPUTING.
+    """Where a feature's scores stand; a recompute claims DIRTY rows as RECOMPUTING.
 
-    A change arriving while a recompute runs sets the row back to DIRTY (after
-    the recompute's commit releases the row lock), so the next run sees it.
+    A change committed after the claim sets the row back to DIRTY, and the run's
+    write skips rows that are no longer RECOMPUTING, so the next run scores it.
     """
 
     CLEAN = 0, "Up to date"
@@ -332,6 +361,8 @@ class Feature(WorkspaceOwnedModel):
     snapshot_score = models.FloatField(null=True, blank=True, help_text="Last score kept in history.")
     snapshot_rank = models.PositiveIntegerField(null=True, blank=True, help_text="Last rank kept in history.")
     score_state = models.PositiveSmallIntegerField(choices=ScoreState.choices, default=ScoreState.DIRTY)
+    # The run that claimed the row (RECOMPUTING); its write applies only while this matches.
+    recompute_run = models.PositiveBigIntegerField(default=0)
     scores_computed_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)

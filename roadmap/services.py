@@ -7,14 +7,15 @@ transaction and schedules a coalesced recompute after the commit.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from celery import current_app
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import OperationalError, connection, models, transaction
-from django.db.models import QuerySet
+from django.db import connection, models, transaction
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from productops.errors import Conflict, ValidationFailed
@@ -39,7 +40,7 @@ from roadmap.models import (
     Team,
     TeamCapacity,
 )
-from roadmap.scoring.recompute import RecomputeResult, recompute_workspace, settings_for
+from roadmap.selectors import settings_for
 
 # A queued recompute waits this long, so a burst of triggers lands in one run.
 RECOMPUTE_GATHER_SECONDS = 0.2
@@ -161,18 +162,65 @@ def _delete(*, instance: models.Model, actor: User | None) -> None:
 
 # --- dirty flags and the coalesced recompute ----------------------------------
 
+#: The priority engine's task (``priority.tasks.recompute_priorities``), sent by name: the
+#: engine sits above the roadmap, which only records that scores are out of date.
+RECOMPUTE_TASK = "roadmap.tasks.recompute_priorities"
 
-def features_mark_dirty(*, workspace_id: int, feature_ids: Iterable[int] | QuerySet | None = None) -> int:
-    """Mark features DIRTY in the current transaction and schedule a recompute after commit.
+
+def features_mark_dirty(
+    *,
+    workspace_id: int,
+    feature_ids: Iterable[int] | QuerySet | None = None,
+    schedule: bool = True,
+) -> int:
+    """Mark features DIRTY in the current transaction; after the commit, record that the
+    workspace needs a run and (with ``schedule``) send a coalesced recompute.
 
     ``feature_ids=None`` marks every feature of the workspace (model or weights changed).
+    The flag is written even on rows that read DIRTY: a recompute that has claimed a row
+    has set it to RECOMPUTING, and only this write keeps the run from marking it CLEAN
+    without the change (the run's write skips rows that are no longer RECOMPUTING).
+
+    The request (``RoadmapSettings.recompute_requested_at`` and ``recompute_requested_seq``)
+    is written right after the commit, outside the caller's transaction, so writers of a
+    workspace never queue on its settings row. The dirty flags are the durable record:
+    if the process dies before the request is written, beat's sweep still finds the
+    features by their flag.
     """
     features = Feature.objects.filter(workspace_id=workspace_id)
     if feature_ids is not None:
         features = features.filter(pk__in=feature_ids)
-    marked = features.exclude(score_state=ScoreState.DIRTY).update(score_state=ScoreState.DIRTY)
-    transaction.on_commit(lambda: recompute_schedule(workspace_id=workspace_id), robust=True)
+    if connection.vendor == "postgresql" and (feature_ids is None or not _single(feature_ids)):
+        # Several rows: take their locks in id order, as the recompute's claim does, so
+        # the two never deadlock.
+        list(features.order_by("id").select_for_update().values_list("id", flat=True))
+    marked = features.update(score_state=ScoreState.DIRTY)
+
+    def after_commit() -> None:
+        recompute_request(workspace_id=workspace_id)
+        if schedule:
+            recompute_schedule(workspace_id=workspace_id)
+
+    after_commit.__qualname__ = f"request a recompute of workspace {workspace_id}"
+    transaction.on_commit(after_commit, robust=True)
     return marked
+
+
+def recompute_request(*, workspace_id: int) -> None:
+    """Record that the workspace needs a recompute (its own short statement).
+
+    The run reads ``recompute_requested_seq`` before it claims features and clears
+    ``recompute_requested_at`` only if the sequence has not moved since: a request
+    recorded after the claim keeps the workspace requested.
+    """
+    settings_for(workspace_id)
+    RoadmapSettings.objects.filter(workspace_id=workspace_id).update(
+        recompute_requested_at=timezone.now(), recompute_requested_seq=F("recompute_requested_seq") + 1
+    )
+
+
+def _single(feature_ids: Iterable[int] | QuerySet) -> bool:
+    return isinstance(feature_ids, list | tuple | set) and len(feature_ids) <= 1
 
 
 def _schedule_key(workspace_id: int) -> str:
@@ -188,37 +236,21 @@ def recompute_schedule(*, workspace_id: int) -> bool:
     run, and nothing is left waiting. If the cache or broker is down, the dirty
     rows wait for beat's sweep; the marker expires on its own after a minute.
     """
-    from roadmap import tasks
-
     if not cache.add(_schedule_key(workspace_id), 1, timeout=RECOMPUTE_MARKER_TTL_SECONDS):
         return False
-    tasks.recompute_priorities.apply_async((workspace_id,), countdown=RECOMPUTE_GATHER_SECONDS)
+    current_app.send_task(RECOMPUTE_TASK, args=(workspace_id,), countdown=RECOMPUTE_GATHER_SECONDS)
     return True
 
 
-def priorities_recompute(*, workspace_id: int, full: bool = False) -> RecomputeResult:
+def recompute_schedule_clear(*, workspace_id: int) -> None:
+    """The queued recompute has started: the next change queues another one."""
     cache.delete(_schedule_key(workspace_id))
-    return recompute_workspace(workspace_id=workspace_id, full=full)
-
-
-def priorities_recompute_all_dirty() -> list[RecomputeResult]:
-    """Safety net for beat: every workspace with dirty features."""
-    workspace_ids = (
-        Feature.objects.filter(score_state=ScoreState.DIRTY).values_list("workspace_id", flat=True).distinct()
-    )
-    return [recompute_workspace(workspace_id=ws) for ws in sorted(set(workspace_ids))]
-
-
-def priorities_recompute_everything() -> list[RecomputeResult]:
-    """Daily full recompute (recency decay moves customer impact with time)."""
-    workspace_ids = Feature.objects.values_list("workspace_id", flat=True).distinct()
-    return [recompute_workspace(workspace_id=ws, full=True) for ws in sorted(set(workspace_ids))]
 
 
 # --- settings and scorecards --------------------------------------------------
 
 
-def _parse_weights(value: Any, *, attr: str, keys: Iterable[str]) -> dict[str, float]:
+def parse_weights(value: Any, *, attr: str, keys: Iterable[str]) -> dict[str, float]:
     if not isinstance(value, Mapping):
         raise ValidationFailed("Must be an object of name → number.", attr=attr, code="invalid")
     allowed = set(keys)
@@ -250,7 +282,7 @@ def roadmap_settings_update(
     if "importance_weights" in values:
         values["importance_weights"] = {
             **settings_row.importance_weights,
-            **_parse_weights(
+            **parse_weights(
                 values["importance_weights"],
                 attr="importance_weights",
                 keys=["nice_to_have", "important", "critical"],
@@ -259,7 +291,7 @@ def roadmap_settings_update(
     if "segment_weights" in values:
         values["segment_weights"] = {
             **settings_row.segment_weights,
-            **_parse_weights(
+            **parse_weights(
                 values["segment_weights"],
                 attr="segment_weights",
                 keys=["enterprise", "mid_market", "smb", ""],
@@ -830,6 +862,59 @@ def feature_retire_into(*, feature: Feature, into: Feature, actor: User | None) 
     return feature
 
 
+#: Apps above the roadmap whose rows point at features (feedback: votes and links) move
+#: them when a feature is merged. Each is ``(source, target, actor) -> {counter: n}`` and
+#: runs inside :func:`feature_merge`'s transaction; apps register in ``AppConfig.ready``.
+FEATURE_MERGE_PARTICIPANTS: list[Callable[..., Mapping[str, int]]] = []
+
+
+def feature_merge_participant_register(participant: Callable[..., Mapping[str, int]]) -> None:
+    if participant not in FEATURE_MERGE_PARTICIPANTS:
+        FEATURE_MERGE_PARTICIPANTS.append(participant)
+
+
+@transaction.atomic
+def feature_merge(*, source: Feature, target: Feature, actor: User | None) -> Feature:
+    """Merge feature ``source`` into ``target`` (product managers): whatever points at
+    ``source`` moves to ``target`` (the registered participants: votes and feedback links),
+    tags, competitors and dependencies follow, and ``source`` is declined and redirects
+    to ``target`` from then on."""
+    require_role(workspace=target.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    if source.workspace_id != target.workspace_id:
+        raise ValidationFailed("Not found in this workspace.", attr="into", code="does_not_exist")
+    if source.pk == target.pk:
+        raise ValidationFailed("A feature cannot be merged into itself.", attr="into", code="same_feature")
+    locked = {
+        f.pk: f
+        for f in Feature.objects.select_for_update().filter(pk__in=[source.pk, target.pk]).order_by("id")
+    }
+    source, target = locked[source.pk], locked[target.pk]
+    if source.merged_into_id is not None:
+        raise Conflict(f"Already merged into #{source.merged_into_id}.", code="feature_merged")
+    if target.merged_into_id is not None:
+        raise Conflict(
+            f"The target was merged into #{target.merged_into_id}; use that one.",
+            code="feature_merged",
+            extra={"merged_into": target.merged_into_id},
+        )
+    if target.status == FeatureStatus.DECLINED:
+        raise Conflict("The target was declined; merge into another feature.", code="feature_declined")
+    if source.status == FeatureStatus.SHIPPED:
+        raise Conflict("A shipped feature cannot be merged away.", code="feature_shipped")
+    counts: dict[str, int] = {}
+    for participant in FEATURE_MERGE_PARTICIPANTS:
+        counts.update(participant(source=source, target=target, actor=actor))
+    feature_retire_into(feature=source, into=target, actor=actor)
+    audit_record(
+        workspace=target.workspace,
+        actor=actor,
+        action=AuditEvent.Action.MERGED,
+        target=target,
+        changes={"source": source.pk, "target": target.pk, **counts},
+    )
+    return target
+
+
 # --- portal: one edit form, scoring settings and their preview ----------------------
 
 
@@ -849,13 +934,13 @@ def feature_edit(
     return feature
 
 
-def _scoring_proposal(
+def scoring_proposal(
     workspace: Workspace, scoring_model: str, criterion_weights: Mapping[str, Any]
 ) -> tuple[dict[str, ScorecardCriterion], dict[str, float]]:
     if scoring_model not in ScoringModel.values:
         raise ValidationFailed("Unknown scoring model.", attr="scoring_model", code="invalid_choice")
     criteria = {c.key: c for c in ScorecardCriterion.objects.for_workspace(workspace)}
-    weights = _parse_weights(criterion_weights, attr="criterion_weights", keys=criteria)
+    weights = parse_weights(criterion_weights, attr="criterion_weights", keys=criteria)
     return criteria, weights
 
 
@@ -866,7 +951,7 @@ def scoring_settings_apply(
     """Set the scoring model and the scorecard weights (by criterion key) in one transaction;
     the services it calls mark the features dirty, which queues the recompute after commit."""
     require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
-    criteria, weights = _scoring_proposal(workspace, scoring_model, criterion_weights)
+    criteria, weights = scoring_proposal(workspace, scoring_model, criterion_weights)
     settings_row = roadmap_settings_update(
         workspace=workspace, actor=actor, data={"scoring_model": scoring_model}
     )
@@ -877,63 +962,3 @@ def scoring_settings_apply(
             data={"weight": Decimal(str(weight)).quantize(Decimal("0.001"))},
         )
     return settings_row
-
-
-def ranking_preview(
-    *,
-    workspace: Workspace,
-    scoring_model: str,
-    criterion_weights: Mapping[str, Any],
-    actor: User | None = None,
-    limit: int = 15,
-) -> list[dict]:
-    """The top ``limit`` features under proposed settings, with each one's current rank; saves nothing.
-
-    The proposal is applied and the real set-based recompute runs inside a transaction
-    that is then rolled back, so the preview uses the same formulas as the ranking itself.
-    """
-    require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
-    criteria, weights = _scoring_proposal(workspace, scoring_model, criterion_weights)
-    try:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # The rolled-back recompute locks the workspace's rows while it runs; a preview
-                # waits briefly for a writer, never long enough to stall the page or the API.
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL lock_timeout = '2s'")
-            settings_for(workspace.pk)
-            RoadmapSettings.objects.filter(workspace=workspace).update(scoring_model=scoring_model)
-            for key, weight in weights.items():
-                ScorecardCriterion.objects.filter(pk=criteria[key].pk).update(weight=Decimal(str(weight)))
-            result = recompute_workspace(workspace_id=workspace.pk, full=True)
-            proposed = list(
-                Feature.objects.for_workspace(workspace)
-                .filter(priority_rank__isnull=False, merged_into__isnull=True)
-                .order_by("priority_rank", "id")
-                .values("id", "priority_rank", "priority_score")[:limit]
-            )
-            transaction.set_rollback(True)
-    except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
-            raise
-        raise Conflict("The ranking is being changed; try the preview again.", code="busy") from exc
-    if result.busy:
-        raise Conflict("The ranking is being recomputed; try the preview again.", code="busy")
-    current = {
-        f.pk: f
-        for f in Feature.objects.filter(pk__in=[row["id"] for row in proposed]).select_related("product")
-    }
-    rows = []
-    for row in proposed:
-        feature = current[row["id"]]
-        old = feature.priority_rank
-        rows.append(
-            {
-                "feature": feature,
-                "rank": row["priority_rank"],
-                "score": row["priority_score"],
-                "current_rank": old,
-                "movement": None if old is None else old - row["priority_rank"],
-            }
-        )
-    return rows

@@ -7,7 +7,7 @@ here, so pages are added without touching the others.
 from django.urls import include, path
 
 from portal.urls import board, feedback, roadmap, workspace
-from portal.views import auth, dashboard, home
+from portal.views import auth, dashboard, home, invitations
 
 app_name = "portal"
 
@@ -21,6 +21,8 @@ workspace_patterns = [
 
 urlpatterns = [
     path("", home.home, name="home"),
+    # The link in invitation e-mails (productops.services builds it from PUBLIC_BASE_URL).
+    path("invitations/accept/", invitations.invitation_accept, name="invitation-accept-page"),
     *auth.urlpatterns,
     path("w/<slug:workspace_slug>/", include(workspace_patterns)),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from board.views import team
+from portal.views import board as team
 
 urlpatterns = [
     path("settings/public-board/", team.board_settings, name="board-settings"),

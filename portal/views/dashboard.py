@@ -11,6 +11,7 @@ from django.utils import timezone
 from feedback import selectors as feedback_selectors
 from portal import charts
 from portal.access import workspace_page
+from priority import selectors as priority_selectors
 from roadmap import selectors as roadmap_selectors
 
 TOP_PRIORITIES = 10
@@ -22,7 +23,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     workspace = request.workspace
     now = timezone.now()
     top = roadmap_selectors.feature_rank_list(workspace=workspace, limit=TOP_PRIORITIES)
-    movers = roadmap_selectors.priority_movers(workspace=workspace, since=now - timedelta(days=7))
+    movers = priority_selectors.priority_movers(workspace=workspace, since=now - timedelta(days=7))
     weekly = feedback_selectors.feedback_weekly_totals(workspace=workspace, weeks=VOLUME_WEEKS, now=now)
     volume_chart = charts.columns(
         [(week.strftime("%d %b"), count) for week, count in weekly],

@@ -7,9 +7,11 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from feedback import selectors as feedback_selectors
 from portal import charts
 from portal.access import require_role, workspace_page
 from portal.forms.roadmap import FeatureEditForm, StatusForm
+from priority import selectors as priority_selectors
 from productops.errors import DomainError
 from productops.models import Role
 from roadmap import selectors as roadmap_selectors
@@ -43,7 +45,7 @@ def feature(request: HttpRequest, feature_id: int) -> HttpResponse:
 
 
 def _page_context(request: HttpRequest, feature: Feature, **extra: object) -> dict:
-    breakdown = roadmap_selectors.feature_score_breakdown(feature=feature)
+    breakdown = priority_selectors.feature_score_breakdown(feature=feature)
     active = breakdown["models"][breakdown["scoring_model"]]
     model_label = ScoringModel(breakdown["scoring_model"]).label
     bars = [
@@ -56,7 +58,7 @@ def _page_context(request: HttpRequest, feature: Feature, **extra: object) -> di
     breakdown_chart = charts.horizontal_bars(
         bars, title=f"{model_label} score of {feature.title}, by criterion"
     )
-    snapshots = list(roadmap_selectors.feature_priority_history(feature=feature)[:HISTORY_POINTS])
+    snapshots = list(priority_selectors.feature_priority_history(feature=feature)[:HISTORY_POINTS])
     snapshots.reverse()
     rank_chart = charts.line(
         [(s.computed_at.strftime("%d %b %Y"), s.rank) for s in snapshots],
@@ -79,7 +81,7 @@ def _page_context(request: HttpRequest, feature: Feature, **extra: object) -> di
         "snapshots": snapshots,
         "rank_chart": rank_chart,
         "score_chart": score_chart,
-        "demand": roadmap_selectors.feature_linked_feedback(feature=feature),
+        "demand": feedback_selectors.feature_linked_feedback(feature=feature),
         "dependencies": roadmap_selectors.feature_dependencies(feature=feature),
         "status_history": list(roadmap_selectors.feature_status_history(feature=feature)[:50]),
         "audit": [

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from portal.access import require_role, workspace_page
 from portal.forms.roadmap import CriterionForm, ScoringForm
+from priority import services as priority_services
 from productops.errors import DomainError
 from productops.models import Role
 from roadmap import selectors as roadmap_selectors
@@ -76,7 +77,7 @@ def preview(request: HttpRequest) -> HttpResponse:
     rows = None
     if form.is_valid():
         try:
-            rows = roadmap_services.ranking_preview(
+            rows = priority_services.ranking_preview(
                 workspace=request.workspace,
                 actor=request.user,
                 scoring_model=form.cleaned_data["scoring_model"],

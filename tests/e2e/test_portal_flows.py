@@ -15,10 +15,10 @@ from django.core import mail
 
 from board.models import MagicLink
 from feedback.models import FeedbackItem, FeedbackLink, Vote
+from priority.recompute import run as recompute_workspace
 from productops.celery import app as celery_app
 from roadmap import services as roadmap_services
 from roadmap.models import Feature, ScorecardCriterion, ScoreState
-from roadmap.scoring.recompute import recompute_workspace
 from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]

@@ -8,9 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from feedback.models import Company, Contact, DuplicateSuggestion, FeedbackItem, FeedbackLink, Segment, Vote
+from priority.recompute import run as recompute_workspace
 from productops.models import AuditEvent, IdempotencyKey, Role
 from roadmap.models import Feature, FeatureStatus
-from roadmap.scoring.recompute import recompute_workspace
 from tests.feedback.factories import (
     CompanyFactory,
     ContactFactory,
@@ -661,7 +661,7 @@ def test_feature_merge_refusals(workspace, other_workspace, pm, session_client, 
 
     assert abroad.status_code == 400
     assert abroad.json()["errors"][0]["code"] == "does_not_exist"
-    assert itself.json() == error("same_feature", "A feature cannot be merged into itself.", "source")
+    assert itself.json() == error("same_feature", "A feature cannot be merged into itself.", "into")
     assert into_declined.status_code == 409
     assert into_declined.json()["errors"][0]["code"] == "feature_declined"
     assert away_shipped.status_code == 409

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import resolve
 
-from feedback.api.channels import FeedbackCsvImportView
+from api.feedback.channels import FeedbackCsvImportView
 from feedback.channels import csv_import
 from feedback.channels.csv_import import CsvRowError, feedback_csv_import
 from feedback.models import Company, Contact, FeedbackItem

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.urls import resolve
 from django.utils import timezone as django_timezone
 
-from feedback.api.channels import FeedbackInboundEmailView
+from api.feedback.channels import FeedbackInboundEmailView
 from feedback.channels import email as email_channel
 from feedback.channels.email import feedback_from_email
 from feedback.channels.text import html_to_text, strip_quoted
@@ -268,7 +268,7 @@ def test_empty_body_is_a_400(workspace, owner, session_client):
 
 def test_oversized_body_is_a_400_before_parsing(workspace, owner, session_client, monkeypatch):
     monkeypatch.setattr(email_channel, "MAX_EMAIL_BYTES", 100)
-    monkeypatch.setattr("feedback.api.channels.MAX_EMAIL_BYTES", 100)
+    monkeypatch.setattr("api.feedback.channels.MAX_EMAIL_BYTES", 100)
 
     response = session_client(owner).post(url(workspace), MULTIPART, content_type="message/rfc822")
 

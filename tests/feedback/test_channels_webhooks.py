@@ -7,7 +7,7 @@ from django.urls import resolve
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from feedback.api.channels import InboundWebhookReceiveView
+from api.feedback.channels import InboundWebhookReceiveView
 from feedback.channels import webhooks
 from feedback.channels.webhooks import (
     inbound_webhook_create,

@@ -299,3 +299,23 @@ def test_company_feedback_and_votes_include_their_contacts(workspace):
     assert list(selectors.company_feedback(company=company)) == [via_contact, own]
     assert list(selectors.company_votes(company=company)) == [vote]
     assert list(selectors.company_contacts(company=company)) == [contact]
+
+
+def test_feature_linked_feedback_has_company_segment_arr_and_votes():
+    feature = FeatureFactory()
+    workspace = feature.workspace
+    company = CompanyFactory(workspace=workspace, name="Initech", segment="enterprise", arr=Decimal(5000))
+    contact = ContactFactory(workspace=workspace, company=company)
+    FeedbackLinkFactory(feature=feature, item__contact=contact, importance="critical")
+    FeedbackLinkFactory(feature=feature)
+    FeedbackLinkFactory(feature=FeatureFactory(product=feature.product))
+    VoteFactory(feature=feature)
+
+    demand = selectors.feature_linked_feedback(feature=feature)
+
+    assert (demand["total"], demand["votes"]) == (2, 1)
+    rows = sorted(demand["rows"], key=lambda r: r.company_name)
+    assert [(r.company_name, r.segment, r.arr, r.importance) for r in rows] == [
+        ("", "", None, "Nice to have"),
+        ("Initech", "Enterprise", Decimal("5000.00"), "Critical / deal-blocker"),
+    ]

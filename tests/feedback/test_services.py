@@ -6,10 +6,11 @@ from django.utils import timezone
 
 from feedback import services
 from feedback.models import Contact, DuplicateSuggestion, FeedbackItem, FeedbackLink, Segment, Vote
+from priority.recompute import run as recompute_workspace
 from productops.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from productops.models import AuditEvent, Role
+from roadmap import services as roadmap_services
 from roadmap.models import Feature, FeatureDependency, FeatureStatus, ScoreState
-from roadmap.scoring.recompute import recompute_workspace
 from tests.feedback.factories import CompanyFactory, ContactFactory, FeedbackItemFactory, FeedbackLinkFactory
 from tests.productops.factories import WorkspaceFactory
 from tests.roadmap.factories import FeatureFactory, ProductFactory
@@ -429,7 +430,7 @@ def test_merging_features_keeps_every_vote_and_link_without_double_counting(work
     other_item = FeedbackItemFactory(workspace=workspace)
     services.feedback_link_create(item=other_item, feature=source, actor=None)
 
-    services.feature_merge(source=source, target=target, actor=pm)
+    roadmap_services.feature_merge(source=source, target=target, actor=pm)
 
     assert set(Vote.objects.values_list("contact_id", "feature_id")) == {
         (both.pk, target.pk),
@@ -462,13 +463,13 @@ def test_feature_merge_refusals_write_nothing(workspace, member):
     services.vote_cast(contact=contact, feature=a)
 
     with pytest.raises(Forbidden):
-        services.feature_merge(source=a, target=b, actor=contributor)
+        roadmap_services.feature_merge(source=a, target=b, actor=contributor)
     with pytest.raises(ValidationFailed):
-        services.feature_merge(source=a, target=a, actor=None)
+        roadmap_services.feature_merge(source=a, target=a, actor=None)
     with pytest.raises(ValidationFailed):
-        services.feature_merge(source=foreign, target=a, actor=None)
+        roadmap_services.feature_merge(source=foreign, target=a, actor=None)
     with pytest.raises(Conflict):
-        services.feature_merge(source=shipped, target=a, actor=None)
+        roadmap_services.feature_merge(source=shipped, target=a, actor=None)
 
     assert list(Vote.objects.values_list("feature_id", flat=True)) == [a.pk]
     assert not Feature.objects.filter(merged_into__isnull=False).exists()

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from feedback import services as feedback_services
+from priority.recompute import run as recompute_workspace
 from productops.models import AuditEvent, Role
 from roadmap import services as roadmap_services
 from roadmap.models import (
@@ -20,7 +20,6 @@ from roadmap.models import (
     RoadmapSettings,
     ScorecardCriterion,
 )
-from roadmap.scoring.recompute import recompute_workspace
 from tests.feedback.factories import (
     CompanyFactory,
     ContactFactory,
@@ -508,7 +507,7 @@ def test_another_workspaces_feature_page_is_a_404(portal_client, workspace, othe
 def test_a_merged_features_page_redirects_to_the_survivor(portal_client, workspace, member):
     client, _ = portal_client(workspace)
     source, target = feature(workspace, title="Old"), feature(workspace, title="New")
-    feedback_services.feature_merge(source=source, target=target, actor=member(workspace, Role.OWNER).user)
+    roadmap_services.feature_merge(source=source, target=target, actor=member(workspace, Role.OWNER).user)
     response = client.get(f"/w/{workspace.slug}/features/{source.pk}/")
     assert response.status_code == 302
     assert response["Location"] == f"/w/{workspace.slug}/features/{target.pk}/"

@@ -10,8 +10,8 @@ from django.apps import apps
 from django.contrib import admin
 from django.utils import timezone
 
+from priority import tasks
 from productops.models import AuditEvent
-from roadmap import tasks
 from roadmap.models import (
     Competitor,
     Feature,
@@ -30,7 +30,7 @@ from roadmap.models import (
     Team,
     TeamCapacity,
 )
-from roadmap.scoring.recompute import settings_for
+from roadmap.selectors import settings_for
 from tests.productops.factories import WorkspaceFactory
 from tests.productops.test_admin import admin_url, assert_admin_pages_work
 from tests.roadmap.factories import (

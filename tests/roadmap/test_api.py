@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from feedback.models import Segment
+from priority.recompute import run as recompute_workspace
 from productops.models import Role
 from roadmap import services
 from roadmap.models import (
@@ -24,7 +25,6 @@ from roadmap.models import (
     Team,
     TeamCapacity,
 )
-from roadmap.scoring.recompute import recompute_workspace
 from tests.feedback.factories import CompanyFactory, FeedbackLinkFactory
 from tests.roadmap.factories import (
     CriterionFactory,

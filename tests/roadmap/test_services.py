@@ -223,8 +223,8 @@ def test_criterion_values_are_range_checked(workspace):
 
 
 def _ranked(workspace):
+    from priority.recompute import run as recompute_workspace
     from roadmap.models import RoadmapSettings
-    from roadmap.scoring.recompute import recompute_workspace
     from tests.roadmap.factories import CriterionFactory
 
     RoadmapSettings.objects.create(workspace=workspace, scoring_model="rice")
@@ -246,58 +246,6 @@ def _ranked(workspace):
     ]
     recompute_workspace(workspace_id=workspace.pk)
     return features
-
-
-def test_ranking_preview_ranks_under_the_proposal_and_changes_nothing(workspace, member):
-    from roadmap.models import PrioritySnapshot, RoadmapSettings, ScorecardCriterion
-
-    pm = member(workspace, Role.PRODUCT_MANAGER).user
-    _ranked(workspace)
-    state = list(
-        Feature.objects.order_by("pk").values_list(
-            "priority_rank", "priority_score", "score_ice", "score_state"
-        )
-    )
-    counts = (PrioritySnapshot.objects.count(), AuditEvent.objects.count())
-
-    rows = services.ranking_preview(
-        workspace=workspace, actor=pm, scoring_model="ice", criterion_weights={"fit": 7}
-    )
-
-    assert [(r["feature"].title, r["rank"], r["current_rank"], r["movement"]) for r in rows] == [
-        ("C", 1, 3, 2),
-        ("B", 2, 2, 0),
-        ("A", 3, 1, -2),
-    ]
-    assert [r["score"] for r in rows] == [729.0, 125.0, 1.0]
-    assert (
-        list(
-            Feature.objects.order_by("pk").values_list(
-                "priority_rank", "priority_score", "score_ice", "score_state"
-            )
-        )
-        == state
-    )
-    assert (PrioritySnapshot.objects.count(), AuditEvent.objects.count()) == counts
-    assert RoadmapSettings.objects.get(workspace=workspace).scoring_model == "rice"
-    assert ScorecardCriterion.objects.get(workspace=workspace).weight == Decimal("2.000")
-
-
-def test_ranking_preview_validates_and_needs_a_product_manager(workspace, member):
-    _ranked(workspace)
-    with pytest.raises(Forbidden):
-        services.ranking_preview(
-            workspace=workspace,
-            actor=member(workspace, Role.CONTRIBUTOR).user,
-            scoring_model="ice",
-            criterion_weights={},
-        )
-    with pytest.raises(ValidationFailed) as unknown:
-        services.ranking_preview(workspace=workspace, scoring_model="nope", criterion_weights={})
-    assert unknown.value.attr == "scoring_model"
-    with pytest.raises(ValidationFailed) as bad_key:
-        services.ranking_preview(workspace=workspace, scoring_model="ice", criterion_weights={"other": 1})
-    assert bad_key.value.attr == "criterion_weights.other"
 
 
 def test_scoring_settings_apply_saves_model_and_weights_and_marks_dirty(workspace, member):
@@ -336,40 +284,3 @@ def test_feature_edit_is_all_or_nothing(workspace):
     feature.refresh_from_db()
     assert feature.title == "After"
     assert feature.criterion_values.get().value == Decimal("6.00")
-
-
-@pytest.mark.django_db(transaction=True)
-def test_ranking_preview_gives_up_quickly_when_a_writer_holds_the_rows(workspace, member):
-    import threading
-    import time
-
-    from django.db import connection, transaction
-
-    from roadmap.models import RoadmapSettings
-
-    if connection.vendor != "postgresql":
-        pytest.skip("lock_timeout is PostgreSQL's; SQLite serialises writers, so there is no lock to wait on")
-    pm = member(workspace, Role.PRODUCT_MANAGER).user
-    _ranked(workspace)
-    locked, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with transaction.atomic():
-            RoadmapSettings.objects.select_for_update().get(workspace=workspace)
-            locked.set()
-            release.wait(10)
-        connection.close()
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert locked.wait(10)
-        started = time.monotonic()
-        with pytest.raises(Conflict) as busy:
-            services.ranking_preview(workspace=workspace, actor=pm, scoring_model="ice", criterion_weights={})
-        assert busy.value.code == "busy"
-        assert time.monotonic() - started < 5
-    finally:
-        release.set()
-        thread.join()
-    assert RoadmapSettings.objects.get(workspace=workspace).scoring_model == "rice"

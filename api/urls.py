@@ -1,9 +1,9 @@
-"""Routes of /api/v1/. Domain apps register their routes in ``api_routes`` below."""
+"""Routes of /api/v1/: the platform's own, then each area's URL module."""
 
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from productops.api import views
+from api.platform import views
 
 WORKSPACE = r"workspaces/(?P<workspace_slug>[-a-zA-Z0-9_]+)"
 
@@ -17,6 +17,6 @@ router.register(rf"{WORKSPACE}/audit-events", views.AuditEventViewSet, basename=
 urlpatterns = [
     path("invitations/accept/", views.InvitationAcceptView.as_view(), name="invitation-accept"),
     *router.urls,
-    path("", include("roadmap.api.urls")),
-    path("", include("feedback.api.urls")),
+    path("", include("api.roadmap.urls")),
+    path("", include("api.feedback.urls")),
 ]

@@ -1,4 +1,4 @@
-"""Server-rendered pages of the platform core."""
+"""The page an invitation e-mail links to (outside any workspace, so not under /w/)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def invitation_accept(request: HttpRequest) -> HttpResponse:
         status = 400
     return render(
         request,
-        "productops/invitation_accept.html",
+        "portal/invitation_accept.html",
         {
             "invitation": invitation if not error else None,
             "invalid_invitation": invitation is None,

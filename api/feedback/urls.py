@@ -1,9 +1,9 @@
-"""Routes of the feedback app under /api/v1/ (included by productops.api.urls)."""
+"""Routes of the feedback app under /api/v1/ (included by api.urls)."""
 
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from feedback.api import views
+from api.feedback import views
 
 WORKSPACE = r"workspaces/(?P<workspace_slug>[-a-zA-Z0-9_]+)"
 
@@ -26,6 +26,6 @@ urlpatterns: list = [
         name="feedback-top-features",
     ),
     # Channels: CSV upload, inbound e-mail, signed inbound webhooks (ahead of the item routes).
-    path("", include("feedback.api.channel_urls")),
+    path("", include("api.feedback.channel_urls")),
     *router.urls,
 ]

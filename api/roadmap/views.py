@@ -18,13 +18,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from feedback import services as feedback_services
-from productops.api.base import WorkspaceResourceViewSet, WorkspaceScopedAPIView, WorkspaceScopedViewSet
-from productops.api.filters import StableOrderingFilter
-from productops.api.redirects import MERGED_REDIRECT_RESPONSE, merged_redirect
-from productops.models import Role, Workspace
-from roadmap import selectors, services
-from roadmap.api.filters import (
+from api.roadmap.filters import (
     FEATURE_ORDERING_FIELDS,
     FeatureFilter,
     GoalFilter,
@@ -33,7 +27,7 @@ from roadmap.api.filters import (
     TeamCapacityFilter,
     filterset_parameters,
 )
-from roadmap.api.serializers import (
+from api.roadmap.serializers import (
     CapacityFitOutput,
     CapacityFitQuery,
     CompetitorOutput,
@@ -72,6 +66,12 @@ from roadmap.api.serializers import (
     TeamInput,
     TeamOutput,
 )
+from priority import selectors as priority_selectors
+from productops.api.base import WorkspaceResourceViewSet, WorkspaceScopedAPIView, WorkspaceScopedViewSet
+from productops.api.filters import StableOrderingFilter
+from productops.api.redirects import MERGED_REDIRECT_RESPONSE, merged_redirect
+from productops.models import Role, Workspace
+from roadmap import selectors, services
 
 # --- products, goals, key results, initiatives, teams, capacities -------------------
 
@@ -415,20 +415,20 @@ class FeatureViewSet(WorkspaceResourceViewSet):
         is declined and redirects (301) to ``into``. Answers with the surviving feature."""
         source = self.get_object()  # first: another workspace's feature is a 404 whatever the body
         values = self.validated(FeatureMergeInput)
-        target = feedback_services.feature_merge(source=source, target=values["into"], actor=request.user)
+        target = services.feature_merge(source=source, target=values["into"], actor=request.user)
         return self.render(target)
 
     @extend_schema(responses=ScoreBreakdownOutput)
     @action(detail=True, methods=["get"], filter_backends=[])
     def score(self, request: Request, workspace_slug: str, pk: str) -> Response:
         """Why the feature scores what it scores, under every scoring model."""
-        return Response(selectors.feature_score_breakdown(feature=self.get_object()))
+        return Response(priority_selectors.feature_score_breakdown(feature=self.get_object()))
 
     @extend_schema(responses=PrioritySnapshotOutput(many=True))
     @action(detail=True, methods=["get"], filter_backends=[])
     def history(self, request: Request, workspace_slug: str, pk: str) -> Response:
         """The feature's score and rank after each recompute that moved them, newest first."""
-        page = self.paginate_queryset(selectors.feature_priority_history(feature=self.get_object()))
+        page = self.paginate_queryset(priority_selectors.feature_priority_history(feature=self.get_object()))
         return self.get_paginated_response(PrioritySnapshotOutput(page, many=True).data)
 
     @extend_schema(responses=FeatureStatusChangeOutput(many=True))

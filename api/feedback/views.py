@@ -19,9 +19,8 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from feedback import selectors, services
-from feedback.api.filters import CompanyFilter, ContactFilter, FeedbackItemFilter, VoteFilter
-from feedback.api.serializers import (
+from api.feedback.filters import CompanyFilter, ContactFilter, FeedbackItemFilter, VoteFilter
+from api.feedback.serializers import (
     CompanyInput,
     CompanyOutput,
     ContactInput,
@@ -47,6 +46,7 @@ from feedback.api.serializers import (
     VoteInput,
     VoteOutput,
 )
+from feedback import selectors, services
 from productops.api.base import WorkspaceResourceViewSet, WorkspaceScopedAPIView
 from productops.api.filters import StableOrderingFilter
 from productops.api.redirects import MERGED_REDIRECT_RESPONSE, merged_redirect

@@ -15,6 +15,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from api.roadmap.serializers import FeatureSummary, WorkspaceRelatedField
 from feedback.models import (
     Company,
     Contact,
@@ -27,7 +28,6 @@ from feedback.models import (
 )
 from feedback.services import MAX_BULK_ITEMS, MAX_TAGS, MAX_TEXT_LENGTH
 from productops.api.base import StrictSerializer
-from roadmap.api.serializers import FeatureSummary, WorkspaceRelatedField
 from roadmap.models import Feature
 
 

@@ -12,14 +12,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-DEFAULT_IMPORTANCE_WEIGHTS = {"nice_to_have": 1.0, "important": 2.0, "critical": 4.0}
-DEFAULT_SEGMENT_WEIGHTS = {"enterprise": 3.0, "mid_market": 2.0, "smb": 1.0, "": 1.0}
+from roadmap.models import DEFAULT_IMPORTANCE_WEIGHTS, DEFAULT_SEGMENT_WEIGHTS
+
+__all__ = ["DEFAULT_IMPORTANCE_WEIGHTS", "DEFAULT_SEGMENT_WEIGHTS"]
+
 SECONDS_PER_DAY = 86400.0
 # Competitive gap criterion: each competitor that has the feature adds 2.5, up to 10.
 COMPETITIVE_GAP_PER_COMPETITOR = 2.5
 # A change smaller than this share of the old score is not kept in history
 # (recency decay moves every score a little each day).
 SNAPSHOT_RELATIVE_THRESHOLD = 0.01
+# Decay stops at this many half-lives: ½^1000 ≈ 9e-302 is still a normal float, so no
+# database underflows on a request dated centuries ago (its weight is as good as zero).
+MAX_HALF_LIVES = 1000
+# e^(−700) is still a normal float; the scorecard's customer-impact mapping stops there.
+MAX_EXP_ARGUMENT = 700.0
 
 
 def _f(value: object) -> float | None:
@@ -95,7 +102,7 @@ def signal_weight(
     base = (
         vote_weight if signal.importance == "vote" else float(importance_weights.get(signal.importance, 1.0))
     )
-    return base * 0.5 ** (age_days(signal.at, now) / half_life_days)
+    return base * 0.5 ** min(age_days(signal.at, now) / half_life_days, MAX_HALF_LIVES)
 
 
 def customer_impact(
@@ -135,7 +142,7 @@ def customer_impact(
 
 def customer_impact_to_ten(impact: float, *, scale: float) -> float:
     """Map customer impact onto 0..10 for a scorecard: 10 × (1 − e^(−impact / scale))."""
-    return 10.0 * (1.0 - math.exp(-impact / scale))
+    return 10.0 * (1.0 - math.exp(-min(impact / scale, MAX_EXP_ARGUMENT)))
 
 
 def competitive_gap_to_ten(competitors_with_it: int) -> float:

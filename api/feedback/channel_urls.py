@@ -1,13 +1,13 @@
 """Routes of the feedback channels (CSV, e-mail, inbound webhooks), under /api/v1/.
 
-Included by ``feedback.api.urls`` ahead of the feedback item routes, so
+Included by ``api.feedback.urls`` ahead of the feedback item routes, so
 ``feedback/import-csv/`` and ``feedback/inbound-email/`` are not read as item ids.
 """
 
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from feedback.api import channels
+from api.feedback import channels
 
 WORKSPACE = r"workspaces/(?P<workspace_slug>[-a-zA-Z0-9_]+)"
 

@@ -1,9 +1,9 @@
-"""Routes of the roadmap under /api/v1/workspaces/{workspace_slug}/ (included by productops.api.urls)."""
+"""Routes of the roadmap under /api/v1/workspaces/{workspace_slug}/ (included by api.urls)."""
 
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from roadmap.api import views
+from api.roadmap import views
 
 WORKSPACE = r"workspaces/(?P<workspace_slug>[-a-zA-Z0-9_]+)"
 

@@ -16,8 +16,8 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.platform.serializers import UserSummary
 from productops.api.base import StrictSerializer
-from productops.api.serializers import UserSummary
 from productops.models import User, Workspace
 from roadmap.models import (
     Competitor,
@@ -453,7 +453,7 @@ class ScoreModelBreakdownOutput(serializers.Serializer):
 
 
 class ScoreBreakdownOutput(serializers.Serializer):
-    """Documents ``selectors.feature_score_breakdown``; the view returns its dict as is."""
+    """Documents ``priority.selectors.feature_score_breakdown``; the view returns its dict as is."""
 
     feature_id = serializers.IntegerField()
     scoring_model = serializers.ChoiceField(choices=ScoringModel.choices)

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from roadmap.scoring import formulas
-from roadmap.scoring.formulas import DemandSignal
+from priority import formulas
+from priority.formulas import DemandSignal
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 WEIGHTS = {

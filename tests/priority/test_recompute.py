@@ -14,8 +14,10 @@ from django.utils import timezone
 
 from feedback import services as feedback_services
 from feedback.models import Vote
+from priority import formulas, tasks
+from priority.recompute import run as recompute_workspace
 from productops.celery import app as celery_app
-from roadmap import services, tasks
+from roadmap import services
 from roadmap.models import (
     Feature,
     FeatureCriterionValue,
@@ -25,8 +27,7 @@ from roadmap.models import (
     ScoreState,
     ScoringModel,
 )
-from roadmap.scoring import formulas
-from roadmap.scoring.recompute import recompute_workspace, settings_for
+from roadmap.selectors import settings_for
 from tests.feedback.factories import CompanyFactory, ContactFactory, FeedbackItemFactory, FeedbackLinkFactory
 from tests.productops.factories import WorkspaceFactory
 from tests.roadmap.factories import CriterionFactory, FeatureFactory, ProductFactory
@@ -113,14 +114,14 @@ def build_random_workspace(seed: int, features: int = 25, companies: int = 12):
 
 def reference_scores(workspace) -> dict[int, dict]:
     """The straightforward computation: Python over the ORM, one feature at a time."""
-    from feedback.selectors import demand_signals_for_feature
+    from priority.demand import demand_signals_for_feature
 
     settings_row = RoadmapSettings.objects.get(workspace=workspace)
     criteria = list(ScorecardCriterion.objects.filter(workspace=workspace))
     expected = {}
     for feature in Feature.objects.filter(workspace=workspace):
         impact, companies, _ = formulas.customer_impact(
-            demand_signals_for_feature(feature_id=feature.pk),
+            demand_signals_for_feature(feature_id=feature.pk, arr_rates={"USD": 1.0}),
             now=NOW,
             importance_weights=settings_row.importance_weights,
             segment_weights=settings_row.segment_weights,
@@ -347,7 +348,7 @@ def test_a_thousand_votes_in_a_burst_send_one_recompute(empty_queue, django_capt
     assert Vote.objects.filter(feature=feature).count() == 1000
     assert queued() == 1
     result = tasks.recompute_priorities.run(product.workspace_id)
-    assert result == {"recomputed": 1, "snapshots": 1}
+    assert result == {"recomputed": 1, "snapshots": 1, "failed": False, "skipped": False}
     assert Feature.objects.get(pk=feature.pk).score_customer_impact == pytest.approx(1000.0)
 
 

@@ -15,17 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from productops import selectors, services
-from productops.api.base import (
-    WORKSPACE_SLUG_PARAMETER,
-    IsWorkspaceMember,
-    WorkspaceScopedViewSet,
-    _WorkspaceScoped,
-    request_token,
-)
-from productops.api.filters import ApiTokenFilter, SafeIsoDateTimeFilter
-from productops.api.pagination import CursorPagination
-from productops.api.serializers import (
+from api.platform.serializers import (
     ApiTokenCreatedOutput,
     ApiTokenCreateInput,
     ApiTokenOutput,
@@ -39,6 +29,16 @@ from productops.api.serializers import (
     WorkspaceOutput,
     WorkspaceUpdateInput,
 )
+from productops import selectors, services
+from productops.api.base import (
+    WORKSPACE_SLUG_PARAMETER,
+    IsWorkspaceMember,
+    WorkspaceScopedViewSet,
+    _WorkspaceScoped,
+    request_token,
+)
+from productops.api.filters import ApiTokenFilter, SafeIsoDateTimeFilter
+from productops.api.pagination import CursorPagination
 from productops.models import AuditEvent, Membership, Role, Workspace
 
 

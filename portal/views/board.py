@@ -1,4 +1,4 @@
-"""The team-side settings page of the public board: publish it, its texts, comment moderation."""
+"""The public board's settings page in the team portal: publish it, its texts, comment moderation."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def board_settings(request: HttpRequest) -> HttpResponse:
             return redirect("portal:board-settings", workspace_slug=workspace.slug)
     return render(
         request,
-        "board/team_settings.html",
+        "portal/settings/board.html",
         {
             "form": form,
             "board": current,

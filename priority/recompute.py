@@ -1,0 +1,503 @@
+"""The set-based recompute of one workspace, in short transactions.
+
+A run never holds a lock that a vote, a link or any other writer needs for longer
+than one short statement, and a change committed after the run claimed its features
+always leaves them dirty:
+
+1. **Lease.** The workspace's ``RoadmapSettings`` row records the run: ``recompute_run``
+   is incremented (the run's number) and ``recompute_lease_until`` set. While a lease
+   holds, another run reports busy. A lease whose holder is gone (its PostgreSQL backend
+   no longer exists) or that expired can be taken over.
+2. **Claim.** One ``UPDATE`` sets the features to score (``DIRTY`` ones, every one with
+   ``full``, and ``RECOMPUTING`` ones a dead run left behind) to ``RECOMPUTING``, stamps
+   them with the run's number and writes the row formulas (RICE, ICE, WSJF,
+   value ÷ effort). It commits at once.
+3. **Aggregate.** One ``SELECT`` computes customer impact (``priority.demand``) and the
+   scorecard of every claimed feature. It reads; it locks nothing.
+4. **Write.** In chunks of :data:`WRITE_CHUNK` features by id, one ``UPDATE`` per chunk
+   writes the aggregates and the active model's score and marks the rows ``CLEAN`` —
+   only ``WHERE score_state = RECOMPUTING AND recompute_run = <this run>``. A feature
+   marked dirty after the claim reads ``DIRTY`` (``features_mark_dirty`` always writes the
+   flag), so the write skips it and it stays dirty for the next run.
+5. **Rank.** One ``SELECT`` with a window computes every rank of the workspace; the
+   changed ranks and the history points (rank changed, score appeared or vanished, or
+   moved by more than 1 %) are written in chunks.
+6. **Finish.** ``recompute_requested_at`` is cleared if no mark came after the claim
+   (``recompute_requested_seq`` unchanged), failures are reset, the lease released.
+
+If any step fails, :func:`run` puts the run's claimed features back to ``DIRTY``,
+records the failure (``recompute_failures``, ``recompute_last_error``,
+``recompute_next_attempt_at`` with exponential backoff) and returns a failed result:
+one workspace's bad data never stops another workspace's run.
+
+:func:`recompute_in_transaction` runs steps 2 to 5 inside the caller's transaction,
+for the scoring preview, which rolls everything back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, F, FloatField, Q, Value, When
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
+
+from priority.demand import DemandWeights, demand_by_feature_sql
+from priority.formulas import (
+    COMPETITIVE_GAP_PER_COMPETITOR,
+    DEFAULT_IMPORTANCE_WEIGHTS,
+    DEFAULT_SEGMENT_WEIGHTS,
+    MAX_EXP_ARGUMENT,
+    SNAPSHOT_RELATIVE_THRESHOLD,
+)
+from productops.models import Workspace
+from productops.sql import sql_datetime, sql_distinct, sql_least
+from roadmap.models import MODEL_COLUMN, Feature, FeatureStatus, RoadmapSettings, ScoreState, ScoringModel
+from roadmap.selectors import settings_for
+
+logger = logging.getLogger(__name__)
+
+UNRANKED_STATUSES = (FeatureStatus.SHIPPED, FeatureStatus.DECLINED)
+#: Features written per statement (and per transaction) in the write and rank steps, so
+#: a writer waits at most for one chunk's statement on a feature row.
+WRITE_CHUNK = 500
+#: Namespace of the PostgreSQL advisory lock a run takes around each write: two runs of a
+#: workspace never interleave their writes, even if one outlived its lease.
+ADVISORY_LOCK_NAMESPACE = 0x5052494F  # "PRIO"
+
+
+class LeaseLost(Exception):
+    """Another run took the workspace over (this run outlived its lease)."""
+
+
+@dataclass(frozen=True)
+class RecomputeResult:
+    workspace_id: int
+    busy: bool = False
+    recomputed: int = 0
+    snapshots: int = 0
+    failed: bool = False
+    skipped: bool = False
+    error: str = ""
+
+
+def lease_seconds() -> int:
+    return int(getattr(settings, "PRIORITY_RECOMPUTE_LEASE_SECONDS", 300))
+
+
+def backoff_seconds(failures: int) -> int:
+    """Wait after ``failures`` failures in a row: 1, 2, 4 … minutes, at most an hour."""
+    return min(60 * 2 ** max(0, failures - 1), 3600)
+
+
+def _execute(sql: str, params: Sequence | None = None) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+        return cursor.rowcount
+
+
+def _fetch(sql: str, params: Sequence | None = None) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+        return cursor.fetchall()
+
+
+def _chunks(rows: Sequence, size: int = WRITE_CHUNK) -> Iterable[Sequence]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _values(rows: Sequence[Sequence], columns: Sequence[tuple[str, str]]) -> tuple[str, list]:
+    """A ``VALUES`` list as a derived table ``v`` with named columns, on both backends.
+
+    ``columns`` are (name, PostgreSQL type); the first row carries the casts, so a column
+    that is NULL in every row still has its type.
+    """
+    width = len(columns)
+    params = [value for row in rows for value in row]
+    if connection.vendor == "postgresql":
+        first = "(" + ", ".join(f"%s::{kind}" for _, kind in columns) + ")"
+        rest = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * (len(rows) - 1))
+        body = first + (", " + rest if rest else "")
+        names = ", ".join(name for name, _ in columns)
+        return f"(VALUES {body}) AS v({names})", params
+    body = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(rows))
+    names = ", ".join(f"column{i + 1} AS {name}" for i, (name, _) in enumerate(columns))
+    return f"(SELECT {names} FROM (VALUES {body})) AS v", params
+
+
+def _write_lock(workspace_id: int) -> None:
+    """Serialise the writes of runs of one workspace (PostgreSQL; SQLite serialises all writers)."""
+    if connection.vendor == "postgresql":
+        _execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_NAMESPACE, workspace_id])
+
+
+# --- the run -------------------------------------------------------------------------
+
+
+def run(*, workspace_id: int, full: bool = False, now: datetime | None = None) -> RecomputeResult:
+    """Recompute the workspace's dirty features (all of them with ``full``) in short transactions.
+
+    Never raises for a failure inside the run: the failure is logged with its traceback,
+    recorded on the settings row with a backoff, the claimed features go back to DIRTY,
+    and the result says ``failed``.
+    """
+    now = now or timezone.now()
+    settings_for(workspace_id)
+    run_number = _take_lease(workspace_id, now)
+    if run_number is None:
+        return RecomputeResult(workspace_id=workspace_id, busy=True)
+    try:
+        result = _run_steps(workspace_id, run_number, now=now, full=full)
+    except Exception as exc:
+        logger.exception("Priority recompute of workspace %s failed", workspace_id)
+        _record_failure(workspace_id, run_number, exc)
+        return RecomputeResult(workspace_id=workspace_id, failed=True, error=describe(exc))
+    return result
+
+
+def describe(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {exc}"[:2000]
+
+
+def _take_lease(workspace_id: int, now: datetime) -> int | None:
+    """Start a run: its number, or None while another run holds the workspace."""
+    free = Q(recompute_lease_until__isnull=True) | Q(recompute_lease_until__lt=now)
+    holder = None
+    if connection.vendor == "postgresql":
+        holder = _fetch("SELECT pg_backend_pid()")[0][0]
+        free |= Q(recompute_holder_pid__isnull=False) & ~Q(
+            recompute_holder_pid__in=_live_backends(workspace_id)
+        )
+    with transaction.atomic():
+        taken = (
+            RoadmapSettings.objects.filter(workspace_id=workspace_id)
+            .filter(free)
+            .update(
+                recompute_run=F("recompute_run") + 1,
+                recompute_lease_until=now + timedelta(seconds=lease_seconds()),
+                recompute_holder_pid=holder,
+            )
+        )
+        if not taken:
+            return None
+        return RoadmapSettings.objects.filter(workspace_id=workspace_id).values_list(
+            "recompute_run", flat=True
+        )[0]
+
+
+def _live_backends(workspace_id: int) -> list[int]:
+    """The PostgreSQL backend holding the workspace's lease, if it is still connected."""
+    return [
+        pid
+        for (pid,) in _fetch(
+            """
+            SELECT s.recompute_holder_pid FROM roadmap_roadmapsettings s
+            WHERE s.workspace_id = %s AND s.recompute_holder_pid IS NOT NULL
+              AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = s.recompute_holder_pid)
+            """,
+            [workspace_id],
+        )
+    ]
+
+
+def _renew_lease(workspace_id: int, run_number: int, now: datetime) -> None:
+    renewed = RoadmapSettings.objects.filter(workspace_id=workspace_id, recompute_run=run_number).update(
+        recompute_lease_until=timezone.now() + timedelta(seconds=lease_seconds())
+    )
+    if not renewed:
+        raise LeaseLost(f"run {run_number} of workspace {workspace_id} was taken over")
+
+
+def _run_steps(workspace_id: int, run_number: int, *, now: datetime, full: bool) -> RecomputeResult:
+    with transaction.atomic():
+        settings_row, seen_seq = _read_settings(workspace_id)
+        claimed, everything = _claim(workspace_id, run_number, full=full)
+    snapshots = 0
+    if claimed:
+        _renew_lease(workspace_id, run_number, now)
+        scores = _aggregate(settings_row, run_number, now, everything=everything)
+        _renew_lease(workspace_id, run_number, now)
+        _write_scores(settings_row, run_number, scores, now)
+        _renew_lease(workspace_id, run_number, now)
+        snapshots = _rank_and_snapshot(settings_row, now)
+    _finish(workspace_id, run_number, seen_seq, now)
+    return RecomputeResult(workspace_id=workspace_id, recomputed=claimed, snapshots=snapshots)
+
+
+def _read_settings(workspace_id: int) -> tuple[RoadmapSettings, int]:
+    """The settings the run scores with, and the request sequence it covers (read before the
+    claim: every mark committed by now has its features claimed)."""
+    settings_row = RoadmapSettings.objects.select_related("workspace").get(workspace_id=workspace_id)
+    return settings_row, settings_row.recompute_requested_seq
+
+
+def _finish(workspace_id: int, run_number: int, seen_seq: int, now: datetime) -> None:
+    with transaction.atomic():
+        RoadmapSettings.objects.filter(workspace_id=workspace_id, recompute_run=run_number).update(
+            recompute_requested_at=Case(
+                When(recompute_requested_seq=seen_seq, then=Value(None)),
+                default=F("recompute_requested_at"),
+            ),
+            recompute_lease_until=None,
+            recompute_holder_pid=None,
+            recompute_failures=0,
+            recompute_next_attempt_at=None,
+            recompute_last_error="",
+            last_recomputed_at=now,
+        )
+
+
+def _record_failure(workspace_id: int, run_number: int, exc: BaseException) -> None:
+    """Give the run's claimed features back (DIRTY) and record the failure with a backoff."""
+    try:
+        with transaction.atomic():
+            Feature.objects.filter(
+                workspace_id=workspace_id, score_state=ScoreState.RECOMPUTING, recompute_run=run_number
+            ).update(score_state=ScoreState.DIRTY)
+            row = RoadmapSettings.objects.filter(workspace_id=workspace_id).first()
+            if row is None:
+                return
+            failures = row.recompute_failures + 1
+            owned = row.recompute_run == run_number
+            RoadmapSettings.objects.filter(pk=row.pk).update(
+                recompute_failures=failures,
+                recompute_next_attempt_at=timezone.now() + timedelta(seconds=backoff_seconds(failures)),
+                recompute_last_error=describe(exc),
+                recompute_lease_until=None if owned else F("recompute_lease_until"),
+                recompute_holder_pid=None if owned else F("recompute_holder_pid"),
+            )
+    except Exception:
+        # The database itself may be what failed; the lease then expires on its own.
+        logger.exception("Could not record the failed recompute of workspace %s", workspace_id)
+
+
+# --- in the caller's transaction (the scoring preview) ------------------------------------
+
+
+def recompute_in_transaction(*, workspace_id: int, now: datetime | None = None) -> RecomputeResult:
+    """Score every feature of the workspace inside the caller's transaction (no lease, no
+    bookkeeping): the scoring preview runs this and rolls it back."""
+    now = now or timezone.now()
+    settings_for(workspace_id)
+    settings_row, _ = _read_settings(workspace_id)
+    run_number = settings_row.recompute_run + 1
+    claimed, everything = _claim(workspace_id, run_number, full=True)
+    snapshots = 0
+    if claimed:
+        scores = _aggregate(settings_row, run_number, now, everything=everything)
+        _write_scores(settings_row, run_number, scores, now)
+        snapshots = _rank_and_snapshot(settings_row, now)
+    return RecomputeResult(workspace_id=workspace_id, recomputed=claimed, snapshots=snapshots)
+
+
+# --- the steps ------------------------------------------------------------------------------
+
+
+def _float(name: str) -> Cast:
+    return Cast(F(name), FloatField())
+
+
+def _row_formulas() -> dict:
+    """RICE, ICE, WSJF, value ÷ effort per row. SQL arithmetic on NULL is NULL,
+    so incomplete inputs give no score; effort and job size are > 0 by constraint."""
+    return {
+        "score_rice": _float("reach")
+        * _float("impact")
+        * (_float("confidence_pct") / Value(100.0))
+        / _float("effort"),
+        "score_ice": _float("ice_impact") * _float("ice_confidence") * _float("ice_ease"),
+        "score_wsjf": (_float("business_value") + _float("time_criticality") + _float("risk_reduction"))
+        / Coalesce(_float("job_size"), _float("effort")),
+        "score_value_effort": _float("value") / _float("effort"),
+    }
+
+
+def _claim(workspace_id: int, run_number: int, *, full: bool) -> tuple[int, bool]:
+    """Claim the features to score; (how many, whether that is every feature of the workspace)."""
+    features = Feature.objects.filter(workspace_id=workspace_id)
+    to_claim = (
+        features if full else features.filter(score_state__in=[ScoreState.DIRTY, ScoreState.RECOMPUTING])
+    )
+    if connection.vendor == "postgresql":
+        # Lock in id order, as markers of several features do, so the two never deadlock.
+        list(to_claim.order_by("id").select_for_update().values_list("id", flat=True))
+    claimed = to_claim.update(score_state=ScoreState.RECOMPUTING, recompute_run=run_number, **_row_formulas())
+    everything = bool(claimed) and (full or claimed == features.count())
+    return claimed, everything
+
+
+def _weights(settings_row: RoadmapSettings) -> DemandWeights:
+    return DemandWeights(
+        importance_weights=settings_row.importance_weights or DEFAULT_IMPORTANCE_WEIGHTS,
+        segment_weights=settings_row.segment_weights or DEFAULT_SEGMENT_WEIGHTS,
+        vote_weight=float(settings_row.vote_weight),
+        half_life_days=float(settings_row.recency_half_life_days),
+        arr_rates=arr_rates(settings_row.workspace),
+    )
+
+
+def arr_rates(workspace: Workspace) -> dict[str, float]:
+    """Currency → value of one unit in the workspace's reporting currency (which is 1)."""
+    rates = {code: float(rate) for code, rate in (workspace.currency_rates or {}).items()}
+    rates[workspace.reporting_currency] = 1.0
+    return rates
+
+
+def _aggregate(
+    settings_row: RoadmapSettings, run_number: int, now: datetime, *, everything: bool
+) -> list[tuple[int, float, int, float | None]]:
+    """(feature id, customer impact, requesting companies, scorecard) of each claimed feature."""
+    workspace_id = settings_row.workspace_id
+    claimed_sql = (
+        "roadmap_feature.workspace_id = %s AND roadmap_feature.score_state = %s "
+        "AND roadmap_feature.recompute_run = %s"
+    )
+    claimed_params = [workspace_id, ScoreState.RECOMPUTING, run_number]
+    # When every feature is claimed, no filter: the planner then scans and hashes
+    # in parallel instead of trusting a stale estimate of the claimed rows.
+    demand_sql, demand_params = demand_by_feature_sql(
+        workspace_id=workspace_id,
+        now=now,
+        weights=_weights(settings_row),
+        feature_filter_sql=""
+        if everything
+        else f"feature_id IN (SELECT id FROM roadmap_feature WHERE {claimed_sql})",
+        feature_filter_params=() if everything else tuple(claimed_params),
+    )
+    impact = "COALESCE(demand.impact, 0.0)"
+    competitors = "(SELECT COUNT(*) FROM roadmap_feature_competitors fc WHERE fc.feature_id = f.id)"
+    gap = sql_least("10.0", f"{COMPETITIVE_GAP_PER_COMPETITOR} * {competitors}")
+    # The scorecard: weighted average of the criteria, derived ones computed in place. The
+    # exponent is capped (as in formulas.customer_impact_to_ten) so EXP never underflows.
+    exponent = sql_least(f"{impact} / %s", f"{MAX_EXP_ARGUMENT}")
+    scorecard = f"""(
+        SELECT SUM(CAST(c.weight AS FLOAT) * (CASE c.source
+                WHEN 'customer_impact' THEN 10.0 * (1.0 - EXP(-{exponent}))
+                WHEN 'competitive_gap' THEN {gap}
+                ELSE COALESCE(CAST(v.value AS FLOAT), 0.0) END))
+               / NULLIF(SUM(CAST(c.weight AS FLOAT)), 0.0)
+        FROM roadmap_scorecardcriterion c
+        LEFT JOIN roadmap_featurecriterionvalue v ON v.criterion_id = c.id AND v.feature_id = f.id
+        WHERE c.workspace_id = %s
+    )"""
+    return _fetch(
+        f"""
+        SELECT f.id, {impact}, COALESCE(demand.companies, 0), {scorecard}
+        FROM roadmap_feature f
+        LEFT JOIN ({demand_sql}) AS demand ON demand.feature_id = f.id
+        WHERE {claimed_sql.replace("roadmap_feature.", "f.")}
+        ORDER BY f.id
+        """,
+        [
+            float(settings_row.customer_impact_scale),
+            workspace_id,
+            *demand_params,
+            *claimed_params,
+        ],
+    )
+
+
+def _write_scores(
+    settings_row: RoadmapSettings, run_number: int, scores: Sequence[tuple], now: datetime
+) -> None:
+    """Write the aggregates and the active model's score, and mark the rows CLEAN: only rows
+    still claimed by this run (a feature marked dirty meanwhile is skipped and stays dirty)."""
+    model = ScoringModel(settings_row.scoring_model)
+    # SET expressions read the row as it is, in which the claim already wrote the row
+    # formulas; the aggregates come from the VALUES list.
+    priority = {
+        ScoringModel.CUSTOMER_IMPACT: "v.impact",
+        ScoringModel.SCORECARD: "v.scorecard",
+    }.get(model, f"roadmap_feature.{MODEL_COLUMN[model]}")
+    columns = [("id", "bigint"), ("impact", "float8"), ("companies", "integer"), ("scorecard", "float8")]
+    for chunk in _chunks(scores):
+        source, params = _values(chunk, columns)
+        with transaction.atomic():
+            _write_lock(settings_row.workspace_id)
+            _execute(
+                f"""
+                UPDATE roadmap_feature
+                SET score_customer_impact = v.impact, requesting_companies = v.companies,
+                    score_scorecard = v.scorecard, priority_score = {priority},
+                    score_state = %s, scores_computed_at = %s
+                FROM {source}
+                WHERE roadmap_feature.id = v.id AND roadmap_feature.score_state = %s
+                  AND roadmap_feature.recompute_run = %s
+                """,
+                [ScoreState.CLEAN, sql_datetime(now), *params, ScoreState.RECOMPUTING, run_number],
+            )
+
+
+def _rank_and_snapshot(settings_row: RoadmapSettings, now: datetime) -> int:
+    """Ranks over the whole workspace and the history points; returns the snapshots written.
+
+    Ranks: by score (unscored last), then customer impact, then age (oldest first); shipped
+    and declined features sort last and get no rank. A history point is kept when the rank
+    changed, the score appeared or disappeared, or it moved by more than
+    ``SNAPSHOT_RELATIVE_THRESHOLD`` of the last kept score; that also bumps ``updated_at``.
+    """
+    workspace_id = settings_row.workspace_id
+    unranked = ", ".join(f"'{s}'" for s in UNRANKED_STATUSES)
+    done = f"status IN ({unranked})"
+    moved = f"""
+        ({sql_distinct("ranked.position", "ranked.snapshot_rank")}
+         OR (ranked.priority_score IS NULL) <> (ranked.snapshot_score IS NULL)
+         OR ABS(ranked.priority_score - ranked.snapshot_score) > %s * ABS(ranked.snapshot_score))
+    """
+    rows = _fetch(
+        f"""
+        SELECT ranked.id, ranked.position, ranked.priority_score,
+               CASE WHEN {moved} THEN 1 ELSE 0 END AS moved
+        FROM (
+            SELECT id, priority_rank, priority_score, snapshot_score, snapshot_rank,
+                   CASE WHEN {done} THEN NULL ELSE ROW_NUMBER() OVER (
+                       ORDER BY CASE WHEN {done} THEN 1 ELSE 0 END,
+                                priority_score DESC NULLS LAST, score_customer_impact DESC, id ASC
+                   ) END AS position
+            FROM roadmap_feature
+            WHERE workspace_id = %s
+        ) AS ranked
+        WHERE {sql_distinct("ranked.priority_rank", "ranked.position")} OR {moved}
+        ORDER BY ranked.id
+        """,
+        [SNAPSHOT_RELATIVE_THRESHOLD, workspace_id, SNAPSHOT_RELATIVE_THRESHOLD],
+    )
+    now_value = sql_datetime(now)
+    columns = [("id", "bigint"), ("position", "integer"), ("score", "float8"), ("moved", "integer")]
+    snapshots = 0
+    for chunk in _chunks(rows):
+        source, params = _values(chunk, columns)
+        with transaction.atomic():
+            _write_lock(workspace_id)
+            _execute(
+                f"""
+                UPDATE roadmap_feature
+                SET priority_rank = v.position,
+                    snapshot_rank = CASE WHEN v.moved = 1 THEN v.position ELSE snapshot_rank END,
+                    snapshot_score = CASE WHEN v.moved = 1 THEN v.score ELSE snapshot_score END,
+                    updated_at = CASE WHEN v.moved = 1 THEN %s ELSE updated_at END
+                FROM {source}
+                WHERE roadmap_feature.id = v.id
+                """,
+                [now_value, *params],
+            )
+            moved_rows = [row for row in chunk if row[3]]
+            if moved_rows:
+                source, params = _values(moved_rows, columns)
+                # Joined to the feature, so a feature deleted meanwhile is simply left out.
+                snapshots += _execute(
+                    f"""
+                    INSERT INTO roadmap_prioritysnapshot
+                        (workspace_id, feature_id, scoring_model, score, rank, computed_at)
+                    SELECT f.workspace_id, f.id, %s, v.score, v.position, %s
+                    FROM {source} JOIN roadmap_feature f ON f.id = v.id
+                    """,
+                    [settings_row.scoring_model, now_value, *params],
+                )
+    return snapshots

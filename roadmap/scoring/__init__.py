@@ -1,1 +1,0 @@
-"""The priority engine: published formulas, the set-based recompute, explanations."""
