@@ -156,7 +156,7 @@ def run(*, workspace_id: int, full: bool = False, now: datetime | None = None) -
         result = _run_steps(workspace_id, run_number, now=now, full=full)
     except Exception as exc:
         logger.exception("Priority recompute of workspace %s failed", workspace_id)
-        _record_failure(workspace_id, run_number, exc)
+        _record_failure(workspace_id, run_number, exc, now)
         return RecomputeResult(workspace_id=workspace_id, failed=True, error=describe(exc))
     return result
 
@@ -253,7 +253,7 @@ def _finish(workspace_id: int, run_number: int, seen_seq: int, now: datetime) ->
         )
 
 
-def _record_failure(workspace_id: int, run_number: int, exc: BaseException) -> None:
+def _record_failure(workspace_id: int, run_number: int, exc: BaseException, now: datetime) -> None:
     """Give the run's claimed features back (DIRTY) and record the failure with a backoff."""
     try:
         with transaction.atomic():
@@ -267,7 +267,7 @@ def _record_failure(workspace_id: int, run_number: int, exc: BaseException) -> N
             owned = row.recompute_run == run_number
             RoadmapSettings.objects.filter(pk=row.pk).update(
                 recompute_failures=failures,
-                recompute_next_attempt_at=timezone.now() + timedelta(seconds=backoff_seconds(failures)),
+                recompute_next_attempt_at=now + timedelta(seconds=backoff_seconds(failures)),
                 recompute_last_error=describe(exc),
                 recompute_lease_until=None if owned else F("recompute_lease_until"),
                 recompute_holder_pid=None if owned else F("recompute_holder_pid"),

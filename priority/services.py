@@ -87,18 +87,27 @@ def priorities_recompute_pending(*, now: datetime | None = None) -> list[Recompu
     return [_run_isolated(ws, full=False, now=now) for ws in workspaces_pending(now=now)]
 
 
-def priorities_recompute_everything(*, now: datetime | None = None) -> list[RecomputeResult]:
-    """Daily: every feature of every workspace is marked dirty (recency decay moves every
-    score), which records the request, then the sweep runs them. If this task dies half
-    way, the features it did not reach are still dirty and the next sweep finishes them."""
-    now = now or timezone.now()
+def priorities_request_everything() -> list[int]:
+    """Mark every feature of every workspace dirty (recency decay moves every score); each
+    mark records the workspace's request. Returns the workspaces marked."""
     workspace_ids = sorted(set(Feature.objects.order_by().values_list("workspace_id", flat=True).distinct()))
+    marked = []
     for workspace_id in workspace_ids:
         try:
             with transaction.atomic():
                 features_mark_dirty(workspace_id=workspace_id, schedule=False)
         except Exception:
             logger.exception("Could not mark workspace %s for its daily recompute", workspace_id)
+        else:
+            marked.append(workspace_id)
+    return marked
+
+
+def priorities_recompute_everything(*, now: datetime | None = None) -> list[RecomputeResult]:
+    """Daily: :func:`priorities_request_everything`, then the sweep runs them. If this task
+    dies half way, what it did not reach is still dirty and requested: the next sweep
+    (every minute) finishes it."""
+    priorities_request_everything()
     return priorities_recompute_pending(now=now)
 
 

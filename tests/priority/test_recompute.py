@@ -4,7 +4,7 @@ coalesces bursts, and survives two runs at once."""
 import random
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -29,6 +29,8 @@ from roadmap.models import (
 )
 from roadmap.selectors import settings_for
 from tests.feedback.factories import CompanyFactory, ContactFactory, FeedbackItemFactory, FeedbackLinkFactory
+from tests.priority.poison import cure as _cure
+from tests.priority.poison import poison as _poison
 from tests.productops.factories import WorkspaceFactory
 from tests.roadmap.factories import CriterionFactory, FeatureFactory, ProductFactory
 
@@ -425,3 +427,282 @@ def test_beat_sweep_catches_up_dirty_features_whose_task_was_lost():
     assert tasks.recompute_dirty_everywhere.run() == 1
 
     assert Feature.objects.get(pk=feature.pk).priority_score == 10.0
+
+
+# --- odd data ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("received_at", "half_life"),
+    [
+        (datetime(1, 1, 1, tzinfo=UTC), 180),
+        (datetime(1899, 12, 30, tzinfo=UTC), 30),
+    ],
+)
+def test_a_request_dated_centuries_ago_weighs_almost_nothing_and_never_stops_the_run(received_at, half_life):
+    # Stored before dates were validated at every entry: the decay must still be safe
+    # (PostgreSQL's POWER(0.5, 21000) is an underflow error, not zero).
+    feature = FeatureFactory()
+    settings_row = settings_for(feature.workspace_id)
+    settings_row.recency_half_life_days = half_life
+    settings_row.save()
+    company = CompanyFactory(workspace=feature.workspace)
+    FeedbackLinkFactory(
+        feature=feature,
+        item=FeedbackItemFactory(workspace=feature.workspace, company=company, received_at=received_at),
+    )
+    FeedbackLinkFactory(
+        feature=feature, item__company=CompanyFactory(workspace=feature.workspace), importance="critical"
+    )
+
+    result = recompute_workspace(workspace_id=feature.workspace_id, now=NOW)
+
+    assert (result.failed, result.recomputed) == (False, 1)
+    feature.refresh_from_db()
+    assert feature.score_state == ScoreState.CLEAN
+    assert feature.requesting_companies == 2
+    expected = reference_scores(feature.workspace)[feature.pk]
+    assert feature.score_customer_impact == approx(expected["customer_impact"])
+    assert feature.score_customer_impact == approx(4.0)  # the old request adds ~1e-300
+
+
+def test_the_scorecard_mapping_of_a_huge_impact_is_ten():
+    assert formulas.customer_impact_to_ten(1e12, scale=0.001) == 10.0
+    assert (
+        formulas.signal_weight(
+            formulas.DemandSignal("c1", 1, "", 0.0, "critical", NOW - timedelta(days=700_000)),
+            now=NOW,
+            importance_weights={"critical": 4.0},
+            vote_weight=1.0,
+            half_life_days=1.0,
+        )
+        == 4.0 * 0.5**formulas.MAX_HALF_LIVES
+    )
+
+
+# --- runs: leases, requests, failures -------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_failed_run_gives_its_features_back_and_records_the_failure_with_backoff(caplog):
+    feature = FeatureFactory(reach=10, impact=1, confidence_pct=100, effort=1)
+    _poison(feature.workspace_id)
+
+    result = recompute_workspace(workspace_id=feature.workspace_id, now=NOW)
+
+    assert result.failed
+    assert "poisoned row" in result.error
+    feature.refresh_from_db()
+    assert (feature.score_state, feature.priority_score) == (ScoreState.DIRTY, None)
+    row = RoadmapSettings.objects.get(workspace_id=feature.workspace_id)
+    assert row.recompute_failures == 1
+    assert "poisoned row" in row.recompute_last_error
+    assert row.recompute_lease_until is None
+    assert row.recompute_next_attempt_at == NOW + timedelta(seconds=60)
+    assert "Priority recompute of workspace" in caplog.text  # logged with its traceback
+    assert caplog.records[-1].exc_info is not None
+
+    _cure()
+    assert recompute_workspace(workspace_id=feature.workspace_id, now=NOW).failed is False
+    row.refresh_from_db()
+    assert (row.recompute_failures, row.recompute_next_attempt_at, row.recompute_last_error) == (0, None, "")
+    assert Feature.objects.get(pk=feature.pk).priority_score == 10.0
+
+
+def test_backoff_doubles_up_to_an_hour():
+    from priority.recompute import backoff_seconds
+
+    assert [backoff_seconds(n) for n in (1, 2, 3, 4, 7, 8, 20)] == [60, 120, 240, 480, 3600, 3600, 3600]
+
+
+@pytest.mark.django_db
+def test_a_second_run_while_the_lease_holds_is_busy_and_an_expired_lease_is_taken_over():
+    feature = FeatureFactory()
+    settings_for(feature.workspace_id)
+    RoadmapSettings.objects.filter(workspace_id=feature.workspace_id).update(
+        recompute_run=7, recompute_lease_until=NOW + timedelta(minutes=1)
+    )
+    Feature.objects.filter(pk=feature.pk).update(score_state=ScoreState.RECOMPUTING, recompute_run=7)
+
+    assert recompute_workspace(workspace_id=feature.workspace_id, now=NOW).busy
+
+    # The holder died and its lease ran out: the next run takes its claimed rows over.
+    later = NOW + timedelta(minutes=2)
+    result = recompute_workspace(workspace_id=feature.workspace_id, now=later)
+    assert (result.busy, result.recomputed) == (False, 1)
+    feature.refresh_from_db()
+    assert (feature.score_state, feature.recompute_run) == (ScoreState.CLEAN, 8)
+    assert RoadmapSettings.objects.get(workspace_id=feature.workspace_id).recompute_lease_until is None
+
+
+@pytest.mark.django_db
+def test_a_lease_whose_postgresql_backend_is_gone_is_taken_over_at_once():
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "the holder's liveness is read from pg_stat_activity; SQLite waits for the lease to expire"
+        )
+    feature = FeatureFactory()
+    settings_for(feature.workspace_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(pid) + 100000 FROM pg_stat_activity")
+        dead_pid = cursor.fetchone()[0]
+    RoadmapSettings.objects.filter(workspace_id=feature.workspace_id).update(
+        recompute_run=3, recompute_lease_until=NOW + timedelta(minutes=5), recompute_holder_pid=dead_pid
+    )
+
+    result = recompute_workspace(workspace_id=feature.workspace_id, now=NOW)
+
+    assert (result.busy, result.recomputed) == (False, 1)
+
+
+@pytest.mark.django_db
+def test_the_run_that_covers_a_request_clears_it_and_a_later_request_stays(
+    django_capture_on_commit_callbacks,
+):
+    feature = FeatureFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.features_mark_dirty(workspace_id=feature.workspace_id, schedule=False)
+    row = RoadmapSettings.objects.get(workspace_id=feature.workspace_id)
+    assert row.recompute_requested_at is not None
+    assert row.recompute_requested_seq == 1
+
+    recompute_workspace(workspace_id=feature.workspace_id, now=NOW)
+    row.refresh_from_db()
+    assert row.recompute_requested_at is None
+
+    # A request recorded after the run read the sequence is not the run's to clear.
+    from priority import recompute
+
+    real_claim = recompute._claim
+
+    def claim_then_request(*args, **kwargs):
+        claimed = real_claim(*args, **kwargs)
+        services.recompute_request(workspace_id=feature.workspace_id)
+        return claimed
+
+    services.features_mark_dirty(workspace_id=feature.workspace_id, schedule=False)
+    recompute._claim = claim_then_request
+    try:
+        recompute_workspace(workspace_id=feature.workspace_id, now=NOW)
+    finally:
+        recompute._claim = real_claim
+    row.refresh_from_db()
+    assert row.recompute_requested_at is not None
+
+
+# --- races (PostgreSQL) ---------------------------------------------------------------------
+
+
+def _advisory_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_vote_while_a_recompute_is_paused_before_its_write_returns_at_once_and_stays_counted():
+    """The race of issue 10: a recompute claims a dirty feature, a vote on it commits before
+    the run writes, and the run must neither make the vote wait nor mark the feature clean."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs two real concurrent transactions; SQLite serialises every writer")
+    from priority.recompute import ADVISORY_LOCK_NAMESPACE
+
+    feature = FeatureFactory()  # new, so DIRTY
+    workspace_id = feature.workspace_id
+    contact = ContactFactory(workspace=feature.workspace, company=CompanyFactory(workspace=feature.workspace))
+    held, release = threading.Event(), threading.Event()
+    outcome: dict = {}
+
+    def hold_the_write_lock() -> None:
+        # The lock each of the run's writes takes first: holding it pauses the run after
+        # its claim has committed and before it writes anything.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [ADVISORY_LOCK_NAMESPACE, workspace_id])
+            held.set()
+            release.wait(30)
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_LOCK_NAMESPACE, workspace_id])
+        connection.close()
+
+    def run() -> None:
+        try:
+            outcome["result"] = recompute_workspace(workspace_id=workspace_id)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    assert held.wait(10)
+    runner = threading.Thread(target=run)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while _advisory_waiters() == 0:
+            assert time.monotonic() < deadline, "the recompute never reached its write"
+            time.sleep(0.01)
+        assert Feature.objects.get(pk=feature.pk).score_state == ScoreState.RECOMPUTING
+
+        started = time.monotonic()
+        feedback_services.vote_cast(contact=contact, feature=feature)
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join()
+        runner.join()
+
+    assert waited < 0.1
+    assert outcome["result"].failed is False
+    feature.refresh_from_db()
+    assert feature.score_state == ScoreState.DIRTY  # the run skipped it: its claim was stale
+    assert feature.requesting_companies == 0
+    recompute_workspace(workspace_id=workspace_id)
+    feature.refresh_from_db()
+    assert (feature.score_state, feature.requesting_companies) == (ScoreState.CLEAN, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_three_hundred_votes_from_four_threads_during_recomputes_are_all_counted():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs real concurrent transactions; SQLite serialises every writer")
+    feature = FeatureFactory()
+    workspace = feature.workspace
+    contacts = [
+        ContactFactory(workspace=workspace, company=CompanyFactory(workspace=workspace)) for _ in range(300)
+    ]
+    voting = threading.Event()
+    errors: list[Exception] = []
+
+    def voter(batch) -> None:
+        try:
+            for contact in batch:
+                feedback_services.vote_cast(contact=contact, feature=feature)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def recomputer() -> None:
+        try:
+            while voting.is_set():
+                recompute_workspace(workspace_id=workspace.pk)
+        finally:
+            connection.close()
+
+    voting.set()
+    loop = threading.Thread(target=recomputer)
+    loop.start()
+    voters = [threading.Thread(target=voter, args=(contacts[i::4],)) for i in range(4)]
+    for thread in voters:
+        thread.start()
+    for thread in voters:
+        thread.join()
+    voting.clear()
+    loop.join()
+
+    assert errors == []
+    assert Vote.objects.filter(feature=feature).count() == 300
+    # Whatever the interleaving, what is left dirty is scored by the next run.
+    recompute_workspace(workspace_id=workspace.pk)
+    feature.refresh_from_db()
+    assert feature.score_state == ScoreState.CLEAN
+    assert feature.requesting_companies == 300

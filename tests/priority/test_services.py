@@ -1,3 +1,4 @@
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -128,3 +129,83 @@ def test_ranking_preview_gives_up_quickly_when_a_writer_holds_the_rows(workspace
         release.set()
         thread.join()
     assert RoadmapSettings.objects.get(workspace=workspace).scoring_model == "rice"
+
+
+# --- sweeps: one failing workspace never stops the others ------------------------------------
+
+
+def _dirty_workspace(reach: int):
+    feature = FeatureFactory(reach=reach, impact=1, confidence_pct=100, effort=1)
+    return feature
+
+
+def test_the_sweep_isolates_a_poisoned_workspace_and_retries_it_after_its_backoff(caplog):
+    from django.utils import timezone
+
+    from roadmap.models import RoadmapSettings, ScoreState
+    from tests.priority.poison import cure, poison
+
+    healthy_before, poisoned, healthy_after = (_dirty_workspace(n) for n in (10, 20, 30))
+    poison(poisoned.workspace_id)
+    now = timezone.now()
+
+    results = {r.workspace_id: r for r in priority_services.priorities_recompute_pending(now=now)}
+
+    assert set(results) == {healthy_before.workspace_id, poisoned.workspace_id, healthy_after.workspace_id}
+    assert results[poisoned.workspace_id].failed
+    for ok in (healthy_before, healthy_after):
+        ok.refresh_from_db()
+        assert (ok.score_state, ok.priority_score) == (ScoreState.CLEAN, float(ok.reach))
+    poisoned.refresh_from_db()
+    assert poisoned.score_state == ScoreState.DIRTY
+    row = RoadmapSettings.objects.get(workspace_id=poisoned.workspace_id)
+    assert row.recompute_failures == 1
+    assert "poisoned row" in caplog.text
+
+    # Waiting out its backoff: the next sweeps leave it alone, and so does its queued task.
+    assert priority_services.workspaces_pending(now=now) == []
+    assert priority_services.priorities_recompute(workspace_id=poisoned.workspace_id, now=now).skipped
+    row.refresh_from_db()
+    assert row.recompute_failures == 1
+
+    # Due again: tried, still failing, so the backoff doubles.
+    due = row.recompute_next_attempt_at
+    assert priority_services.workspaces_pending(now=due) == [poisoned.workspace_id]
+    priority_services.priorities_recompute_pending(now=due)
+    row.refresh_from_db()
+    assert row.recompute_failures == 2
+    assert row.recompute_next_attempt_at == due + timedelta(seconds=120)
+
+    cure()
+    priority_services.priorities_recompute_pending(now=row.recompute_next_attempt_at)
+    row.refresh_from_db()
+    poisoned.refresh_from_db()
+    assert (row.recompute_failures, poisoned.score_state, poisoned.priority_score) == (
+        0,
+        ScoreState.CLEAN,
+        20.0,
+    )
+
+
+def test_a_killed_daily_recompute_is_finished_by_the_next_sweep(django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    from roadmap.models import RoadmapSettings, ScoreState
+
+    features = [_dirty_workspace(n) for n in (1, 2, 3)]
+    priority_services.priorities_recompute_pending()
+    assert set(Feature.objects.values_list("score_state", flat=True)) == {ScoreState.CLEAN}
+
+    # The daily task marks everything, then dies before running a single workspace.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert priority_services.priorities_request_everything() == sorted(f.workspace_id for f in features)
+    assert RoadmapSettings.objects.filter(recompute_requested_at__isnull=False).count() == 3
+    assert set(Feature.objects.values_list("score_state", flat=True)) == {ScoreState.DIRTY}
+
+    later = timezone.now()
+    results = priority_services.priorities_recompute_pending(now=later)
+
+    assert sorted(r.workspace_id for r in results) == sorted(f.workspace_id for f in features)
+    assert set(Feature.objects.values_list("score_state", flat=True)) == {ScoreState.CLEAN}
+    assert RoadmapSettings.objects.filter(recompute_requested_at__isnull=False).count() == 0
+    assert set(Feature.objects.values_list("scores_computed_at", flat=True)) == {later}

@@ -67,3 +67,50 @@ def test_readyz_is_503_when_the_broker_is_down(client):
     problems = response.json()["problems"]
     assert len(problems) == 1
     assert problems[0].startswith("broker")
+
+
+@pytest.mark.django_db
+def test_readyz_lists_a_stuck_workspace_in_its_details_and_stays_ready(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from roadmap.models import RoadmapSettings
+    from tests.productops.factories import WorkspaceFactory
+
+    healthy = WorkspaceFactory(slug="fine")
+    RoadmapSettings.objects.create(workspace=healthy, recompute_requested_at=timezone.now())
+    poisoned = WorkspaceFactory(slug="poisoned")
+    RoadmapSettings.objects.create(
+        workspace=poisoned,
+        recompute_failures=3,
+        recompute_last_error="DataError: value out of range: underflow",
+        recompute_next_attempt_at=timezone.now() + timedelta(minutes=4),
+        recompute_requested_at=timezone.now() - timedelta(hours=1),
+    )
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200  # one poisoned workspace never takes the web tier out
+    body = response.json()
+    assert body["status"] == "ok"
+    probe = body["details"]["priority_recompute"]
+    assert (probe["ok"], probe["count"]) == (False, 1)
+    assert [w["workspace"] for w in probe["workspaces"]] == ["poisoned"]
+    assert probe["workspaces"][0]["failures"] == 3
+    assert probe["workspaces"][0]["last_error"] == "DataError: value out of range: underflow"
+    assert 3500 < probe["oldest_request_age_seconds"] < 3700
+
+
+@pytest.mark.django_db
+def test_a_failing_probe_is_reported_not_raised():
+    from productops import health
+
+    def broken() -> dict:
+        raise RuntimeError("probe bug")
+
+    health.register_probe("zz_broken", broken)
+    try:
+        assert health.probe_details()["zz_broken"] == {"ok": False, "error": "RuntimeError"}
+    finally:
+        del health.PROBES["zz_broken"]

@@ -188,21 +188,6 @@ def test_recompute_action_marks_dirty_and_the_task_recomputes(
     assert feature.score_rice == pytest.approx(100.0)
 
 
-def test_recompute_action_on_roadmap_settings(admin_client):
-    feature = FeatureFactory(product=ProductFactory(), reach=10, impact=1, confidence_pct=100, effort=1)
-    row = settings_for(feature.workspace_id)
-    tasks.recompute_priorities.run(feature.workspace_id)
-
-    admin_client.post(
-        admin_url(RoadmapSettings, "changelist"),
-        {"action": "recompute_priorities", "_selected_action": [row.pk]},
-    )
-
-    assert Feature.objects.get(pk=feature.pk).score_state == ScoreState.DIRTY
-    tasks.recompute_priorities.run(feature.workspace_id)
-    assert Feature.objects.get(pk=feature.pk).score_rice == pytest.approx(10.0)
-
-
 def test_team_capacity_dates_are_checked_by_the_service(admin_client):
     capacity = TeamCapacityFactory()
 
