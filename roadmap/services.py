@@ -21,6 +21,7 @@ from django.utils import timezone
 from productops.errors import Conflict, ValidationFailed
 from productops.models import AuditEvent, Membership, Role, User, Workspace
 from productops.services import audit_record, model_update, require_role
+from productops.validation import check_planning_date
 from roadmap.models import (
     Competitor,
     Feature,
@@ -526,6 +527,8 @@ def team_delete(*, team: Team, actor: User | None) -> None:
 
 
 def _check_capacity_dates(data: Mapping[str, Any], instance: TeamCapacity | None = None) -> None:
+    for attr in ("starts_on", "ends_on"):
+        check_planning_date(data.get(attr), attr=attr)
     starts = data.get("starts_on", instance.starts_on if instance else None)
     ends = data.get("ends_on", instance.ends_on if instance else None)
     if starts and ends and ends < starts:
@@ -589,6 +592,8 @@ def _check_feature_values(
     for field in ("effort", "job_size"):
         if data.get(field) is not None and data[field] <= 0:
             raise ValidationFailed("Must be greater than zero.", attr=field, code="min_value")
+    for attr in ("planned_start", "target_date"):
+        check_planning_date(data.get(attr), attr=attr)
     start = data.get("planned_start", instance.planned_start if instance else None)
     target = data.get("target_date", instance.target_date if instance else None)
     if start and target and target < start:

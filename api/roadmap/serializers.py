@@ -19,6 +19,7 @@ from rest_framework import serializers
 from api.platform.serializers import UserSummary
 from productops.api.base import StrictSerializer
 from productops.models import User, Workspace
+from productops.validation import clamp_planning_date
 from roadmap.models import (
     Competitor,
     EffortUnit,
@@ -547,7 +548,9 @@ class RoadmapQuery(serializers.Serializer):
         }
         if missing:
             raise serializers.ValidationError(missing)
-        start, end = attrs["start"], attrs["end"]
+        # Months outside the planning range show nothing; the view clamps to it.
+        start, end = clamp_planning_date(attrs["start"]), clamp_planning_date(attrs["end"])
+        attrs["start"], attrs["end"] = start, end
         if end < start:
             raise serializers.ValidationError({"end": ["Must be on or after start."]}, code="invalid")
         months = (end.year - start.year) * 12 + end.month - start.month + 1

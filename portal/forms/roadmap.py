@@ -8,6 +8,7 @@ from decimal import Decimal
 from django import forms
 
 from productops.models import Workspace
+from productops.validation import PLANNING_LATEST, clamp_planning_date
 from roadmap import selectors as roadmap_selectors
 from roadmap import services as roadmap_services
 from roadmap.models import Feature, FeatureStatus, Horizon, ScorecardCriterion, ScoringModel
@@ -65,16 +66,14 @@ class TimelineFilterForm(RoadmapFilterForm):
     )
     months = forms.IntegerField(required=False, min_value=1, max_value=36, initial=12, label="Months")
 
-    def clean_start(self) -> date | None:
-        start = self.cleaned_data.get("start")
-        if start is not None and not 1900 <= start.year <= 9000:
-            raise forms.ValidationError("Pick a month between 1900 and 9000.")
-        return start
-
     def span(self, default_start: date) -> tuple[date, date, int]:
+        """The first and last day shown and the number of months, inside the planning range
+        (2000-01 to 2100-12): a month outside it is moved to its nearest end."""
         self.is_valid()
-        start = (self.cleaned_data.get("start") or default_start).replace(day=1)
         months = self.cleaned_data.get("months") or 12
+        start = clamp_planning_date(self.cleaned_data.get("start") or default_start).replace(day=1)
+        latest_start = date(PLANNING_LATEST.year - (months - 1) // 12, 12 - (months - 1) % 12, 1)
+        start = min(start, latest_start)
         year, month = divmod(start.month - 1 + months, 12)
         end_next = date(start.year + year, month + 1, 1)
         return start, date.fromordinal(end_next.toordinal() - 1), months

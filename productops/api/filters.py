@@ -13,13 +13,14 @@ from productops.models import ApiToken
 
 
 class SafeIsoDateTimeField(django_filters.fields.IsoDateTimeField):
-    """ISO 8601 datetime whose UTC form must exist (year 1..9999 after conversion)."""
+    """ISO 8601 datetime, given in UTC to the query (any offset Python reads, even one
+    PostgreSQL refuses such as +17:19); its UTC form must exist (year 1..9999)."""
 
     def clean(self, value):
         cleaned = super().clean(value)
         if cleaned is not None:
             try:
-                cleaned.astimezone(UTC)
+                cleaned = cleaned.astimezone(UTC)
             except OverflowError:
                 raise forms.ValidationError("Date out of range.", code="out_of_range") from None
         return cleaned

@@ -271,7 +271,7 @@ def test_feedback_item_crud(workspace, pm, contributor, session_client, initech)
         "importance": "critical",
         "deal_value": "50000",
         "tags": ["SSO", "security", "sso"],
-        "received_at": "2027-01-04T10:00:00+01:00",
+        "received_at": "2026-01-04T10:00:00+01:00",
     }
 
     created = client.post(url(workspace, "feedback"), payload)
@@ -293,7 +293,7 @@ def test_feedback_item_crud(workspace, pm, contributor, session_client, initech)
         "state": "new",
         "merged_into": None,
         "links": [],
-        "received_at": "2027-01-04T09:00:00Z",
+        "received_at": "2026-01-04T09:00:00Z",
         "created_at": ANY,
         "updated_at": ANY,
     }
@@ -877,7 +877,7 @@ def test_bulk_reports_each_item(workspace, other_workspace, contributor, session
         {
             "text": "With a person",
             "contact_email": "ann@initech.example",
-            "received_at": "2027-01-04T10:00:00+01:00",
+            "received_at": "2026-01-04T10:00:00+01:00",
             "tags": ["a"],
         },
         {"text": "A stranger", "contact": foreign_contact.pk},
@@ -927,7 +927,7 @@ def test_bulk_reports_each_item(workspace, other_workspace, contributor, session
     assert FeedbackItem.objects.count() == 3
     assert first.text == "Export to CSV"
     assert (person.contact.email, person.company, person.tags) == ("ann@initech.example", initech, ["a"])
-    assert person.received_at == datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+    assert person.received_at == datetime(2026, 1, 4, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -1382,3 +1382,64 @@ def test_the_schema_has_every_feedback_endpoint_and_no_warnings(tmp_path):
     ):
         assert f"/api/v1/workspaces/{{workspace_slug}}/{path}:" in schema
     assert "'301':" in schema
+
+
+# --- dates: every entry path refuses what the engine cannot score ----------------------------
+
+
+@pytest.mark.parametrize(
+    "received_at", ["0001-01-01T00:00:00Z", "1899-12-30T00:00:00Z", "2099-01-01T00:00:00Z"]
+)
+def test_feedback_received_outside_1970_to_tomorrow_is_a_field_error_and_stores_nothing(
+    workspace, contributor, session_client, received_at
+):
+    client = session_client(contributor)
+
+    single = client.post(url(workspace, "feedback"), {"text": "Old", "received_at": received_at})
+    bulk = client.post(
+        url(workspace, "feedback") + "bulk/", {"items": [{"text": "Old", "received_at": received_at}]}
+    )
+
+    assert single.status_code == 400
+    assert single.json()["errors"][0]["code"] == "out_of_range"
+    assert single.json()["errors"][0]["attr"] == "received_at"
+    assert bulk.status_code == 200
+    assert bulk.json()["results"][0]["status"] == "invalid"
+    assert [(e["code"], e["attr"]) for e in bulk.json()["results"][0]["errors"]] == [
+        ("out_of_range", "received_at")
+    ]
+    assert FeedbackItem.objects.count() == 0
+
+
+def test_an_offset_postgresql_refuses_is_stored_in_utc_by_single_and_bulk_ingest(
+    workspace, contributor, session_client
+):
+    client = session_client(contributor)
+
+    single = client.post(
+        url(workspace, "feedback"), {"text": "One", "received_at": "2026-01-01T17:19:00+17:19"}
+    )
+    bulk = client.post(
+        url(workspace, "feedback") + "bulk/",
+        {"items": [{"text": "Two", "received_at": "2026-01-01T17:19:00+17:19"}]},
+    )
+
+    assert (single.status_code, bulk.status_code) == (201, 200)
+    assert bulk.json()["created"] == 1
+    assert [i.received_at for i in FeedbackItem.objects.order_by("pk")] == [
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC),
+    ]
+    assert single.json()["received_at"] == "2026-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("parameter", ["received_after", "received_before"])
+def test_a_filter_with_a_far_offset_answers_not_a_500(workspace, contributor, session_client, parameter):
+    FeedbackItemFactory(workspace=workspace, received_at=datetime(2025, 12, 31, 12, tzinfo=UTC))
+
+    response = session_client(contributor).get(
+        url(workspace, "feedback"), {parameter: "2026-01-01T00:00:00+17:19"}
+    )
+
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == (1 if parameter == "received_after" else 0)

@@ -391,3 +391,21 @@ def test_command_reports_file_level_errors(workspace, tmp_path):
     with pytest.raises(CommandError, match="HEADER=FIELD"):
         call_command("import_feedback_csv", str(path), workspace="acme", map=["text"], stdout=io.StringIO())
     assert _counts() == (0, 0, 0)
+
+
+def test_a_row_received_before_1970_or_in_the_future_is_reported_and_not_stored(workspace):
+    content = (
+        "Feedback,Email,Date\n"
+        "Spreadsheet epoch,ann@acme.com,1899-12-30\n"
+        "From the future,ann@acme.com,2999-01-01T00:00:00Z\n"
+        "Fine,ann@acme.com,2024-05-01\n"
+    )
+
+    report = _import(workspace, content)
+
+    assert report.created == 1
+    assert [(e.line, e.field, e.code) for e in report.errors] == [
+        (2, "received_at", "out_of_range"),
+        (3, "received_at", "out_of_range"),
+    ]
+    assert list(FeedbackItem.objects.values_list("text", flat=True)) == ["Fine"]

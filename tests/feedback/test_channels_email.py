@@ -346,3 +346,17 @@ def test_received_at_keeps_the_senders_offset_as_the_same_instant(workspace):
     )
 
     assert item.received_at == datetime(2024, 5, 1, 8, tzinfo=timezone(timedelta(hours=-5)))
+
+
+def test_a_message_dated_before_1970_is_a_field_error_and_stores_nothing(workspace, member, session_client):
+    client = session_client(member(workspace, Role.CONTRIBUTOR).user)
+
+    response = client.post(
+        url(workspace),
+        _message(headers="Date: Sat, 30 Dec 1899 12:30:00 +0000"),
+        content_type="message/rfc822",
+    )
+
+    assert response.status_code == 400
+    assert [(e["code"], e["attr"]) for e in response.json()["errors"]] == [("out_of_range", "received_at")]
+    assert FeedbackItem.objects.count() == 0

@@ -576,3 +576,14 @@ def test_services_check_roles(workspace, member):
     hook, secret = inbound_webhook_create(workspace=workspace, actor=None, provider="slack", name=" Sales ")
     assert (hook.name, hook.secret, hook.workspace) == ("Sales", secret, workspace)
     assert InboundWebhook.objects.count() == 2
+
+
+def test_a_ticket_dated_in_year_one_is_a_field_error_and_stores_nothing(workspace):
+    webhook = InboundWebhookFactory(workspace=workspace, provider="zendesk")
+    ticket = {"ticket": {"id": 1, "description": "Export is slow", "created_at": "0001-01-01T00:00:00Z"}}
+
+    response = deliver(webhook, _body(ticket))
+
+    assert response.status_code == 400
+    assert [(e["code"], e["attr"]) for e in response.json()["errors"]] == [("out_of_range", "received_at")]
+    assert FeedbackItem.objects.count() == 0

@@ -784,11 +784,16 @@ def test_scoring_page_query_count_does_not_grow_with_rows(portal_client, workspa
     assert len(many) == len(few)
 
 
-def test_timeline_refuses_an_impossible_month_without_failing(portal_client, workspace):
+def test_timeline_clamps_a_month_outside_the_planning_range(portal_client, workspace):
     client, _ = portal_client(workspace, Role.VIEWER)
-    response = client.get(f"/w/{workspace.slug}/roadmap/timeline/?start=9999-06&months=12")
-    assert response.status_code == 200
-    assert "Pick a month between 1900 and 9000." in response.content.decode()
+
+    late = client.get(f"/w/{workspace.slug}/roadmap/timeline/?start=9999-06&months=12")
+    early = client.get(f"/w/{workspace.slug}/roadmap/timeline/?start=1000-01&months=3")
+
+    assert (late.status_code, early.status_code) == (200, 200)
+    assert late.context["start"] == date(2100, 1, 1)
+    assert late.context["end"] == date(2100, 12, 31)
+    assert (early.context["start"], early.context["end"]) == (date(2000, 1, 1), date(2000, 3, 31))
 
 
 def test_matrix_plots_every_feature_and_lists_the_top_ones(portal_client, workspace, monkeypatch):

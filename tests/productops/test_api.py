@@ -608,3 +608,11 @@ def test_safe_next_keeps_the_browser_on_the_site_and_under_the_prefix(rf):
     bad_ones = ["https://evil.example/", "//evil.example/p/acme/", "/p/other/", "javascript:alert(1)", None]
     for bad in bad_ones:
         assert safe_next(request, bad, fallback="/p/acme/", within="/p/acme/") == "/p/acme/", bad
+
+
+def test_audit_events_filtered_with_a_far_offset_answer_not_a_500(workspace, owner, session_client):
+    response = session_client(owner).get(
+        f"/api/v1/workspaces/{workspace.slug}/audit-events/?created_before=2026-01-01T00:00:00%2B17:19"
+    )
+
+    assert response.status_code == 200

@@ -133,6 +133,19 @@ def test_adding_a_feature_goes_through_the_service(admin_client, workspace):
     assert feature.status_changes.count() == 1
 
 
+def test_a_feature_dated_outside_the_planning_range_is_refused_in_the_console(admin_client, workspace):
+    product = ProductFactory(workspace=workspace)
+
+    response = admin_client.post(
+        admin_url(Feature, "add"),
+        {"workspace": workspace.pk, "title": "Far", "product": product.pk, "target_date": "2199-01-01"},
+        follow=True,
+    )
+
+    assert "Must be between 2000-01-01 and 2100-12-31." in response.content.decode()
+    assert not Feature.objects.exists()
+
+
 def test_score_fields_are_read_only(admin_client):
     feature = _feature(0)
     page = admin_client.get(admin_url(Feature, "change", feature.pk)).content.decode()

@@ -1238,3 +1238,58 @@ def test_a_token_acts_as_its_user(workspace, pm, token_client, product):
 
     assert created.status_code == 201
     assert FeatureStatusChange.objects.get(feature_id=created.json()["id"]).actor == pm
+
+
+# --- dates: planning dates from 2000 to 2100 -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("planned_start", "1999-12-31"), ("target_date", "2101-01-01"), ("target_date", "9999-12-31")],
+)
+def test_a_feature_planned_outside_2000_to_2100_is_a_field_error(
+    workspace, contributor, session_client, product, field, value
+):
+    client = session_client(contributor)
+    feature = FeatureFactory(product=product)
+
+    created = client.post(url(workspace, "features"), {"title": "Far", "product": product.pk, field: value})
+    updated = client.patch(url(workspace, "features", feature.pk), {field: value})
+
+    for response in (created, updated):
+        assert response.status_code == 400
+        assert [(e["code"], e["attr"]) for e in response.json()["errors"]] == [("out_of_range", field)]
+    assert Feature.objects.count() == 1
+    feature.refresh_from_db()
+    assert getattr(feature, field) is None
+
+
+def test_a_capacity_period_outside_2000_to_2100_is_a_field_error(workspace, pm, session_client):
+    team = TeamFactory(workspace=workspace)
+
+    response = session_client(pm).post(
+        url(workspace, "team-capacities"),
+        {
+            "team": team.pk,
+            "period": "Old",
+            "starts_on": "1899-12-30",
+            "ends_on": "1900-03-31",
+            "capacity": "5",
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "out_of_range"
+    assert response.json()["errors"][0]["attr"] == "starts_on"
+    assert not TeamCapacity.objects.exists()
+
+
+def test_a_monthly_roadmap_ending_in_december_9999_is_clamped_not_a_500(
+    workspace, contributor, session_client
+):
+    response = session_client(contributor).get(
+        url(workspace, "roadmap") + "?group_by=month&start=9999-10-01&end=9999-12-31"
+    )
+
+    assert response.status_code == 200
+    assert [m["month"] for m in response.json()["months"]] == ["2100-12-01"]
