@@ -203,7 +203,11 @@ class Vote(WorkspaceOwnedModel):
 
 
 class DuplicateSuggestion(WorkspaceOwnedModel):
-    """A likely duplicate of a feedback item: another open item, or an existing feature."""
+    """A likely duplicate of a feedback item: another open item, or an existing feature.
+
+    A pair of items is stored once, the lower id as ``item`` (a check constraint), and read
+    from both sides: it is each item's suggestion, and dismissing it dismisses the pair.
+    """
 
     item = models.ForeignKey(FeedbackItem, on_delete=models.CASCADE, related_name="duplicate_suggestions")
     similar_item = models.ForeignKey(
@@ -224,6 +228,10 @@ class DuplicateSuggestion(WorkspaceOwnedModel):
                 name="duplicate_suggestion_one_target",
             ),
             models.UniqueConstraint(fields=["item", "similar_item"], name="duplicate_suggestion_item_unique"),
+            models.CheckConstraint(
+                condition=Q(similar_item__isnull=True) | Q(item__lt=models.F("similar_item")),
+                name="duplicate_suggestion_pair_ordered",
+            ),
             models.UniqueConstraint(
                 fields=["item", "similar_feature"], name="duplicate_suggestion_feature_unique"
             ),
@@ -231,6 +239,12 @@ class DuplicateSuggestion(WorkspaceOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.item_id} ≈ {self.similar_item_id or self.similar_feature_id}"
+
+    def other_item(self, item_id: int) -> FeedbackItem | None:
+        """The pair's other item, seen from ``item_id`` (None for a feature suggestion)."""
+        if self.similar_item_id is None:
+            return None
+        return self.item if self.similar_item_id == item_id else self.similar_item
 
 
 class InboundWebhook(WorkspaceOwnedModel):

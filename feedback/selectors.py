@@ -161,11 +161,15 @@ def feedback_link_list(*, item: FeedbackItem) -> QuerySet[FeedbackLink]:
 def duplicate_suggestion_list(
     *, item: FeedbackItem, include_dismissed: bool = False
 ) -> QuerySet[DuplicateSuggestion]:
-    """The item's stored duplicate suggestions, most similar first, with what they point at."""
-    suggestions = DuplicateSuggestion.objects.filter(item=item)
+    """The item's stored duplicate suggestions, most similar first, with what they point at:
+    both sides of each item pair (``row.other_item(item.pk)`` is the other item) and the
+    features suggested for it."""
+    suggestions = DuplicateSuggestion.objects.filter(workspace_id=item.workspace_id).filter(
+        Q(item=item) | Q(similar_item=item)
+    )
     if not include_dismissed:
         suggestions = suggestions.filter(dismissed=False)
-    return suggestions.select_related("similar_item", "similar_feature").order_by("-similarity", "id")
+    return suggestions.select_related("item", "similar_item", "similar_feature").order_by("-similarity", "id")
 
 
 def similar_to_text(*, workspace: Workspace, text: str, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
@@ -551,7 +555,7 @@ def feedback_triage_suggestions(*, item: FeedbackItem, limit: int = 5) -> dict[s
     stored = [
         s
         for s in duplicate_suggestion_list(item=item)
-        if (s.similar_item is not None and s.similar_item.merged_into_id is None)
+        if (s.similar_item_id is not None and s.other_item(item.pk).merged_into_id is None)
         or (
             s.similar_feature is not None
             and s.similar_feature.merged_into_id is None
@@ -559,20 +563,25 @@ def feedback_triage_suggestions(*, item: FeedbackItem, limit: int = 5) -> dict[s
         )
     ]
     items = [
-        TriageSuggestion(s.similarity, item=s.similar_item, suggestion=s) for s in stored if s.similar_item
+        TriageSuggestion(s.similarity, item=s.other_item(item.pk), suggestion=s)
+        for s in stored
+        if s.similar_item_id
     ]
     features = [
         TriageSuggestion(s.similarity, feature=s.similar_feature, suggestion=s)
         for s in stored
         if s.similar_feature and s.similar_feature_id not in linked
     ]
-    dismissed = set(
-        DuplicateSuggestion.objects.filter(item=item, dismissed=True).values_list(
-            "similar_item_id", "similar_feature_id"
-        )
-    )
-    dismissed_items = {pair[0] for pair in dismissed if pair[0]}
-    dismissed_features = {pair[1] for pair in dismissed if pair[1]}
+    dismissed = DuplicateSuggestion.objects.filter(Q(item=item) | Q(similar_item=item), dismissed=True)
+    dismissed_items: set[int] = set()
+    dismissed_features: set[int] = set()
+    for item_id, similar_item_id, similar_feature_id in dismissed.values_list(
+        "item_id", "similar_item_id", "similar_feature_id"
+    ):
+        if similar_feature_id:
+            dismissed_features.add(similar_feature_id)
+        elif similar_item_id:
+            dismissed_items.add(similar_item_id if item_id == item.pk else item_id)
     seen_items = {s.item.pk for s in items} | dismissed_items | {item.pk}
     seen_features = {s.feature.pk for s in features} | dismissed_features | linked
     live = similar_to_text(workspace=item.workspace, text=item.text, limit=limit + 1)
@@ -692,3 +701,23 @@ def feature_linked_feedback(*, feature: Feature, limit: int = 50) -> dict:
     total = items.count()
     votes = vote_list(workspace=workspace).filter(feature_id=feature.pk).count()
     return {"rows": rows, "total": total, "votes": votes}
+
+
+ALSO_ASKED_LIMIT = 50
+
+
+def feedback_item_also_asked_by(*, item: FeedbackItem, limit: int = ALSO_ASKED_LIMIT) -> dict:
+    """Items merged into ``item`` (they say the same thing) with who said them, newest first:
+    ``{"rows": [(merged item, its company or None)], "total": n}``. Their links still count
+    for their own companies. Two queries."""
+    merged = (
+        FeedbackItem.objects.filter(workspace_id=item.workspace_id, merged_into=item)
+        .select_related("company", "contact__company")
+        .prefetch_related(_links_with_features())
+        .order_by("-received_at", "-id")
+    )
+    rows = [
+        (other, other.company or (other.contact.company if other.contact else None))
+        for other in merged[:limit]
+    ]
+    return {"rows": rows, "total": len(rows) if len(rows) < limit else merged.count()}

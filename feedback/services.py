@@ -922,9 +922,13 @@ def duplicates_find(*, item_id: int) -> list[DuplicateSuggestion]:
     item = FeedbackItem.objects.select_for_update().filter(pk=item_id).first()
     if item is None:
         return []
+    # A pair is stored once, lower id first, whichever of its items was checked first.
     suggestions = [
         DuplicateSuggestion(
-            workspace_id=item.workspace_id, item=item, similar_item_id=match.id, similarity=match.similarity
+            workspace_id=item.workspace_id,
+            item_id=min(item.pk, match.id),
+            similar_item_id=max(item.pk, match.id),
+            similarity=match.similarity,
         )
         for match in similar_items(workspace_id=item.workspace_id, text=item.text, exclude_id=item.pk)
     ]
@@ -942,7 +946,11 @@ def duplicates_find(*, item_id: int) -> list[DuplicateSuggestion]:
     DuplicateSuggestion.objects.bulk_create(suggestions, ignore_conflicts=True)
     item.duplicates_checked_at = timezone.now()
     item.save(update_fields=["duplicates_checked_at"])
-    return list(DuplicateSuggestion.objects.filter(item=item, dismissed=False))
+    return list(
+        DuplicateSuggestion.objects.filter(Q(item=item) | Q(similar_item=item), dismissed=False).order_by(
+            "id"
+        )
+    )
 
 
 def duplicates_pending(*, limit: int = 500) -> list[int]:
@@ -979,47 +987,36 @@ def _stronger(a: str, b: str) -> str:
 
 @transaction.atomic
 def feedback_items_merge(*, source: FeedbackItem, target: FeedbackItem, actor: User | None) -> FeedbackItem:
-    """Merge ``source`` into ``target``: its links move (the stronger importance wins where
-    both link the same feature), its tags join, and ``source`` is archived and points at
-    ``target``. A company is still counted once per feature: demand is per company.
+    """Merge ``source`` into ``target``: they say the same thing, so ``source`` is archived,
+    points at ``target`` (its URL redirects there) and its tags join the target's.
+
+    A merge never changes who asks for a feature: ``source`` keeps its links, so its
+    company (which may not be the target's) still counts, with the importance it gave;
+    the target lists it under "also asked by". Two items of one company still count that
+    company once (demand is per company). No score changes, so nothing is marked dirty.
     """
     require_role(workspace=target.workspace, user=actor, role=Role.CONTRIBUTOR)
     if source.workspace_id != target.workspace_id:
-        raise ValidationFailed("Not found in this workspace.", attr="source", code="does_not_exist")
+        raise ValidationFailed("Not found in this workspace.", attr="into", code="does_not_exist")
     if source.pk == target.pk:
-        raise ValidationFailed("An item cannot be merged into itself.", attr="source", code="same_item")
-    locked = {i.pk: i for i in FeedbackItem.objects.select_for_update().filter(pk__in=[source.pk, target.pk])}
+        raise ValidationFailed("An item cannot be merged into itself.", attr="into", code="same_item")
+    locked = {
+        i.pk: i
+        for i in FeedbackItem.objects.select_for_update().filter(pk__in=[source.pk, target.pk]).order_by("id")
+    }
     source, target = locked[source.pk], locked[target.pk]
     if source.merged_into_id is not None:
         raise Conflict(f"Already merged into #{source.merged_into_id}.", code="item_merged")
     if target.merged_into_id is not None:
         raise Conflict(f"The target was merged into #{target.merged_into_id}.", code="item_merged")
-    target_links = {link.feature_id: link for link in target.links.all()}
-    affected = []
-    for link in source.links.all():
-        affected.append(link.feature_id)
-        kept = target_links.get(link.feature_id)
-        if kept is None:
-            link.item = target
-            link.save(update_fields=["item"])
-        else:
-            strongest = _stronger(kept.importance, link.importance)
-            if strongest != kept.importance:
-                kept.importance = strongest
-                kept.save(update_fields=["importance"])
-            link.delete()
     target.tags = _clean_tags([*target.tags, *source.tags])
-    if target.links.exists() and target.state in (FeedbackItem.State.NEW, FeedbackItem.State.REVIEWED):
-        target.state = FeedbackItem.State.LINKED
-    target.save(update_fields=["tags", "state", "updated_at"])
+    target.save(update_fields=["tags", "updated_at"])
     source.merged_into = target
     source.state = FeedbackItem.State.ARCHIVED
     source.save(update_fields=["merged_into", "state", "updated_at"])
     # Items merged into the source before now point at the target: redirects never chain.
-    FeedbackItem.objects.filter(merged_into=source).update(merged_into=target)
-    DuplicateSuggestion.objects.filter(
-        Q(item=source) | Q(similar_item=source) | Q(item=target, similar_item=source)
-    ).update(dismissed=True)
+    FeedbackItem.objects.filter(merged_into=source).update(merged_into=target, updated_at=timezone.now())
+    DuplicateSuggestion.objects.filter(Q(item=source) | Q(similar_item=source)).update(dismissed=True)
     for item in (source, target):
         audit_record(
             workspace=target.workspace,
@@ -1028,7 +1025,6 @@ def feedback_items_merge(*, source: FeedbackItem, target: FeedbackItem, actor: U
             target=item,
             changes={"source": source.pk, "target": target.pk},
         )
-    features_mark_dirty(workspace_id=target.workspace_id, feature_ids=affected)
     return target
 
 

@@ -62,6 +62,9 @@ class FeedbackItemFilter(django_filters.FilterSet):
     importance = django_filters.MultipleChoiceFilter(choices=Importance.choices, help_text=_ANY_OF)
     tag = django_filters.CharFilter(method="filter_tag", help_text="A tag (case-insensitive).")
     feature = IdFilter(method="filter_feature", help_text="Linked to this feature id.")
+    merged_into = IdFilter(
+        field_name="merged_into_id", help_text="Merged into this item (who else asked for the same thing)."
+    )
     received_after = SafeIsoDateTimeFilter(
         field_name="received_at", lookup_expr="gte", help_text="ISO 8601; received at or after."
     )

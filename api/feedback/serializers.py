@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.roadmap.serializers import FeatureSummary, WorkspaceRelatedField
@@ -262,13 +263,22 @@ class FeedbackLinkOutput(serializers.ModelSerializer):
 
 
 class DuplicateSuggestionOutput(serializers.ModelSerializer):
-    similar_item = FeedbackItemSummary(read_only=True, allow_null=True)
+    """A suggestion as seen from one item (``context["item"]``): ``similar_item`` is the pair's
+    other item, whichever side of the stored pair it is."""
+
+    similar_item = serializers.SerializerMethodField()
     similar_feature = FeatureSummary(read_only=True, allow_null=True)
 
     class Meta:
         model = DuplicateSuggestion
         fields = ["id", "similarity", "similar_item", "similar_feature", "dismissed", "created_at"]
         read_only_fields = fields
+
+    @extend_schema_field(FeedbackItemSummary(allow_null=True))
+    def get_similar_item(self, suggestion: DuplicateSuggestion) -> dict | None:
+        item = self.context.get("item")
+        other = suggestion.other_item(item.pk) if item is not None else suggestion.similar_item
+        return FeedbackItemSummary(other).data if other is not None else None
 
 
 class SimilarInput(StrictSerializer):

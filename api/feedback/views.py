@@ -268,9 +268,13 @@ class FeedbackItemViewSet(_FeedbackViewSet):
     @action(detail=True, methods=["get"], filter_backends=[])
     def duplicates(self, request: Request, workspace_slug: str, pk: str) -> Response:
         """Likely duplicates found by the worker (open items and features), most similar first;
-        dismissed ones are left out."""
-        page = self.paginate_queryset(selectors.duplicate_suggestion_list(item=self.get_object()))
-        return self.get_paginated_response(DuplicateSuggestionOutput(page, many=True).data)
+        dismissed ones are left out. A pair of items is one suggestion, listed on both items;
+        dismissing it from either side dismisses it."""
+        item = self.get_object()
+        page = self.paginate_queryset(selectors.duplicate_suggestion_list(item=item))
+        return self.get_paginated_response(
+            DuplicateSuggestionOutput(page, many=True, context={"item": item}).data
+        )
 
     @extend_schema(parameters=[SUGGESTION_ID], request=None, responses=DuplicateSuggestionOutput)
     @action(
@@ -283,11 +287,12 @@ class FeedbackItemViewSet(_FeedbackViewSet):
         self, request: Request, workspace_slug: str, pk: str, suggestion_id: str
     ) -> Response:
         """Not a duplicate: hide the suggestion (dismissing twice changes nothing)."""
-        suggestions = selectors.duplicate_suggestion_list(item=self.get_object(), include_dismissed=True)
+        item = self.get_object()
+        suggestions = selectors.duplicate_suggestion_list(item=item, include_dismissed=True)
         suggestion = services.duplicate_dismiss(
             suggestion=get_object_or_404(suggestions, pk=suggestion_id), actor=request.user
         )
-        return Response(DuplicateSuggestionOutput(suggestion).data)
+        return Response(DuplicateSuggestionOutput(suggestion, context={"item": item}).data)
 
     @extend_schema(request=SimilarInput, responses=SimilarOutput)
     @action(detail=False, methods=["post"], filter_backends=[])

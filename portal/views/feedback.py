@@ -122,6 +122,7 @@ def _pane_context(
     return {
         "item": item,
         "company": company,
+        "also_asked_by": selectors.feedback_item_also_asked_by(item=item),
         "company_arr": format_money(company.arr, company.arr_currency) if company else "",
         "links": links,
         "source_url": _safe_url(item.source_url),

@@ -69,7 +69,7 @@ def test_changelist_and_change_page(admin_client, model):
     assert_admin_pages_work(admin_client, model, FEEDBACK_MAKERS[model])
 
 
-def test_merge_action_merges_into_the_oldest_keeping_links_and_votes(admin_client):
+def test_merge_action_merges_into_the_oldest_keeping_each_items_links_and_votes(admin_client):
     feature, other_feature = _feature(), None
     workspace = feature.workspace
     other_feature = FeatureFactory(product=feature.product)
@@ -92,9 +92,14 @@ def test_merge_action_merges_into_the_oldest_keeping_links_and_votes(admin_clien
     oldest.refresh_from_db()
     assert (newer.merged_into_id, newer.state) == (oldest.pk, "archived")
     assert oldest.tags == ["a", "b"]
-    links = {link.feature_id: link.importance for link in FeedbackLink.objects.filter(item=oldest)}
-    assert links == {feature.pk: "critical", other_feature.pk: "nice_to_have"}
-    assert not FeedbackLink.objects.filter(item=newer).exists()
+    # Each item keeps its own links: merging never changes who asks for what.
+    assert dict(FeedbackLink.objects.filter(item=oldest).values_list("feature_id", "importance")) == {
+        feature.pk: "nice_to_have"
+    }
+    assert dict(FeedbackLink.objects.filter(item=newer).values_list("feature_id", "importance")) == {
+        feature.pk: "critical",
+        other_feature.pk: "nice_to_have",
+    }
     assert Vote.objects.filter(pk=vote.pk, feature=feature).exists()
     merged = AuditEvent.objects.filter(action="merged", target_type="feedback.feedbackitem")
     assert sorted(merged.values_list("target_id", flat=True)) == sorted([str(oldest.pk), str(newer.pk)])

@@ -566,9 +566,13 @@ def test_a_merged_item_redirects_to_its_survivor(workspace, contributor, session
 
     assert merged.status_code == 200
     assert merged.json()["id"] == target.pk
-    assert merged.json()["links"] == [{"feature": feature.pk, "importance": "critical"}]
+    assert merged.json()["links"] == []  # the source keeps its link: its company still counts
     assert merged.json()["tags"] == ["security", "sso"]
-    assert merged.json()["state"] == "linked"
+    assert merged.json()["state"] == "new"
+    also = client.get(url(workspace, "feedback") + f"?merged_into={target.pk}").json()["results"]
+    assert [(row["id"], row["links"]) for row in also] == [
+        (source.pk, [{"feature": feature.pk, "importance": "critical"}])
+    ]
     assert redirect.status_code == 301
     assert redirect["Location"] == f"http://testserver{url(workspace, 'feedback', target.pk)}"
     assert redirect.json() == {"merged_into": target.pk}
@@ -590,7 +594,7 @@ def test_merging_an_item_into_itself_or_a_foreign_item_is_a_400(
     abroad = client.post(url(workspace, "feedback", item.pk, "merge"), {"into": foreign.pk})
 
     assert itself.status_code == 400
-    assert itself.json() == error("same_item", "An item cannot be merged into itself.", "source")
+    assert itself.json() == error("same_item", "An item cannot be merged into itself.", "into")
     assert abroad.status_code == 400
     assert abroad.json() == error(
         "does_not_exist", f'Invalid pk "{foreign.pk}" - object does not exist.', "into"
@@ -821,15 +825,22 @@ def test_duplicates_list_and_dismiss(workspace, other_workspace, contributor, se
         },
     ]
 
-    dismissed_now = client.post(path + f"{by_item.pk}/dismiss/")
+    # The pair is stored once and listed on both items, each seeing the other.
+    twin_path = url(workspace, "feedback", twin.pk, "duplicates")
+    from_twin = client.get(twin_path).json()["results"]
+    assert [(row["id"], row["similar_item"]["id"]) for row in from_twin] == [(by_item.pk, item.pk)]
+
+    dismissed_now = client.post(twin_path + f"{by_item.pk}/dismiss/")  # from the other side
     twice = client.post(path + f"{by_item.pk}/dismiss/")
-    other_items = client.post(url(workspace, "feedback", twin.pk, "duplicates") + f"{by_item.pk}/dismiss/")
+    not_the_twins = client.post(twin_path + f"{by_feature.pk}/dismiss/")
     abroad = client.post(path + f"{foreign.pk}/dismiss/")
 
     assert (dismissed_now.status_code, dismissed_now.json()["dismissed"]) == (200, True)
+    assert dismissed_now.json()["similar_item"]["id"] == item.pk
     assert twice.status_code == 200
-    assert (other_items.status_code, abroad.status_code) == (404, 404)
+    assert (not_the_twins.status_code, abroad.status_code) == (404, 404)
     assert ids(client.get(path)) == [by_feature.pk]
+    assert ids(client.get(twin_path)) == []
     foreign.refresh_from_db()
     assert foreign.dismissed is False
 

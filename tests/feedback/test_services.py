@@ -2,9 +2,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models import Q
 from django.utils import timezone
 
-from feedback import services
+from feedback import selectors, services
 from feedback.models import Contact, DuplicateSuggestion, FeedbackItem, FeedbackLink, Segment, Vote
 from priority.recompute import run as recompute_workspace
 from productops.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -334,15 +335,19 @@ def test_duplicate_detection_finds_a_near_duplicate_and_the_feature_not_an_unrel
 
     suggestions = services.duplicates_find(item_id=new.pk)
 
-    by_target = {(s.similar_item_id, s.similar_feature_id): s.similarity for s in suggestions}
+    by_target = {(getattr(s.other_item(new.pk), "pk", None), s.similar_feature_id): s for s in suggestions}
     assert set(by_target) == {(original.pk, None), (None, sso.pk)}
-    assert by_target[(original.pk, None)] > 0.6
-    assert by_target[(None, sso.pk)] > 0.9
+    assert by_target[(original.pk, None)].similarity > 0.6
+    assert by_target[(None, sso.pk)].similarity > 0.9
+    # The pair is stored once, the lower id first, and is the original's suggestion too.
+    pair = by_target[(original.pk, None)]
+    assert (pair.item_id, pair.similar_item_id) == (original.pk, new.pk)
+    assert [s.pk for s in services.duplicates_find(item_id=original.pk) if s.similar_item_id] == [pair.pk]
     assert unrelated.pk not in [s.similar_item_id for s in suggestions]
     assert FeedbackItem.objects.get(pk=new.pk).duplicates_checked_at is not None
     # Safe to run twice.
     services.duplicates_find(item_id=new.pk)
-    assert DuplicateSuggestion.objects.filter(item=new).count() == 2
+    assert DuplicateSuggestion.objects.filter(Q(item=new) | Q(similar_item=new)).count() == 2
 
 
 def test_duplicate_detection_ignores_other_workspaces_archived_and_merged_items(workspace, other_workspace):
@@ -369,31 +374,71 @@ def test_the_sweep_lists_unchecked_items_oldest_first(workspace):
 # --- merges -------------------------------------------------------------------------------
 
 
-def test_merging_items_moves_links_keeps_the_stronger_importance_and_redirects(workspace, member):
+def test_merging_items_keeps_each_items_links_archives_the_source_and_redirects(workspace, member):
     user = member(workspace, Role.CONTRIBUTOR).user
     product = ProductFactory(workspace=workspace)
     shared, only_source = FeatureFactory(product=product), FeatureFactory(product=product)
     company = CompanyFactory(workspace=workspace)
     target = FeedbackItemFactory(workspace=workspace, company=company, tags=["sso"])
     source = FeedbackItemFactory(workspace=workspace, company=company, tags=["SSO", "okta"])
-    earlier = FeedbackItemFactory(workspace=workspace, merged_into=source, state="archived")
+    earlier = FeedbackItemFactory(
+        workspace=workspace,
+        merged_into=source,
+        state="archived",
+        received_at=source.received_at - timedelta(days=1),
+    )
     services.feedback_link_create(item=target, feature=shared, importance="nice_to_have", actor=None)
     services.feedback_link_create(item=source, feature=shared, importance="critical", actor=None)
     services.feedback_link_create(item=source, feature=only_source, importance="important", actor=None)
+    links_before = set(FeedbackLink.objects.values_list("item_id", "feature_id", "importance"))
 
     merged = services.feedback_items_merge(source=source, target=target, actor=user)
 
-    assert set(FeedbackLink.objects.values_list("item_id", "feature_id", "importance")) == {
-        (target.pk, shared.pk, "critical"),
-        (target.pk, only_source.pk, "important"),
-    }
+    assert set(FeedbackLink.objects.values_list("item_id", "feature_id", "importance")) == links_before
     assert (merged.tags, merged.state) == (["sso", "okta"], "linked")
     source.refresh_from_db()
     assert (source.merged_into_id, source.state) == (target.pk, "archived")
     assert FeedbackItem.objects.get(pk=earlier.pk).merged_into_id == target.pk
     assert AuditEvent.objects.filter(action="merged").count() == 2
     recompute_workspace(workspace_id=workspace.pk)
-    assert Feature.objects.get(pk=shared.pk).requesting_companies == 1
+    shared.refresh_from_db()
+    # One company: counted once, with its strongest request (critical, from the source).
+    assert shared.requesting_companies == 1
+    assert shared.score_customer_impact == pytest.approx(4.0)
+    also = selectors.feedback_item_also_asked_by(item=target)
+    assert [(row.pk, asker) for row, asker in also["rows"]] == [(source.pk, company), (earlier.pk, None)]
+    assert also["total"] == 2
+
+
+def test_merging_items_of_two_companies_keeps_both_companies_demand(workspace):
+    """The repro of issue 10: Small (nice to have) and Mid (important) both link F; merging
+    Mid's item into Small's must neither drop Mid nor credit Small with Mid's importance."""
+    feature = FeatureFactory(product=ProductFactory(workspace=workspace))
+    small = CompanyFactory(workspace=workspace, name="Small", segment="smb", arr=Decimal(10_000))
+    mid = CompanyFactory(workspace=workspace, name="Mid", segment="mid_market", arr=Decimal(500_000))
+    third = CompanyFactory(workspace=workspace, name="Third", segment="smb")
+    item_a = FeedbackItemFactory(workspace=workspace, company=small)
+    item_b = FeedbackItemFactory(workspace=workspace, company=mid)
+    services.feedback_link_create(item=item_a, feature=feature, importance="nice_to_have", actor=None)
+    services.feedback_link_create(item=item_b, feature=feature, importance="important", actor=None)
+    services.feedback_link_create(
+        item=FeedbackItemFactory(workspace=workspace, company=third), feature=feature, actor=None
+    )
+    recompute_workspace(workspace_id=workspace.pk)
+    feature.refresh_from_db()
+    before = (feature.requesting_companies, feature.score_customer_impact)
+    top_before = selectors.top_features(workspace=workspace)[0]
+
+    services.feedback_items_merge(source=item_b, target=item_a, actor=None)
+    roadmap_services.features_mark_dirty(workspace_id=workspace.pk)  # whatever is marked, nothing moves
+    recompute_workspace(workspace_id=workspace.pk)
+
+    feature.refresh_from_db()
+    assert (feature.requesting_companies, feature.score_customer_impact) == before
+    assert before[0] == 3
+    top_after = selectors.top_features(workspace=workspace)[0]
+    assert (top_after.arr, top_after.requesting_companies) == (top_before.arr, 3)
+    assert top_after.arr == Decimal("510000.00")
 
 
 def test_merging_an_item_into_itself_or_twice_is_refused(workspace):

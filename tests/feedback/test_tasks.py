@@ -30,9 +30,10 @@ def test_the_task_stores_suggestions_and_running_it_twice_adds_nothing(workspace
 
     assert tasks.find_duplicates.run([copy.pk]) == 1
     assert tasks.find_duplicates.run([copy.pk]) == 1
+    assert tasks.find_duplicates.run([original.pk]) == 1  # the same pair, seen from the other side
 
     assert list(DuplicateSuggestion.objects.values_list("item_id", "similar_item_id")) == [
-        (copy.pk, original.pk)
+        (original.pk, copy.pk)
     ]
 
 
@@ -69,7 +70,7 @@ def test_a_new_item_gets_its_suggestions_through_a_real_worker(workspace, empty_
             time.sleep(0.05)
 
     assert FeedbackItem.objects.get(pk=copy.pk).duplicates_checked_at is not None
-    assert DuplicateSuggestion.objects.filter(item=copy, similar_item=original).exists()
+    assert DuplicateSuggestion.objects.filter(item=original, similar_item=copy).exists()
 
 
 def _database_url() -> str:

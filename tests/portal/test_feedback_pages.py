@@ -429,7 +429,7 @@ def test_merge_into_a_suggested_duplicate_advances(portal_client, workspace):
     client, _ = portal_client(workspace, Role.CONTRIBUTOR)
     source = FeedbackItemFactory(workspace=workspace, received_at=ago(1), tags=["sso"])
     target = FeedbackItemFactory(workspace=workspace, received_at=ago(2))
-    following = FeedbackItemFactory(workspace=workspace, received_at=ago(3))
+    FeedbackItemFactory(workspace=workspace, received_at=ago(3))  # after the target
     feature = feature_in(workspace)
     FeedbackLinkFactory(item=source, feature=feature)
     DuplicateSuggestion.objects.create(workspace=workspace, item=source, similar_item=target, similarity=0.9)
@@ -437,13 +437,17 @@ def test_merge_into_a_suggested_duplicate_advances(portal_client, workspace):
     response = client.post(item_url(source, "merge/"), {"into": target.pk})
 
     assert response.status_code == 302
-    # The target took the link, so it left the "new" list too: on to the one after it.
-    assert response["Location"] == f"/w/acme/feedback/{following.pk}/"
+    # The source left the "new" list: on to the next one, which is the target.
+    assert response["Location"] == f"/w/acme/feedback/{target.pk}/"
     source.refresh_from_db()
     target.refresh_from_db()
     assert (source.merged_into_id, source.state) == (target.pk, "archived")
-    assert (target.tags, target.state) == (["sso"], "linked")
-    assert list(FeedbackLink.objects.values_list("item_id", "feature_id")) == [(target.pk, feature.pk)]
+    assert (target.tags, target.state) == (["sso"], "new")
+    # The source keeps its link (its company still asks); the target lists it as "also asked by".
+    assert list(FeedbackLink.objects.values_list("item_id", "feature_id")) == [(source.pk, feature.pk)]
+    pane = client.get(item_url(target, "")).content.decode()
+    assert "Also asked by" in pane
+    assert f"#{source.pk}" in pane
 
 
 def test_merge_refusals_write_nothing(portal_client, workspace, other_workspace):
@@ -488,7 +492,7 @@ def test_dismissing_another_items_suggestion_is_404(portal_client, workspace):
     item = FeedbackItemFactory(workspace=workspace)
     other = FeedbackItemFactory(workspace=workspace)
     suggestion = DuplicateSuggestion.objects.create(
-        workspace=workspace, item=other, similar_item=item, similarity=0.9
+        workspace=workspace, item=other, similar_item=FeedbackItemFactory(workspace=workspace), similarity=0.9
     )
 
     assert client.post(item_url(item, f"suggestions/{suggestion.pk}/dismiss/")).status_code == 404
