@@ -4,7 +4,7 @@ Rows stored the other way round are turned around; where both directions were st
 one row stays, dismissed if either was, with the higher similarity.
 """
 
-from django.db import migrations, models
+from django.db import migrations
 from django.db.models import F
 
 
@@ -28,14 +28,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # The constraint comes in 0010: PostgreSQL cannot alter a table whose rows this
+        # transaction changed while their deferred foreign-key checks are still pending.
         migrations.RunPython(store_each_pair_once, migrations.RunPython.noop),
-        migrations.AddConstraint(
-            model_name="duplicatesuggestion",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("similar_item__isnull", True), ("item__lt", models.F("similar_item")), _connector="OR"
-                ),
-                name="duplicate_suggestion_pair_ordered",
-            ),
-        ),
     ]

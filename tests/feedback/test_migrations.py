@@ -9,7 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 def test_duplicate_pairs_stored_both_ways_become_one_row_each():
     executor = MigrationExecutor(connection)
     before = [("feedback", "0008_link_and_vote_updated_at")]
-    after = [("feedback", "0009_duplicate_pairs_stored_once")]
+    after = [("feedback", "0010_duplicate_pair_ordered_constraint")]
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
     Workspace = old.get_model("productops", "Workspace")
