@@ -134,14 +134,46 @@ def feature_status_history(*, feature: Feature) -> QuerySet[FeatureStatusChange]
     )
 
 
-# --- capacity fit -----------------------------------------------------------------
+# --- capacity: what a team can build in a period against what is planned in it -------------
+
+CAPACITY_STATUSES = (FeatureStatus.IN_PROGRESS, FeatureStatus.PLANNED)
+#: Features listed per part of a capacity answer (fits, overflow, unscheduled); the counts are exact.
+CAPACITY_LISTED = 200
+CENT = Decimal("0.01")
+
+
+def share_in_period(feature: Feature, starts_on: date, ends_on: date) -> Decimal | None:
+    """How much of ``feature`` falls in the period: the share of the days from its planned
+    start to its target date that lie inside it; with only a target date (or only a start),
+    1 when that day falls inside and 0 otherwise; None when it has no dates (unscheduled).
+
+    The one rule for every capacity computation (the fit, the timeline's load and, later,
+    a release's scope)."""
+    first = feature.planned_start or feature.target_date
+    last = feature.target_date or feature.planned_start
+    if first is None:
+        return None
+    overlap = (min(last, ends_on) - max(first, starts_on)).days + 1
+    if overlap <= 0:
+        return Decimal(0)
+    return Decimal(overlap) / Decimal((last - first).days + 1)
+
+
+def planned_cost(feature: Feature, starts_on: date, ends_on: date) -> Decimal | None:
+    """The effort ``feature`` puts on the period (effort × share), to the cent; None without
+    an effort estimate or dates."""
+    share = share_in_period(feature, starts_on, ends_on)
+    if share is None or feature.effort is None:
+        return None
+    return (feature.effort * share).quantize(CENT)
 
 
 @dataclass
 class CapacityFit:
     capacity: TeamCapacity
-    fits: list[Feature] = field(default_factory=list)
+    fits: list[tuple[Feature, Decimal]] = field(default_factory=list)
     overflow: list[tuple[Feature, str]] = field(default_factory=list)
+    unscheduled: list[Feature] = field(default_factory=list)
     used: Decimal = Decimal(0)
 
     @property
@@ -149,22 +181,49 @@ class CapacityFit:
         return self.capacity.capacity - self.used
 
 
-CAPACITY_STATUSES = (FeatureStatus.IN_PROGRESS, FeatureStatus.PLANNED)
+def _capacity_candidates(team_id: int, workspace_id: int) -> list[Feature]:
+    return list(
+        Feature.objects.filter(
+            workspace_id=workspace_id,
+            team_id=team_id,
+            status__in=CAPACITY_STATUSES,
+            merged_into__isnull=True,
+        ).only(
+            "id",
+            "title",
+            "status",
+            "horizon",
+            "product_id",
+            "team_id",
+            "effort",
+            "planned_start",
+            "target_date",
+            "priority_score",
+            "priority_rank",
+        )
+    )
 
 
 def capacity_fit(*, capacity: TeamCapacity) -> CapacityFit:
-    """Which of the team's planned features fit its capacity for the period.
+    """Which of the team's planned work fits its capacity for the period, and why the rest does not.
 
-    In-progress work is counted first, then planned features by priority rank.
-    A feature fits only with its unshipped dependencies: those that are the
-    team's candidates are pulled in ahead of it (if they fit together); one that
-    is not planned by this team, or does not fit, makes it overflow.
+    A feature counts in the period by its share of it (:func:`share_in_period`), so its
+    cost here is effort × share; features that fall outside the period do not count, and
+    features without dates are listed as ``unscheduled``. In-progress work is counted
+    first, then planned features by priority rank. A feature fits only with its unshipped
+    dependencies: those the team also has in this period are pulled in ahead of it (if
+    they fit together); one that ends before this period (scheduled earlier, by any team)
+    is fine; any other makes it overflow, as does a missing effort estimate.
     """
-    candidates = list(
-        Feature.objects.filter(
-            workspace_id=capacity.workspace_id, team_id=capacity.team_id, status__in=CAPACITY_STATUSES
-        )
-    )
+    starts_on, ends_on = capacity.starts_on, capacity.ends_on
+    result = CapacityFit(capacity=capacity)
+    candidates = []
+    for feature in _capacity_candidates(capacity.team_id, capacity.workspace_id):
+        share = share_in_period(feature, starts_on, ends_on)
+        if share is None:
+            result.unscheduled.append(feature)
+        elif share > 0:
+            candidates.append(feature)
     candidates.sort(
         key=lambda f: (
             f.status != FeatureStatus.IN_PROGRESS,
@@ -173,27 +232,33 @@ def capacity_fit(*, capacity: TeamCapacity) -> CapacityFit:
             f.pk,
         )
     )
+    result.unscheduled.sort(key=lambda f: (f.priority_rank is None, f.priority_rank or 0, f.pk))
     by_id = {f.pk: f for f in candidates}
     deps: dict[int, list[int]] = defaultdict(list)
-    dep_status: dict[int, tuple[str, str]] = {}
+    dep_rows: dict[int, Feature] = {}
     for link in FeatureDependency.objects.filter(feature_id__in=by_id).select_related("depends_on"):
         deps[link.feature_id].append(link.depends_on_id)
-        dep_status[link.depends_on_id] = (link.depends_on.status, link.depends_on.title)
-    result = CapacityFit(capacity=capacity)
+        dep_rows[link.depends_on_id] = link.depends_on
     placed: set[int] = set()
     failed: dict[int, str] = {}
+
+    def done_in_time(dependency: Feature) -> bool:
+        if dependency.status == FeatureStatus.SHIPPED:
+            return True
+        last = dependency.target_date or dependency.planned_start
+        return last is not None and last < starts_on
 
     def requirements(feature_id: int, trail: tuple[int, ...] = ()) -> tuple[list[int], str | None]:
         """Unplaced features (dependencies first) this one needs, or why it cannot fit."""
         needed: list[int] = []
         for dep_id in deps.get(feature_id, []):
-            status, title = dep_status[dep_id]
-            if dep_id in placed or status == FeatureStatus.SHIPPED:
+            dependency = dep_rows[dep_id]
+            if dep_id in placed or done_in_time(dependency):
                 continue
             if dep_id not in by_id:
-                return [], f"depends on “{title}”, which this team has not planned"
+                return [], f"depends on “{dependency.title}”, which is not scheduled before this period"
             if dep_id in failed:
-                return [], f"depends on “{title}”, which does not fit"
+                return [], f"depends on “{dependency.title}”, which does not fit"
             if dep_id in trail:
                 continue
             sub, reason = requirements(dep_id, (*trail, feature_id))
@@ -216,17 +281,18 @@ def capacity_fit(*, capacity: TeamCapacity) -> CapacityFit:
             if missing:
                 reason = f"a dependency has no effort estimate ({', '.join(missing)})"
         if reason is None:
-            cost = sum((by_id[i].effort for i in needed), Decimal(0))
+            cost = sum((planned_cost(by_id[i], starts_on, ends_on) for i in needed), Decimal(0))
             if cost > result.remaining:
-                reason = f"needs {cost} with its dependencies, {result.remaining} left"
+                reason = f"needs {cost} here with its dependencies, {result.remaining} left"
         if reason is not None:
             failed[feature.pk] = reason
             result.overflow.append((feature, reason))
             continue
         for feature_id in needed:
             placed.add(feature_id)
-            result.fits.append(by_id[feature_id])
-            result.used += by_id[feature_id].effort
+            cost = planned_cost(by_id[feature_id], starts_on, ends_on)
+            result.fits.append((by_id[feature_id], cost))
+            result.used += cost
     return result
 
 
@@ -420,10 +486,9 @@ def team_capacity_load(
 ) -> list[CapacityLoad]:
     """Each team's capacity periods overlapping ``start``..``end`` against the effort planned in them.
 
-    Planned effort counts the team's planned and in-progress features (as :func:`capacity_fit`)
-    by their dates: a feature's effort is spread over its span by days, so a period gets the
-    share that falls in it; one with only a target date counts in full where that date falls.
-    Two queries, however many teams, periods and features.
+    The same rule as :func:`capacity_fit`: the team's planned and in-progress features count
+    in a period by their share of it (:func:`planned_cost`); features without dates count
+    nowhere. Two queries, however many teams, periods and features.
     """
     capacities = team_capacity_list(workspace=workspace).filter(starts_on__lte=end, ends_on__gte=start)
     if team is not None:
@@ -440,14 +505,10 @@ def team_capacity_load(
         effort__isnull=False,
     ).filter(Q(planned_start__isnull=False) | Q(target_date__isnull=False))
     for feature in features.only("id", "title", "team_id", "effort", "planned_start", "target_date"):
-        first = feature.planned_start or feature.target_date
-        last = feature.target_date or feature.planned_start
-        span_days = (last - first).days + 1
         for load in by_team[feature.team_id]:
-            overlap = (min(last, load.capacity.ends_on) - max(first, load.capacity.starts_on)).days + 1
-            if overlap > 0:
-                share = (feature.effort * overlap / span_days).quantize(Decimal("0.01"))
-                load.planned += share
+            cost = planned_cost(feature, load.capacity.starts_on, load.capacity.ends_on)
+            if cost:
+                load.planned += cost
                 load.features.append(feature)
     return loads
 

@@ -7,14 +7,16 @@ transaction and schedules a coalesced recompute after the commit.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from celery import current_app
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -526,13 +528,113 @@ def team_delete(*, team: Team, actor: User | None) -> None:
     _delete(instance=team, actor=actor)
 
 
-def _check_capacity_dates(data: Mapping[str, Any], instance: TeamCapacity | None = None) -> None:
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.IGNORECASE)
+_HALF = re.compile(r"^(\d{4})-H([12])$", re.IGNORECASE)
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+#: Labels that look like a period but are none (2027-Q5, 2027-H3, 2027-13).
+_PERIOD_LIKE = re.compile(r"^\d{4}-([QH]\d+|\d{1,2})$", re.IGNORECASE)
+PERIOD_MAX_LENGTH = 40
+
+
+def _last_day(year: int, month: int) -> date:
+    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+
+
+def period_dates(label: str) -> tuple[str, date, date] | None:
+    """A period label's normal form and dates: ``YYYY-Qn``, ``YYYY-Hn`` or ``YYYY-MM``; None
+    for a free label (which needs its dates given). A label shaped like one of those but
+    naming no period is refused."""
+    if match := _QUARTER.match(label):
+        year, quarter = int(match[1]), int(match[2])
+        return f"{year}-Q{quarter}", date(year, 3 * quarter - 2, 1), _last_day(year, 3 * quarter)
+    if match := _HALF.match(label):
+        year, half = int(match[1]), int(match[2])
+        return f"{year}-H{half}", date(year, 6 * half - 5, 1), _last_day(year, 6 * half)
+    if match := _MONTH.match(label):
+        year, month = int(match[1]), int(match[2])
+        return f"{year}-{month:02d}", date(year, month, 1), _last_day(year, month)
+    if _PERIOD_LIKE.match(label):
+        raise ValidationFailed(
+            "Not a period: use YYYY-Qn (n 1 to 4), YYYY-Hn (n 1 or 2), YYYY-MM, or a name of your own.",
+            attr="period",
+            code="invalid",
+        )
+    return None
+
+
+def _capacity_values(
+    workspace: Workspace, data: Mapping[str, Any], instance: TeamCapacity | None = None
+) -> dict[str, Any]:
+    """The capacity's checked values: the period's label matches its dates (a ``YYYY-Qn``,
+    ``YYYY-Hn`` or ``YYYY-MM`` label gives them when they are left out; a free label needs
+    them), the dates lie in the planning range, and the team has no other period
+    overlapping this one."""
+    values = dict(data)
+    team = values.get("team", instance.team if instance else None)
+    label = str(values.get("period", instance.period if instance else "") or "").strip()
+    if not label:
+        raise ValidationFailed("Name the period.", attr="period", code="required")
+    if len(label) > PERIOD_MAX_LENGTH:
+        raise ValidationFailed(f"At most {PERIOD_MAX_LENGTH} characters.", attr="period", code="max_length")
+    derived = period_dates(label)
     for attr in ("starts_on", "ends_on"):
-        check_planning_date(data.get(attr), attr=attr)
-    starts = data.get("starts_on", instance.starts_on if instance else None)
-    ends = data.get("ends_on", instance.ends_on if instance else None)
-    if starts and ends and ends < starts:
+        check_planning_date(values.get(attr), attr=attr)
+    if derived is not None:
+        label, first, last = derived
+        check_planning_date(first, attr="period")
+        relabelled = instance is None or ("period" in values and label != instance.period)
+        for attr, expected in (("starts_on", first), ("ends_on", last)):
+            given = values.get(attr)
+            if given is None and relabelled:
+                values[attr] = expected  # the label says when
+            elif given is not None and given != expected:
+                raise ValidationFailed(
+                    f"{label} runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}.",
+                    attr=attr,
+                    code="period_mismatch",
+                )
+    if "period" in values or instance is None:
+        values["period"] = label
+    starts = values.get("starts_on", instance.starts_on if instance else None)
+    ends = values.get("ends_on", instance.ends_on if instance else None)
+    for attr, value in (("starts_on", starts), ("ends_on", ends)):
+        if value is None:
+            raise ValidationFailed(
+                "Give the dates of a period with a name of its own (or name it YYYY-Qn, YYYY-Hn or YYYY-MM).",
+                attr=attr,
+                code="required",
+            )
+    if ends < starts:
         raise ValidationFailed("The period must end on or after its start.", attr="ends_on", code="invalid")
+    if team is not None:
+        others = TeamCapacity.objects.filter(team=team).exclude(pk=instance.pk if instance else None)
+        if others.filter(period__iexact=label).exists():
+            raise ValidationFailed(f"{team.name} already has a period {label}.", attr="period", code="unique")
+        overlapping = others.filter(starts_on__lte=ends, ends_on__gte=starts).order_by("starts_on").first()
+        if overlapping is not None:
+            raise ValidationFailed(
+                f"Overlaps {overlapping.period} ({overlapping.starts_on:%Y-%m-%d} to "
+                f"{overlapping.ends_on:%Y-%m-%d}) of {team.name}: a team's periods may not overlap.",
+                attr="starts_on",
+                code="overlap",
+            )
+    return values
+
+
+def _save_capacity(save: Callable[[], TeamCapacity]) -> TeamCapacity:
+    """Run ``save``; a concurrent overlapping period refused by PostgreSQL's exclusion
+    constraint (``team_capacity_no_overlap``) is the same field error as the check's."""
+    try:
+        with transaction.atomic():
+            return save()
+    except IntegrityError as exc:
+        if "team_capacity_no_overlap" in str(exc) or "team_capacity_period_unique" in str(exc):
+            raise ValidationFailed(
+                "Another period of this team was saved meanwhile and overlaps this one.",
+                attr="starts_on",
+                code="overlap",
+            ) from None
+        raise
 
 
 @transaction.atomic
@@ -541,8 +643,8 @@ def team_capacity_create(
 ) -> TeamCapacity:
     require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
     _check_same_workspace(workspace, team=data.get("team"))
-    _check_capacity_dates(data)
-    return _create(model=TeamCapacity, workspace=workspace, actor=actor, data=data)
+    values = _capacity_values(workspace, data)
+    return _save_capacity(lambda: _create(model=TeamCapacity, workspace=workspace, actor=actor, data=values))
 
 
 @transaction.atomic
@@ -550,9 +652,9 @@ def team_capacity_update(
     *, capacity: TeamCapacity, actor: User | None, data: Mapping[str, Any]
 ) -> TeamCapacity:
     require_role(workspace=capacity.workspace, user=actor, role=Role.PRODUCT_MANAGER)
-    _check_capacity_dates(data, capacity)
+    values = _capacity_values(capacity.workspace, data, capacity)
     fields = ["period", "starts_on", "ends_on", "capacity"]
-    return _update(instance=capacity, actor=actor, data=data, fields=fields)[0]
+    return _save_capacity(lambda: _update(instance=capacity, actor=actor, data=values, fields=fields)[0])
 
 
 @transaction.atomic

@@ -41,7 +41,7 @@ from roadmap.models import (
     Team,
     TeamCapacity,
 )
-from roadmap.selectors import CapacityFit
+from roadmap.selectors import CAPACITY_LISTED, CapacityFit
 
 # --- related ids scoped to the workspace ------------------------------------------
 
@@ -204,10 +204,13 @@ class TeamCapacityOutput(serializers.ModelSerializer):
 
 
 class TeamCapacityUpdateInput(StrictSerializer):
-    period = serializers.CharField(max_length=40)
-    starts_on = serializers.DateField()
-    ends_on = serializers.DateField()
-    capacity = serializers.DecimalField(max_digits=10, decimal_places=2)
+    """A period: ``YYYY-Qn``, ``YYYY-Hn`` or ``YYYY-MM`` (its dates may be left out; given,
+    they must match), or a name of your own with its dates. A team's periods may not overlap."""
+
+    period = serializers.CharField(max_length=40, help_text="e.g. 2027-Q1, 2027-H2, 2027-03 or Sprint 42.")
+    starts_on = serializers.DateField(required=False, help_text="2000-01-01 to 2100-12-31.")
+    ends_on = serializers.DateField(required=False, help_text="On or after starts_on.")
+    capacity = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
 
 
 class TeamCapacityCreateInput(TeamCapacityUpdateInput):
@@ -513,17 +516,62 @@ class CapacityOverflowOutput(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class CapacityFitItemOutput(FeatureSummary):
+    cost = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        read_only=True,
+        help_text="Effort this feature puts on the period: its effort × the share of its dates inside it.",
+    )
+
+    class Meta(FeatureSummary.Meta):
+        fields = [*FeatureSummary.Meta.fields, "cost"]
+        read_only_fields = fields
+
+
 class CapacityFitOutput(serializers.Serializer):
+    """Each list holds its first 200 features (``CAPACITY_LISTED``); the ``*_total`` counts are exact."""
+
     capacity = TeamCapacityOutput()
     used = serializers.DecimalField(max_digits=12, decimal_places=2)
     remaining = serializers.DecimalField(max_digits=12, decimal_places=2)
-    fits = FeatureSummary(many=True)
+    fits = serializers.SerializerMethodField()
+    fits_total = serializers.SerializerMethodField()
     overflow = serializers.SerializerMethodField()
+    overflow_total = serializers.SerializerMethodField()
+    unscheduled = serializers.SerializerMethodField(
+        help_text="The team's planned work without dates: it counts in no period."
+    )
+    unscheduled_total = serializers.SerializerMethodField()
+
+    @extend_schema_field(CapacityFitItemOutput(many=True))
+    def get_fits(self, fit: CapacityFit) -> list[dict]:
+        rows = []
+        for feature, cost in fit.fits[:CAPACITY_LISTED]:
+            feature.cost = cost
+            rows.append(feature)
+        return CapacityFitItemOutput(rows, many=True).data
 
     @extend_schema_field(CapacityOverflowOutput(many=True))
     def get_overflow(self, fit: CapacityFit) -> list[dict]:
-        rows = [{"feature": feature, "reason": reason} for feature, reason in fit.overflow]
+        rows = [{"feature": feature, "reason": reason} for feature, reason in fit.overflow[:CAPACITY_LISTED]]
         return CapacityOverflowOutput(rows, many=True).data
+
+    @extend_schema_field(FeatureSummary(many=True))
+    def get_unscheduled(self, fit: CapacityFit) -> list[dict]:
+        return FeatureSummary(fit.unscheduled[:CAPACITY_LISTED], many=True).data
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_fits_total(self, fit: CapacityFit) -> int:
+        return len(fit.fits)
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_overflow_total(self, fit: CapacityFit) -> int:
+        return len(fit.overflow)
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_unscheduled_total(self, fit: CapacityFit) -> int:
+        return len(fit.unscheduled)
 
 
 # --- roadmap views --------------------------------------------------------------------

@@ -1,3 +1,5 @@
+from datetime import date
+
 import factory
 
 from roadmap.models import Feature, Goal, KeyResult, Product, ScorecardCriterion, Team, TeamCapacity
@@ -36,8 +38,8 @@ class TeamCapacityFactory(factory.django.DjangoModelFactory):
     workspace = factory.LazyAttribute(lambda c: c.team.workspace)
     team = factory.SubFactory(TeamFactory)
     period = "2027-Q1"
-    starts_on = "2027-01-01"
-    ends_on = "2027-03-31"
+    starts_on = date(2027, 1, 1)
+    ends_on = date(2027, 3, 31)
     capacity = 10
 
 

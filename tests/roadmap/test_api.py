@@ -863,6 +863,8 @@ def test_capacity_fit_returns_fits_and_overflow(workspace, contributor, session_
         "status": FeatureStatus.PLANNED,
         "impact": 1,
         "confidence_pct": 100,
+        "planned_start": date(2027, 1, 1),
+        "target_date": date(2027, 3, 31),
     }
     elsewhere = FeatureFactory(product=product, title="Elsewhere", status=FeatureStatus.PLANNED)
     a = FeatureFactory(**planned, title="A", effort=4, reach=100)
@@ -871,7 +873,23 @@ def test_capacity_fit_returns_fits_and_overflow(workspace, contributor, session_
     d = FeatureFactory(**planned, title="D")
     e = FeatureFactory(**planned, title="E", effort=1, reach=5)
     ongoing = FeatureFactory(
-        product=product, team=team, status=FeatureStatus.IN_PROGRESS, title="Ongoing", effort=1
+        product=product,
+        team=team,
+        status=FeatureStatus.IN_PROGRESS,
+        title="Ongoing",
+        effort=1,
+        target_date=date(2027, 2, 1),
+    )
+    undated = FeatureFactory(
+        product=product, team=team, status=FeatureStatus.PLANNED, title="Undated", effort=2
+    )
+    FeatureFactory(
+        product=product,
+        team=team,
+        status=FeatureStatus.PLANNED,
+        title="Next year",
+        effort=2,
+        target_date=date(2028, 2, 1),
     )
     FeatureFactory(product=product, team=team, status=FeatureStatus.SHIPPED, title="Done", effort=1)
     services.feature_add_dependency(feature=e, depends_on=elsewhere, actor=None)
@@ -892,12 +910,23 @@ def test_capacity_fit_returns_fits_and_overflow(workspace, contributor, session_
         },
         "used": "10.00",
         "remaining": "0.00",
-        "fits": [summary(ongoing), summary(a), summary(b)],
+        "fits": [
+            {**summary(ongoing), "cost": "1.00"},
+            {**summary(a), "cost": "4.00"},
+            {**summary(b), "cost": "5.00"},
+        ],
+        "fits_total": 3,
         "overflow": [
-            {"feature": summary(c), "reason": "needs 3.00 with its dependencies, 0.00 left"},
-            {"feature": summary(e), "reason": "depends on “Elsewhere”, which this team has not planned"},
+            {"feature": summary(c), "reason": "needs 3.00 here with its dependencies, 0.00 left"},
+            {
+                "feature": summary(e),
+                "reason": "depends on “Elsewhere”, which is not scheduled before this period",
+            },
             {"feature": summary(d), "reason": "no effort estimate"},
         ],
+        "overflow_total": 3,
+        "unscheduled": [summary(undated)],
+        "unscheduled_total": 1,
     }
 
 
@@ -1115,7 +1144,9 @@ def test_list_query_count_does_not_grow_with_rows(
     product = ProductFactory(workspace=workspace)
     team = TeamFactory(workspace=workspace)
     capacity = TeamCapacityFactory(team=team, capacity=1000)
-    tracked = FeatureFactory(product=product, team=team, status=FeatureStatus.PLANNED, effort=1)
+    tracked = FeatureFactory(
+        product=product, team=team, status=FeatureStatus.PLANNED, effort=1, target_date=date(2027, 3, 1)
+    )
     client = session_client(pm)
     path, most = LIST_ENDPOINTS[resource]
     path = f"/api/v1/workspaces/{workspace.slug}/" + path.format(tracked=tracked.pk, capacity=capacity.pk)

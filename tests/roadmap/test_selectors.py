@@ -10,24 +10,34 @@ from tests.roadmap.factories import FeatureFactory, ProductFactory, TeamCapacity
 pytestmark = pytest.mark.django_db
 
 
-def planned(product, team, title, effort, reach, status="planned"):
+Q1 = (date(2027, 1, 1), date(2027, 3, 31))
+
+
+def planned(product, team, title, effort, reach, status="planned", dates=Q1):
+    start, target = dates
     return FeatureFactory(
         product=product,
         team=team,
         title=title,
         status=status,
-        effort=Decimal(effort),
+        effort=None if effort is None else Decimal(effort),
         reach=reach,
         impact=1,
         confidence_pct=100,
+        planned_start=start,
+        target_date=target,
     )
+
+
+def fitted(fit):
+    return [(f.title, cost) for f, cost in fit.fits]
 
 
 def test_capacity_fit_takes_top_ranked_work_and_pulls_dependencies_in_first():
     team = TeamFactory()
     product = ProductFactory(workspace=team.workspace)
-    capacity = TeamCapacityFactory(team=team, capacity=10)
-    ongoing = planned(product, team, "Ongoing", 2, 1, status="in_progress")
+    capacity = TeamCapacityFactory(team=team, capacity=10)  # 2027-Q1
+    planned(product, team, "Ongoing", 2, 1, status="in_progress")
     top = planned(product, team, "Top", 3, 900)
     foundation = planned(product, team, "Foundation", 2, 5)  # low rank, but Top needs it
     planned(product, team, "Big", 5, 500)  # does not fit once the above are in
@@ -37,28 +47,79 @@ def test_capacity_fit_takes_top_ranked_work_and_pulls_dependencies_in_first():
 
     fit = selectors.capacity_fit(capacity=capacity)
 
-    assert [f.title for f in fit.fits] == ["Ongoing", "Foundation", "Top", "Small"]
+    assert fitted(fit) == [
+        ("Ongoing", Decimal("2.00")),
+        ("Foundation", Decimal("2.00")),
+        ("Top", Decimal("3.00")),
+        ("Small", Decimal("1.00")),
+    ]
     assert [(f.title, reason) for f, reason in fit.overflow] == [
-        ("Big", "needs 5.00 with its dependencies, 3.00 left")
+        ("Big", "needs 5.00 here with its dependencies, 3.00 left")
     ]
     assert (fit.used, fit.remaining) == (Decimal("8.00"), Decimal("2.00"))
-    assert ongoing in fit.fits
 
 
-def test_capacity_fit_overflows_a_feature_whose_dependency_is_not_planned_by_the_team():
+def test_an_empty_later_period_shows_nothing_fitting_and_work_counts_by_its_share_of_each_period():
+    """The repro of issue 10: an empty 2027-Q2 showed the Q1 features fitting."""
     team = TeamFactory()
     product = ProductFactory(workspace=team.workspace)
-    capacity = TeamCapacityFactory(team=team, capacity=100)
-    top = planned(product, team, "Top", 3, 900)
-    elsewhere = FeatureFactory(product=product, title="Platform work", status="idea", effort=1)
-    services.feature_add_dependency(feature=top, depends_on=elsewhere, actor=None)
+    q1 = TeamCapacityFactory(team=team, capacity=20)
+    q2 = TeamCapacityFactory(
+        team=team, period="2027-Q2", starts_on=date(2027, 4, 1), ends_on=date(2027, 6, 30), capacity=20
+    )
+    q3 = TeamCapacityFactory(
+        team=team, period="2027-Q3", starts_on=date(2027, 7, 1), ends_on=date(2027, 9, 30), capacity=5
+    )
+    planned(product, team, "All in Q1", 4, 10)
+    # 2027-03-02 .. 2027-04-30: 30 days in Q1, 30 in Q2.
+    planned(product, team, "Across", 6, 20, dates=(date(2027, 3, 2), date(2027, 4, 30)))
+    planned(product, team, "Due in Q2", 3, 30, dates=(None, date(2027, 5, 15)))
+    planned(product, team, "Undated", 2, 40, dates=(None, None))
+    recompute_workspace(workspace_id=team.workspace_id)
+
+    first, second, third = (selectors.capacity_fit(capacity=c) for c in (q1, q2, q3))
+
+    assert sorted(fitted(first)) == [("Across", Decimal("3.00")), ("All in Q1", Decimal("4.00"))]
+    assert sorted(fitted(second)) == [("Across", Decimal("3.00")), ("Due in Q2", Decimal("3.00"))]
+    assert (fitted(third), third.overflow, third.used) == ([], [], Decimal(0))
+    assert [f.title for f in first.unscheduled] == ["Undated"]
+    loads = {
+        load.capacity.period: load.planned
+        for load in selectors.team_capacity_load(
+            workspace=team.workspace, start=date(2027, 1, 1), end=date(2027, 12, 31)
+        )
+    }
+    assert loads == {"2027-Q1": Decimal("7.00"), "2027-Q2": Decimal("6.00"), "2027-Q3": Decimal(0)}
+
+
+def test_a_dependency_scheduled_before_the_period_is_fine_one_after_it_is_not():
+    team = TeamFactory()
+    product = ProductFactory(workspace=team.workspace)
+    capacity = TeamCapacityFactory(
+        team=team, period="2027-Q2", starts_on=date(2027, 4, 1), ends_on=date(2027, 6, 30)
+    )
+    q2 = (date(2027, 4, 1), date(2027, 6, 30))
+    early = planned(product, team, "Uses early", 1, 900, dates=q2)
+    late = planned(product, team, "Uses late", 1, 800, dates=q2)
+    undated = planned(product, team, "Uses undated", 1, 700, dates=q2)
+    other_team = FeatureFactory(
+        product=product, title="Earlier, elsewhere", status="planned", target_date=date(2027, 3, 1)
+    )
+    after = FeatureFactory(
+        product=product, title="Later, elsewhere", status="planned", target_date=date(2027, 9, 1)
+    )
+    idea = FeatureFactory(product=product, title="Just an idea", status="idea")
+    services.feature_add_dependency(feature=early, depends_on=other_team, actor=None)
+    services.feature_add_dependency(feature=late, depends_on=after, actor=None)
+    services.feature_add_dependency(feature=undated, depends_on=idea, actor=None)
     recompute_workspace(workspace_id=team.workspace_id)
 
     fit = selectors.capacity_fit(capacity=capacity)
 
-    assert fit.fits == []
+    assert fitted(fit) == [("Uses early", Decimal("1.00"))]
     assert [(f.title, reason) for f, reason in fit.overflow] == [
-        ("Top", "depends on “Platform work”, which this team has not planned")
+        ("Uses late", "depends on “Later, elsewhere”, which is not scheduled before this period"),
+        ("Uses undated", "depends on “Just an idea”, which is not scheduled before this period"),
     ]
 
 
@@ -68,14 +129,14 @@ def test_capacity_fit_ignores_shipped_dependencies_and_reports_missing_estimates
     capacity = TeamCapacityFactory(team=team, capacity=10)
     done = FeatureFactory(product=product, title="Done", status="shipped", effort=4)
     top = planned(product, team, "Top", 3, 900)
-    unestimated = FeatureFactory(product=product, team=team, title="Vague", status="planned")
+    planned(product, team, "Vague", None, 1)
     services.feature_add_dependency(feature=top, depends_on=done, actor=None)
     recompute_workspace(workspace_id=team.workspace_id)
 
     fit = selectors.capacity_fit(capacity=capacity)
 
-    assert [f.title for f in fit.fits] == ["Top"]
-    assert [(f.title, reason) for f, reason in fit.overflow] == [(unestimated.title, "no effort estimate")]
+    assert fitted(fit) == [("Top", Decimal("3.00"))]
+    assert [(f.title, reason) for f, reason in fit.overflow] == [("Vague", "no effort estimate")]
 
 
 def test_roadmap_by_month_places_features_in_every_month_they_span():

@@ -284,3 +284,129 @@ def test_feature_edit_is_all_or_nothing(workspace):
     feature.refresh_from_db()
     assert feature.title == "After"
     assert feature.criterion_values.get().value == Decimal("6.00")
+
+
+# --- capacity periods --------------------------------------------------------------------
+
+
+def _capacity(team, **data):
+    return services.team_capacity_create(
+        workspace=team.workspace, actor=None, data={"team": team, "capacity": Decimal(10), **data}
+    )
+
+
+@pytest.mark.parametrize(
+    ("label", "normal", "first", "last"),
+    [
+        ("2027-Q2", "2027-Q2", date(2027, 4, 1), date(2027, 6, 30)),
+        ("2027-q4", "2027-Q4", date(2027, 10, 1), date(2027, 12, 31)),
+        ("2027-H2", "2027-H2", date(2027, 7, 1), date(2027, 12, 31)),
+        ("2028-02", "2028-02", date(2028, 2, 1), date(2028, 2, 29)),
+    ],
+)
+def test_a_period_label_gives_its_dates(label, normal, first, last):
+    from tests.roadmap.factories import TeamFactory
+
+    capacity = _capacity(TeamFactory(), period=label)
+
+    assert (capacity.period, capacity.starts_on, capacity.ends_on) == (normal, first, last)
+
+
+@pytest.mark.parametrize(
+    ("data", "attr", "code"),
+    [
+        (
+            {"period": "2027-Q2", "starts_on": date(2027, 1, 1), "ends_on": date(2027, 3, 31)},
+            "starts_on",
+            "period_mismatch",
+        ),
+        ({"period": "2027-Q2", "ends_on": date(2027, 7, 1)}, "ends_on", "period_mismatch"),
+        ({"period": "2027-Q5"}, "period", "invalid"),
+        ({"period": "2027-13"}, "period", "invalid"),
+        ({"period": "banana"}, "starts_on", "required"),
+        ({"period": "banana", "starts_on": date(2027, 1, 1)}, "ends_on", "required"),
+        ({"period": "1999-Q4"}, "period", "out_of_range"),
+        (
+            {"period": "x" * 41, "starts_on": date(2027, 1, 1), "ends_on": date(2027, 2, 1)},
+            "period",
+            "max_length",
+        ),
+        ({"period": "  "}, "period", "required"),
+    ],
+)
+def test_a_period_that_does_not_match_its_dates_is_refused_and_nothing_is_written(data, attr, code):
+    from roadmap.models import TeamCapacity
+    from tests.roadmap.factories import TeamFactory
+
+    team = TeamFactory()
+    events = AuditEvent.objects.count()
+
+    with pytest.raises(ValidationFailed) as refused:
+        _capacity(team, **data)
+
+    assert (refused.value.attr, refused.value.code) == (attr, code)
+    assert not TeamCapacity.objects.exists()
+    assert AuditEvent.objects.count() == events
+
+
+def test_a_free_label_with_its_dates_is_a_period():
+    from tests.roadmap.factories import TeamFactory
+
+    sprint = _capacity(
+        TeamFactory(), period="Sprint 42", starts_on=date(2027, 1, 4), ends_on=date(2027, 1, 15)
+    )
+
+    assert (sprint.period, sprint.starts_on, sprint.ends_on) == (
+        "Sprint 42",
+        date(2027, 1, 4),
+        date(2027, 1, 15),
+    )
+
+
+def test_one_teams_periods_may_not_overlap_but_two_teams_may_share_dates():
+    from roadmap.models import TeamCapacity
+    from tests.roadmap.factories import TeamFactory
+
+    team = TeamFactory(name="Core")
+    _capacity(team, period="2027-Q1")
+    _capacity(TeamFactory(workspace=team.workspace), period="2027-Q1")
+
+    with pytest.raises(ValidationFailed) as overlap:
+        _capacity(team, period="Sprint", starts_on=date(2027, 3, 29), ends_on=date(2027, 4, 9))
+    with pytest.raises(ValidationFailed) as twice:
+        _capacity(team, period="2027-q1")
+
+    assert (overlap.value.attr, overlap.value.code) == ("starts_on", "overlap")
+    assert overlap.value.detail == (
+        "Overlaps 2027-Q1 (2027-01-01 to 2027-03-31) of Core: a team's periods may not overlap."
+    )
+    assert twice.value.code == "unique"
+    assert TeamCapacity.objects.filter(team=team).count() == 1
+    # Adjacent is fine, and a period may be moved or resized without overlapping itself.
+    q2 = _capacity(team, period="2027-Q2")
+    services.team_capacity_update(capacity=q2, actor=None, data={"capacity": Decimal(5)})
+    moved = services.team_capacity_update(capacity=q2, actor=None, data={"period": "2027-H2"})
+    assert (moved.starts_on, moved.ends_on) == (date(2027, 7, 1), date(2027, 12, 31))
+
+
+def test_postgresql_refuses_an_overlap_that_bypasses_the_service():
+    from django.db import IntegrityError, connection, transaction
+
+    from roadmap.models import TeamCapacity
+    from tests.roadmap.factories import TeamFactory
+
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "the exclusion constraint is PostgreSQL's (btree_gist); on SQLite the service is the guard"
+        )
+    team = TeamFactory()
+    _capacity(team, period="2027-Q1")
+    with pytest.raises(IntegrityError, match="team_capacity_no_overlap"), transaction.atomic():
+        TeamCapacity.objects.create(
+            workspace=team.workspace,
+            team=team,
+            period="Overlap",
+            starts_on=date(2027, 3, 1),
+            ends_on=date(2027, 4, 1),
+            capacity=1,
+        )
