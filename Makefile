@@ -6,11 +6,12 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 SCALE ?= 1
 
-.PHONY: run test lint format migrate seed bench screenshots ci clean help
+.PHONY: run test contract lint format migrate seed bench screenshots ci clean help
 
 help:
 	@echo "make run     venv + install + migrate + demo data + web/worker/beat on http://$(HOST):$(PORT)/"
-	@echo "make test    venv + dev install + the whole pytest suite"
+	@echo "make test    venv + dev install + the whole pytest suite (but the contract tests)"
+	@echo "make contract  schemathesis contract tests of every API operation (admin and viewer)"
 	@echo "make lint    ruff check + format check + the layering contract"
 	@echo "make ci      what CI runs (.ci/run)"
 	@echo "make screenshots  retake docs/screenshots/ from a fresh demo (needs /usr/bin/chromium)"
@@ -36,6 +37,9 @@ run: $(VENV)/.run-installed
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+contract: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -m contract tests/contract $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -47,9 +47,16 @@ class Company(WorkspaceOwnedModel):
     class Meta:
         ordering = ["name", "id"]
         verbose_name_plural = "companies"
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="company_updated")]
         constraints = [
             models.UniqueConstraint(
                 "workspace", Lower("domain"), name="company_domain_unique", condition=~Q(domain="")
+            ),
+            # Create-or-update by the CRM's id needs it to name one company.
+            models.UniqueConstraint(
+                fields=["workspace", "crm_external_id"],
+                name="company_crm_external_id_unique",
+                condition=~Q(crm_external_id=""),
             ),
             models.CheckConstraint(condition=Q(arr__gte=0), name="company_arr_non_negative"),
         ]
@@ -67,11 +74,21 @@ class Contact(WorkspaceOwnedModel):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    crm_external_id = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["email", "id"]
-        constraints = [models.UniqueConstraint("workspace", Lower("email"), name="contact_email_unique")]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="contact_updated")]
+        constraints = [
+            models.UniqueConstraint("workspace", Lower("email"), name="contact_email_unique"),
+            models.UniqueConstraint(
+                fields=["workspace", "crm_external_id"],
+                name="contact_crm_external_id_unique",
+                condition=~Q(crm_external_id=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.email
@@ -135,6 +152,7 @@ class FeedbackItem(WorkspaceOwnedModel):
         ordering = ["-received_at", "-id"]
         indexes = [
             models.Index(fields=["workspace", "state", "-received_at"], name="feedback_inbox"),
+            models.Index(fields=["workspace", "updated_at"], name="feedback_item_updated"),
             models.Index(
                 fields=["workspace", "id"],
                 name="feedback_duplicates_pending",
@@ -267,9 +285,11 @@ class InboundWebhook(WorkspaceOwnedModel):
     is_active = models.BooleanField(default=True)
     last_delivery_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["provider", "id"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="inbound_webhook_updated")]
 
     def __str__(self) -> str:
         return self.name or self.get_provider_display()

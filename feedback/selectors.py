@@ -34,7 +34,7 @@ from django.utils import timezone
 from feedback.models import Company, Contact, DuplicateSuggestion, FeedbackItem, FeedbackLink, Vote
 from feedback.similarity import similar_features, similar_items
 from productops.models import Workspace
-from productops.sql import now_utc_text
+from productops.sql import now_utc_text, rate_case_sql, workspace_rates
 from roadmap.models import Feature, Product
 
 # --- lists of the API --------------------------------------------------------------
@@ -219,6 +219,11 @@ def vote_list(*, workspace: Workspace) -> QuerySet[Vote]:
     return Vote.objects.for_workspace(workspace).select_related("contact").order_by("-created_at", "-id")
 
 
+def feedback_link_all(*, workspace: Workspace) -> QuerySet[FeedbackLink]:
+    """Every link of the workspace (for sync), newest first; ids only, no joins."""
+    return FeedbackLink.objects.for_workspace(workspace).order_by("-created_at", "-id")
+
+
 # --- aggregates ---------------------------------------------------------------------
 
 
@@ -360,7 +365,8 @@ def _volume_by_tag(workspace: Workspace, start: datetime, end: datetime) -> list
 @dataclass(frozen=True)
 class TopFeature:
     feature: Feature
-    arr: Decimal  # summed over the distinct requesting companies, as stored (no currency conversion)
+    arr: Decimal  # summed over the distinct requesting companies, in ``currency``
+    currency: str
     requesting_companies: int
     feedback_count: int
     votes_count: int
@@ -371,10 +377,12 @@ def top_features(*, workspace: Workspace, limit: int = 20) -> list[TopFeature]:
 
     A company counts once per feature whether it linked feedback (through the item's
     company, or the item's contact's company) or voted (the voter's company). Features
-    merged into another are left out (their demand moved). Two queries: the ranking,
-    then the features.
+    merged into another are left out (their demand moved). ARR is added up in the
+    workspace's reporting currency (a company's ARR times its currency's rate; a currency
+    without a rate counts 0). Two queries: the ranking, then the features.
     """
-    sql = """
+    rate_sql, rate_params = rate_case_sql("co.arr_currency", workspace_rates(workspace))
+    sql = f"""
         SELECT f.id AS feature_id,
                COALESCE(demand.arr, 0) AS arr,
                COALESCE(demand.companies, 0) AS companies,
@@ -382,7 +390,7 @@ def top_features(*, workspace: Workspace, limit: int = 20) -> list[TopFeature]:
                COALESCE(voted.n, 0) AS votes_count
         FROM roadmap_feature f
         LEFT JOIN (
-            SELECT pairs.feature_id, SUM(co.arr) AS arr, COUNT(*) AS companies
+            SELECT pairs.feature_id, SUM(CAST(co.arr AS FLOAT) * {rate_sql}) AS arr, COUNT(*) AS companies
             FROM (
                 SELECT l.feature_id AS feature_id, COALESCE(fi.company_id, ct.company_id) AS company_id
                 FROM feedback_feedbacklink l
@@ -411,7 +419,7 @@ def top_features(*, workspace: Workspace, limit: int = 20) -> list[TopFeature]:
         LIMIT %s
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [workspace.pk] * 5 + [limit])
+        cursor.execute(sql, [*rate_params, *[workspace.pk] * 5, limit])
         rows = cursor.fetchall()
     features = Feature.objects.filter(workspace=workspace).in_bulk([row[0] for row in rows])
     cents = Decimal("0.01")
@@ -419,6 +427,7 @@ def top_features(*, workspace: Workspace, limit: int = 20) -> list[TopFeature]:
         TopFeature(
             feature=features[feature_id],
             arr=Decimal(str(arr)).quantize(cents),
+            currency=workspace.reporting_currency,
             requesting_companies=int(companies),
             feedback_count=int(linked),
             votes_count=int(voted),

@@ -39,7 +39,16 @@ from feedback.models import (
 from feedback.similarity import similar_features, similar_items
 from productops.errors import Conflict, ValidationFailed
 from productops.models import AuditEvent, Role, User, Workspace
-from productops.services import audit_record, audit_record_many, model_update, require_role
+from productops.services import (
+    audit_deletion,
+    audit_record,
+    audit_record_many,
+    cascade_audited_register,
+    constraint_errors_register,
+    integrity_error,
+    model_update,
+    require_role,
+)
 from productops.tasking import enqueue_on_commit
 from productops.validation import check_received_at
 from roadmap.models import Feature, FeatureStatus
@@ -69,6 +78,27 @@ STATE_TRANSITIONS: dict[str, set[str]] = {
     FeedbackItem.State.LINKED: {FeedbackItem.State.ARCHIVED},
     FeedbackItem.State.ARCHIVED: {FeedbackItem.State.NEW, FeedbackItem.State.REVIEWED},
 }
+
+
+# Deleting a contact or an item takes its votes and links with it: audited, for the tombstones.
+cascade_audited_register("feedback.vote", "feedback.feedbacklink")
+constraint_errors_register(
+    {
+        "company_domain_unique": ("domain", "unique", "A company with this domain exists."),
+        "company_arr_non_negative": ("arr", "out_of_range", "Must be 0 or more."),
+        "contact_email_unique": ("email", "unique", "A contact with this email exists."),
+        "company_crm_external_id_unique": (
+            "crm_external_id",
+            "unique",
+            "A company with this external id exists.",
+        ),
+        "contact_crm_external_id_unique": (
+            "crm_external_id",
+            "unique",
+            "A contact with this external id exists.",
+        ),
+    }
+)
 
 
 def _check_feature(workspace: Workspace, feature: Feature) -> None:
@@ -117,24 +147,84 @@ def normalize_domain(domain: str) -> str:
 
 
 @transaction.atomic
+def _check_currency(workspace: Workspace, currency: str) -> None:
+    """ARR in another currency than the reporting one needs that currency's rate."""
+    if currency != workspace.reporting_currency and currency not in (workspace.currency_rates or {}):
+        raise ValidationFailed(
+            f"Set a rate for {currency} in the workspace's settings first (money is added up in "
+            f"{workspace.reporting_currency}).",
+            attr="arr_currency",
+            code="currency_rate_missing",
+        )
+
+
+def currencies_in_use(*, workspace: Workspace) -> set[str]:
+    """The currencies the workspace's companies' ARR is in (``productops`` asks before it lets
+    a rate go; registered in ``FeedbackConfig.ready``)."""
+    return set(Company.objects.filter(workspace=workspace).values_list("arr_currency", flat=True).distinct())
+
+
+@transaction.atomic
 def company_create(*, workspace: Workspace, actor: User | None, data: Mapping[str, Any]) -> Company:
     require_role(workspace=workspace, user=actor, role=Role.CONTRIBUTOR)
     values = {k: v for k, v in data.items() if k in COMPANY_FIELDS}
     values["domain"] = normalize_domain(values.get("domain", ""))
+    values["crm_external_id"] = str(values.get("crm_external_id") or "").strip()
+    values.setdefault("arr_currency", workspace.reporting_currency)
     company = Company(workspace=workspace, **values)
     try:
         company.full_clean(exclude=["workspace"], validate_constraints=False)
     except DjangoValidationError as exc:
         raise _first_error(exc) from None
+    _check_currency(workspace, company.arr_currency)
     if company.domain and Company.objects.filter(workspace=workspace, domain__iexact=company.domain).exists():
         raise ValidationFailed("A company with this domain exists.", attr="domain", code="unique")
+    external = Company.objects.filter(workspace=workspace, crm_external_id=company.crm_external_id)
+    if company.crm_external_id and external.exists():
+        raise ValidationFailed(
+            "A company with this external id exists.", attr="crm_external_id", code="unique"
+        )
     try:
         with transaction.atomic():
             company.save()
-    except IntegrityError:
-        raise ValidationFailed("A company with this domain exists.", attr="domain", code="unique") from None
+    except IntegrityError as exc:  # created concurrently
+        raise (integrity_error(exc) or ValidationFailed("This company exists.", code="unique")) from None
     audit_record(workspace=workspace, actor=actor, action=AuditEvent.Action.CREATED, target=company)
     return company
+
+
+@transaction.atomic
+def company_upsert_by_external_id(
+    *, workspace: Workspace, actor: User | None, external_id: str, data: Mapping[str, Any]
+) -> tuple[Company, bool]:
+    """Create or update the company the CRM knows as ``external_id``: ``(company, created)``.
+
+    Idempotent (the same call again changes nothing); a new company needs its ``name``.
+    Two concurrent calls for one id make one company: the loser of the insert updates it."""
+    external_id = _check_external_id(external_id, data)
+    values = {**data, "crm_external_id": external_id}
+    existing = (
+        Company.objects.select_for_update().filter(workspace=workspace, crm_external_id=external_id).first()
+    )
+    if existing is not None:
+        return company_update(company=existing, actor=actor, data=values), False
+    try:
+        with transaction.atomic():
+            return company_create(workspace=workspace, actor=actor, data=values), True
+    except ValidationFailed as exc:
+        winner = Company.objects.filter(workspace=workspace, crm_external_id=external_id).first()
+        if exc.attr != "crm_external_id" or winner is None:
+            raise
+        return company_update(company=winner, actor=actor, data=values), False
+
+
+def _check_external_id(external_id: str, data: Mapping[str, Any]) -> str:
+    external_id = (external_id or "").strip()
+    if not external_id or len(external_id) > 100:
+        raise ValidationFailed("1 to 100 characters.", attr="crm_external_id", code="invalid")
+    if data.get("crm_external_id") not in (None, external_id):
+        raise ValidationFailed("Differs from the id in the URL.", attr="crm_external_id", code="mismatch")
+    return external_id
 
 
 @transaction.atomic
@@ -144,6 +234,10 @@ def company_update(*, company: Company, actor: User | None, data: Mapping[str, A
     values = dict(data)
     if "domain" in values:
         values["domain"] = normalize_domain(values["domain"])
+    if "crm_external_id" in values:
+        values["crm_external_id"] = str(values["crm_external_id"] or "").strip()
+    if "arr_currency" in values:
+        _check_currency(company.workspace, values["arr_currency"])
     try:
         company, changes = model_update(instance=company, fields=COMPANY_FIELDS, data=values)
     except DjangoValidationError as exc:
@@ -156,7 +250,7 @@ def company_update(*, company: Company, actor: User | None, data: Mapping[str, A
             target=company,
             changes={k: [str(v[0]), str(v[1])] for k, v in changes.items()},
         )
-    if {"arr", "segment"} & set(changes):
+    if {"arr", "arr_currency", "segment"} & set(changes):
         features_mark_dirty(workspace_id=company.workspace_id, feature_ids=_features_asked_by(company))
     return company
 
@@ -166,11 +260,10 @@ def company_delete(*, company: Company, actor: User | None) -> None:
     """Delete a company; its feedback and contacts stay, without a company, and re-weigh."""
     require_role(workspace=company.workspace, user=actor, role=Role.PRODUCT_MANAGER)
     affected = list(_features_asked_by(company).values_list("pk", flat=True))
-    audit_record(
+    audit_deletion(
         workspace=company.workspace,
         actor=actor,
-        action=AuditEvent.Action.DELETED,
-        target=company,
+        instance=company,
         changes={"name": company.name, "domain": company.domain},
     )
     workspace_id = company.workspace_id
@@ -233,11 +326,52 @@ def contact_create(*, workspace: Workspace, actor: User | None, data: Mapping[st
     email = _check_email(data.get("email", ""))
     if Contact.objects.filter(workspace=workspace, email__iexact=email).exists():
         raise ValidationFailed("A contact with this email exists.", attr="email", code="unique")
+    external_id = str(data.get("crm_external_id") or "").strip()
+    if external_id and Contact.objects.filter(workspace=workspace, crm_external_id=external_id).exists():
+        raise ValidationFailed(
+            "A contact with this external id exists.", attr="crm_external_id", code="unique"
+        )
     contact = contact_get_or_create(
         workspace=workspace, email=email, name=data.get("name", ""), company=data.get("company")
     )
-    audit_record(workspace=workspace, actor=actor, action=AuditEvent.Action.CREATED, target=contact)
+    if external_id:
+        try:
+            with transaction.atomic():
+                Contact.objects.filter(pk=contact.pk).update(crm_external_id=external_id)
+        except IntegrityError as exc:  # taken concurrently
+            raise (integrity_error(exc) or ValidationFailed("This contact exists.", code="unique")) from None
+        contact.crm_external_id = external_id
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action=AuditEvent.Action.CREATED,
+        target=contact,
+        changes={"crm_external_id": external_id} if external_id else None,
+    )
     return contact
+
+
+@transaction.atomic
+def contact_upsert_by_external_id(
+    *, workspace: Workspace, actor: User | None, external_id: str, data: Mapping[str, Any]
+) -> tuple[Contact, bool]:
+    """Create or update the contact the CRM knows as ``external_id``: ``(contact, created)``.
+    Idempotent; a new contact needs its ``email``."""
+    external_id = _check_external_id(external_id, data)
+    values = {**data, "crm_external_id": external_id}
+    existing = (
+        Contact.objects.select_for_update().filter(workspace=workspace, crm_external_id=external_id).first()
+    )
+    if existing is not None:
+        return contact_update(contact=existing, actor=actor, data=values), False
+    try:
+        with transaction.atomic():
+            return contact_create(workspace=workspace, actor=actor, data=values), True
+    except ValidationFailed as exc:
+        winner = Contact.objects.filter(workspace=workspace, crm_external_id=external_id).first()
+        if exc.attr != "crm_external_id" or winner is None:
+            raise
+        return contact_update(contact=winner, actor=actor, data=values), False
 
 
 @transaction.atomic
@@ -254,7 +388,11 @@ def contact_update(*, contact: Contact, actor: User | None, data: Mapping[str, A
         ):
             raise ValidationFailed("A contact with this email exists.", attr="email", code="unique")
     try:
-        contact, changes = model_update(instance=contact, fields=["name", "email", "company"], data=values)
+        if "crm_external_id" in values:
+            values["crm_external_id"] = str(values["crm_external_id"] or "").strip()
+        contact, changes = model_update(
+            instance=contact, fields=["name", "email", "company", "crm_external_id"], data=values
+        )
     except DjangoValidationError as exc:
         raise _first_error(exc) from None
     if changes:
@@ -280,12 +418,8 @@ def contact_delete(*, contact: Contact, actor: User | None) -> None:
     require_role(workspace=contact.workspace, user=actor, role=Role.PRODUCT_MANAGER)
     affected = list(Vote.objects.filter(contact=contact).values_list("feature_id", flat=True))
     affected += list(FeedbackLink.objects.filter(item__contact=contact).values_list("feature_id", flat=True))
-    audit_record(
-        workspace=contact.workspace,
-        actor=actor,
-        action=AuditEvent.Action.DELETED,
-        target=contact,
-        changes={"email": contact.email},
+    audit_deletion(
+        workspace=contact.workspace, actor=actor, instance=contact, changes={"email": contact.email}
     )
     workspace_id = contact.workspace_id
     contact.delete()
@@ -776,13 +910,7 @@ def feedback_items_change_state(
 def feedback_item_delete(*, item: FeedbackItem, actor: User | None) -> None:
     require_role(workspace=item.workspace, user=actor, role=Role.PRODUCT_MANAGER)
     affected = list(item.links.values_list("feature_id", flat=True))
-    audit_record(
-        workspace=item.workspace,
-        actor=actor,
-        action=AuditEvent.Action.DELETED,
-        target=item,
-        changes={"text": item.text[:200]},
-    )
+    audit_deletion(workspace=item.workspace, actor=actor, instance=item, changes={"text": item.text[:200]})
     workspace_id = item.workspace_id
     item.delete()
     features_mark_dirty(workspace_id=workspace_id, feature_ids=affected)

@@ -12,6 +12,10 @@ class PriorityConfig(AppConfig):
         # the roadmap sends the recompute by name and a test worker must know it.
         from priority import tasks  # noqa: F401
         from priority.health import recompute_probe
+        from priority.services import rescore_after_currency_change
         from productops.health import register_probe
+        from productops.services import currency_listeners_register
 
         register_probe("priority_recompute", recompute_probe)
+        # New rates change every company's weight: re-score the workspace.
+        currency_listeners_register(rescore_after_currency_change)

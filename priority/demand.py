@@ -22,7 +22,7 @@ from django.db import connection
 
 from feedback.models import Company, Contact, FeedbackLink, Vote
 from priority.formulas import MAX_HALF_LIVES, DemandSignal
-from productops.sql import sql_datetime, sql_greatest, sql_least
+from productops.sql import rate_case_sql, sql_datetime, sql_greatest, sql_least
 
 # Feedback with no company is keyed by its contact, or failing that by itself, so
 # it counts (with the unknown-segment weight) but never as a requesting company.
@@ -55,17 +55,6 @@ def _decay_sql(column: str) -> str:
     return f"POWER(0.5, {exponent})"
 
 
-def _rate_sql(rates: Mapping[str, float]) -> tuple[str, list]:
-    """The ARR conversion factor of ``co.arr_currency``: 0 for a currency without a rate."""
-    if not rates:
-        return "0.0", []
-    whens = " ".join("WHEN %s THEN %s" for _ in rates)
-    params: list = []
-    for code, rate in sorted(rates.items()):
-        params += [code, float(rate)]
-    return f"(CASE co.arr_currency {whens} ELSE 0.0 END)", params
-
-
 def demand_by_feature_sql(
     *,
     workspace_id: int,
@@ -96,7 +85,7 @@ def demand_by_feature_sql(
         float(segments.get("smb", 1.0)),
         float(segments.get("", 1.0)),
     ]
-    rate_sql, rate_params = _rate_sql(weights.arr_rates)
+    rate_sql, rate_params = rate_case_sql("co.arr_currency", dict(weights.arr_rates))
     link_filter = f"AND l.{feature_filter_sql}" if feature_filter_sql else ""
     vote_filter = f"AND v.{feature_filter_sql}" if feature_filter_sql else ""
     arr = sql_greatest(f"CAST(co.arr AS FLOAT) * {rate_sql}", "0.0")

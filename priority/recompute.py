@@ -56,7 +56,7 @@ from priority.formulas import (
     SNAPSHOT_RELATIVE_THRESHOLD,
 )
 from productops.models import Workspace
-from productops.sql import sql_datetime, sql_distinct, sql_least
+from productops.sql import sql_datetime, sql_distinct, sql_least, workspace_rates
 from roadmap.models import MODEL_COLUMN, Feature, FeatureStatus, RoadmapSettings, ScoreState, ScoringModel
 from roadmap.selectors import settings_for
 
@@ -344,9 +344,7 @@ def _weights(settings_row: RoadmapSettings) -> DemandWeights:
 
 def arr_rates(workspace: Workspace) -> dict[str, float]:
     """Currency → value of one unit in the workspace's reporting currency (which is 1)."""
-    rates = {code: float(rate) for code, rate in (workspace.currency_rates or {}).items()}
-    rates[workspace.reporting_currency] = 1.0
-    return rates
+    return workspace_rates(workspace)
 
 
 def _aggregate(

@@ -172,6 +172,11 @@ def ranking_preview(
     return rows
 
 
+def rescore_after_currency_change(*, workspace: Workspace) -> None:
+    """The workspace's rates changed: every company's weight may have, so every score."""
+    features_mark_dirty(workspace_id=workspace.pk)
+
+
 def recompute_retry_now(*, workspace_ids: list[int]) -> int:
     """Operators: forget the backoff of failed workspaces so the next sweep tries them at once."""
     return RoadmapSettings.objects.filter(

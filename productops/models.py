@@ -99,6 +99,7 @@ class Membership(models.Model):
 
     class Meta:
         ordering = ["workspace_id", "user_id"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="membership_updated")]
         constraints = [
             models.UniqueConstraint(fields=["workspace", "user"], name="membership_unique"),
             models.CheckConstraint(condition=models.Q(role__in=Role.values), name="membership_role_valid"),
@@ -133,11 +134,13 @@ class Invitation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     objects = WorkspaceQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="invitation_updated")]
         constraints = [
             models.UniqueConstraint(
                 "workspace",
@@ -169,11 +172,14 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Not bumped by use (last_used_at): a token changes when it is made or revoked.
+    updated_at = models.DateTimeField(auto_now=True)
 
     objects = WorkspaceQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="api_token_updated")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -219,6 +225,10 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["workspace", "-id"], name="audit_workspace_recent"),
             models.Index(fields=["workspace", "target_type", "target_id"], name="audit_target"),
+            # Tombstones: a resource's deletions since a time.
+            models.Index(
+                fields=["workspace", "target_type", "action", "created_at"], name="audit_tombstones"
+            ),
         ]
 
     def __str__(self) -> str:

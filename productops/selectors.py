@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import QuerySet
 
 from productops.models import (
@@ -46,6 +48,19 @@ def api_token_list(*, workspace: Workspace, membership: Membership) -> QuerySet[
 
 def audit_event_list(*, workspace: Workspace) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.for_workspace(workspace).select_related("actor").order_by("-id")
+
+
+def tombstone_list(
+    *, workspace: Workspace, target_type: str, since: datetime | None = None
+) -> QuerySet[AuditEvent]:
+    """Deletions of one kind of row (``app_label.model_name``) since ``since``, oldest first,
+    from the audit log (the append-only record of every deletion)."""
+    events = AuditEvent.objects.for_workspace(workspace).filter(
+        target_type=target_type, action=AuditEvent.Action.DELETED
+    )
+    if since is not None:
+        events = events.filter(created_at__gte=since)
+    return events.only("id", "target_id", "created_at").order_by("created_at", "id")
 
 
 def invitation_from_token(*, token: str) -> Invitation | None:

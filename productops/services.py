@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 import smtplib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, models, router, transaction
+from django.db.models.deletion import Collector
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -123,6 +126,88 @@ def audit_record_many(
     return len(events)
 
 
+#: Models (``app_label.model_name``) whose rows other deletions cascade to and which the API
+#: lists, so their deletions must be in the audit log too (the tombstones read it). Apps
+#: register theirs with :func:`cascade_audited_register`.
+CASCADE_AUDITED: set[str] = set()
+
+
+def cascade_audited_register(*labels: str) -> None:
+    CASCADE_AUDITED.update(labels)
+
+
+def _label(model: type[models.Model]) -> str:
+    return f"{model._meta.app_label}.{model._meta.model_name}"
+
+
+def audit_deletion(
+    *,
+    workspace: Workspace,
+    actor: User | None,
+    instance: models.Model,
+    changes: Mapping[str, Any] | None = None,
+) -> int:
+    """Audit the deletion of ``instance`` and of the rows of ``CASCADE_AUDITED`` models the
+    delete will cascade to. Call right before deleting, in the same transaction; returns
+    the number of cascaded rows recorded."""
+    audit_record(
+        workspace=workspace, actor=actor, action=AuditEvent.Action.DELETED, target=instance, changes=changes
+    )
+    collector = Collector(using=router.db_for_write(type(instance)))
+    collector.collect([instance])
+    cascaded: list[models.Model] = []
+    for model, rows in collector.data.items():
+        if _label(model) in CASCADE_AUDITED and model is not type(instance):
+            cascaded.extend(rows)
+    for queryset in collector.fast_deletes:
+        if _label(queryset.model) in CASCADE_AUDITED:
+            cascaded.extend(queryset.iterator())
+    if cascaded:
+        audit_record_many(
+            workspace=workspace,
+            actor=actor,
+            action=AuditEvent.Action.DELETED,
+            targets=cascaded,
+            changes={"deleted_with": f"{_label(type(instance))}#{instance.pk}"},
+        )
+    return len(cascaded)
+
+
+#: Constraint name → (field, code, message) of the field error a violation of it is, so a
+#: uniqueness or range constraint never answers with its own name. Apps add theirs with
+#: :func:`constraint_errors_register`; an unregistered one is a non-field ``invalid``.
+CONSTRAINT_ERRORS: dict[str, tuple[str | None, str, str]] = {}
+
+
+def constraint_errors_register(errors: Mapping[str, tuple[str | None, str, str]]) -> None:
+    CONSTRAINT_ERRORS.update(errors)
+
+
+def constraint_error(name: str, default_detail: str) -> ValidationFailed:
+    attr, code, detail = CONSTRAINT_ERRORS.get(name, (None, "invalid", default_detail))
+    return ValidationFailed(detail, attr=attr, code=code)
+
+
+def constraints_check(instance: models.Model, *, exclude: Iterable[str] | None = None) -> None:
+    """The model's unique and check constraints, one at a time; the first one violated is a
+    ``ValidationFailed`` naming its field (``CONSTRAINT_ERRORS``)."""
+    exclude = set(exclude or ())
+    for constraint in instance._meta.constraints:
+        try:
+            constraint.validate(type(instance), instance, exclude=exclude)
+        except DjangoValidationError as exc:
+            raise constraint_error(constraint.name, exc.messages[0]) from None
+
+
+def integrity_error(exc: IntegrityError) -> ValidationFailed | None:
+    """The field error for a constraint a concurrent write violated, if it is a registered one."""
+    message = str(exc)
+    for name in CONSTRAINT_ERRORS:
+        if name in message:
+            return constraint_error(name, message)
+    return None
+
+
 def model_update(
     *, instance: models.Model, fields: Iterable[str], data: Mapping[str, Any]
 ) -> tuple[models.Model, dict[str, list[Any]]]:
@@ -151,8 +236,15 @@ def model_update(
             validate_constraints=False,
         )
         instance.validate_unique()
-        instance.validate_constraints()
-        instance.save(update_fields=update_fields)
+        constraints_check(instance)
+        try:
+            with transaction.atomic():
+                instance.save(update_fields=update_fields)
+        except IntegrityError as exc:  # a concurrent write took the name first
+            error = integrity_error(exc)
+            if error is None:
+                raise
+            raise error from None
     return instance, changes
 
 
@@ -217,10 +309,36 @@ def workspace_create(*, name: str, owner: User, slug: str = "") -> Workspace:
 
 @transaction.atomic
 def workspace_update(*, workspace: Workspace, actor: User | None, data: Mapping[str, Any]) -> Workspace:
+    """Rename the workspace, or set the currency money is added up in and the rates of the
+    others (admins). A currency some companies' ARR is in keeps a rate: removing it is a
+    400. A currency change tells the registered listeners (the priority engine re-scores)."""
     require_role(workspace=workspace, user=actor, role=Role.ADMIN)
-    if "name" in data and not str(data["name"]).strip():
+    values = dict(data)
+    if "name" in values and not str(values["name"]).strip():
         raise ValidationFailed("Name is required.", attr="name", code="required")
-    workspace, changes = model_update(instance=workspace, fields=["name"], data=data)
+    if "reporting_currency" in values:
+        values["reporting_currency"] = _currency_code(values["reporting_currency"], attr="reporting_currency")
+    if "currency_rates" in values:
+        values["currency_rates"] = _currency_rates(values["currency_rates"])
+    if {"reporting_currency", "currency_rates"} & set(values):
+        reporting = values.get("reporting_currency", workspace.reporting_currency)
+        rates = values.get("currency_rates", workspace.currency_rates or {})
+        rates = {code: rate for code, rate in rates.items() if code != reporting}
+        values["currency_rates"] = rates
+        in_use: set[str] = set()
+        for provider in CURRENCY_USERS:
+            in_use |= provider(workspace=workspace)
+        missing = sorted(in_use - set(rates) - {reporting})
+        if missing:
+            raise ValidationFailed(
+                f"Companies have ARR in {', '.join(missing)}: give {'its' if len(missing) == 1 else 'their'} "
+                f"rate to {reporting}.",
+                attr=f"currency_rates.{missing[0]}",
+                code="currency_rate_missing",
+            )
+    workspace, changes = model_update(
+        instance=workspace, fields=["name", "reporting_currency", "currency_rates"], data=values
+    )
     if changes:
         audit_record(
             workspace=workspace,
@@ -229,7 +347,56 @@ def workspace_update(*, workspace: Workspace, actor: User | None, data: Mapping[
             target=workspace,
             changes=changes,
         )
+    if {"reporting_currency", "currency_rates"} & set(changes):
+        for listener in CURRENCY_LISTENERS:
+            listener(workspace=workspace)
     return workspace
+
+
+#: Callables ``(workspace=) -> set of currency codes`` in use by an app (feedback: ARR).
+CURRENCY_USERS: list[Any] = []
+#: Callables ``(workspace=)`` run in the transaction of a currency change (the engine re-scores).
+CURRENCY_LISTENERS: list[Any] = []
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+MAX_RATE = Decimal(1_000_000_000)
+
+
+def currency_users_register(provider: Any) -> None:
+    if provider not in CURRENCY_USERS:
+        CURRENCY_USERS.append(provider)
+
+
+def currency_listeners_register(listener: Any) -> None:
+    if listener not in CURRENCY_LISTENERS:
+        CURRENCY_LISTENERS.append(listener)
+
+
+def _currency_code(value: Any, *, attr: str) -> str:
+    code = str(value or "").strip().upper()
+    if not _CURRENCY.match(code):
+        raise ValidationFailed("An ISO 4217 code such as USD.", attr=attr, code="invalid")
+    return code
+
+
+def _currency_rates(value: Any) -> dict[str, str]:
+    """``{code: rate}``: one unit of ``code`` is worth ``rate`` of the reporting currency."""
+    if not isinstance(value, Mapping):
+        raise ValidationFailed("An object of currency code → rate.", attr="currency_rates", code="invalid")
+    rates = {}
+    for raw_code, raw_rate in value.items():
+        code = _currency_code(raw_code, attr=f"currency_rates.{raw_code}")
+        try:
+            rate = Decimal(str(raw_rate))
+        except (InvalidOperation, ValueError):
+            raise ValidationFailed(
+                "Must be a number.", attr=f"currency_rates.{code}", code="invalid"
+            ) from None
+        if not rate.is_finite() or not Decimal(0) < rate <= MAX_RATE:
+            raise ValidationFailed(
+                f"Must be above 0 and at most {MAX_RATE}.", attr=f"currency_rates.{code}", code="out_of_range"
+            )
+        rates[code] = str(rate.normalize())
+    return rates
 
 
 @transaction.atomic

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every answer (health checks and errors included) carries X-Request-ID.
+    "productops.request_id.RequestIdMiddleware",
     # Answers /healthz and /readyz before host checks and HTTPS redirects, so
     # load balancers and container health checks work whatever ALLOWED_HOSTS says.
     "productops.health.HealthCheckMiddleware",
@@ -83,6 +85,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # API answers: RateLimit-* headers from the throttles, weak ETags and 304s.
+    "productops.api.middleware.RateLimitHeadersMiddleware",
+    "productops.api.middleware.ETagMiddleware",
 ]
 
 ROOT_URLCONF = "productops.urls"
@@ -272,7 +277,7 @@ REST_FRAMEWORK = {
         "inbound_webhook": os.environ.get("API_THROTTLE_INBOUND_WEBHOOK", "600/minute"),
     },
     "EXCEPTION_HANDLER": "productops.api.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "productops.api.schema.AutoSchema",
     "DEFAULT_VERSIONING_CLASS": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Proxies in front of the app; 0 means trust REMOTE_ADDR, not a client-sent X-Forwarded-For.
@@ -297,6 +302,7 @@ SPECTACULAR_SETTINGS = {
         # Two choice sets share the field name "source"; the criteria's keeps its earlier name.
         "SourceEnum": "roadmap.models.ScorecardCriterion.Source",
         "FeedbackSourceEnum": "feedback.models.FeedbackItem.Source",
+        "FeatureStatusEnum": "roadmap.models.FeatureStatus",
     },
 }
 

@@ -17,6 +17,25 @@ def sql_datetime(value: datetime) -> datetime | str:
     return value if connection.vendor == "postgresql" else now_utc_text(value)
 
 
+def rate_case_sql(column: str, rates: dict[str, float]) -> tuple[str, list]:
+    """``CASE column WHEN code THEN rate ... ELSE 0.0 END`` and its parameters: an amount's
+    factor to the reporting currency (0 for a currency without a rate)."""
+    if not rates:
+        return "0.0", []
+    whens = " ".join("WHEN %s THEN %s" for _ in rates)
+    params: list = []
+    for code, rate in sorted(rates.items()):
+        params += [code, float(rate)]
+    return f"(CASE {column} {whens} ELSE 0.0 END)", params
+
+
+def workspace_rates(workspace) -> dict[str, float]:
+    """Currency → value of one unit in the workspace's reporting currency (which is 1)."""
+    rates = {code: float(rate) for code, rate in (workspace.currency_rates or {}).items()}
+    rates[workspace.reporting_currency] = 1.0
+    return rates
+
+
 def sql_least(a: str, b: str) -> str:
     return f"LEAST({a}, {b})" if connection.vendor == "postgresql" else f"MIN({a}, {b})"
 

@@ -26,3 +26,4 @@ urlpatterns = [
 ]
 
 handler404 = "productops.api.exceptions.handler404"
+handler500 = "productops.api.exceptions.handler500"

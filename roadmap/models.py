@@ -24,6 +24,7 @@ class Product(WorkspaceOwnedModel):
 
     class Meta:
         ordering = ["name", "id"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="product_updated")]
         constraints = [
             models.UniqueConstraint("workspace", Lower("name"), name="product_name_unique"),
         ]
@@ -52,6 +53,7 @@ class Goal(WorkspaceOwnedModel):
 
     class Meta:
         ordering = ["period", "title", "id"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="goal_updated")]
         constraints = [
             models.CheckConstraint(condition=~Q(parent=F("id")), name="goal_not_own_parent"),
         ]
@@ -71,6 +73,7 @@ class KeyResult(WorkspaceOwnedModel):
 
     class Meta:
         ordering = ["goal_id", "id"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="key_result_updated")]
         constraints = [
             models.CheckConstraint(condition=~Q(target=F("baseline")), name="key_result_target_differs"),
         ]
@@ -104,6 +107,7 @@ class Initiative(WorkspaceOwnedModel):
 
     class Meta:
         ordering = ["title", "id"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="initiative_updated")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(investment_target_pct__gte=0, investment_target_pct__lte=100),
@@ -118,9 +122,11 @@ class Initiative(WorkspaceOwnedModel):
 class Team(WorkspaceOwnedModel):
     name = models.CharField(max_length=120)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name", "id"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="team_updated")]
         constraints = [models.UniqueConstraint("workspace", Lower("name"), name="team_name_unique")]
 
     def __str__(self) -> str:
@@ -135,9 +141,12 @@ class TeamCapacity(WorkspaceOwnedModel):
     starts_on = models.DateField()
     ends_on = models.DateField()
     capacity = models.DecimalField(max_digits=10, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["team_id", "starts_on", "id"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="team_capacity_updated")]
         constraints = [
             models.UniqueConstraint(fields=["team", "period"], name="team_capacity_period_unique"),
             models.CheckConstraint(condition=Q(capacity__gte=0), name="team_capacity_non_negative"),
@@ -150,9 +159,12 @@ class TeamCapacity(WorkspaceOwnedModel):
 
 class Tag(WorkspaceOwnedModel):
     name = models.CharField(max_length=50)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="tag_updated")]
         constraints = [models.UniqueConstraint("workspace", Lower("name"), name="tag_name_unique")]
 
     def __str__(self) -> str:
@@ -161,9 +173,12 @@ class Tag(WorkspaceOwnedModel):
 
 class Competitor(WorkspaceOwnedModel):
     name = models.CharField(max_length=120)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="competitor_updated")]
         constraints = [models.UniqueConstraint("workspace", Lower("name"), name="competitor_name_unique")]
 
     def __str__(self) -> str:
@@ -259,9 +274,12 @@ class ScorecardCriterion(WorkspaceOwnedModel):
     weight = models.DecimalField(max_digits=8, decimal_places=3)
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.MANUAL)
     position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["position", "id"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="criterion_updated")]
         constraints = [
             models.UniqueConstraint(fields=["workspace", "key"], name="criterion_key_unique"),
             models.CheckConstraint(condition=Q(weight__gte=0), name="criterion_weight_non_negative"),
@@ -372,6 +390,7 @@ class Feature(WorkspaceOwnedModel):
         ordering = ["priority_rank", "id"]
         indexes = [
             models.Index(fields=["workspace", "priority_rank"], name="feature_rank"),
+            models.Index(fields=["workspace", "updated_at"], name="feature_updated"),
             models.Index(fields=["workspace", "status"], name="feature_status"),
             models.Index(
                 fields=["workspace", "score_state"], condition=Q(score_state__gt=0), name="feature_dirty"

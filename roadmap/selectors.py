@@ -299,10 +299,57 @@ def capacity_fit(*, capacity: TeamCapacity) -> CapacityFit:
 # --- roadmap views ----------------------------------------------------------------
 
 
-def roadmap_by_horizon(*, features: QuerySet[Feature]) -> dict[str, list[Feature]]:
-    groups: dict[str, list[Feature]] = {"now": [], "next": [], "later": [], "unscheduled": []}
-    for feature in features:
-        groups[feature.horizon or "unscheduled"].append(feature)
+#: The columns a feature card shows (``FeatureSummary`` in the API, a roadmap card).
+SUMMARY_FIELDS = (
+    "id",
+    "workspace_id",
+    "title",
+    "status",
+    "horizon",
+    "product_id",
+    "team_id",
+    "effort",
+    "planned_start",
+    "target_date",
+    "priority_score",
+    "priority_rank",
+)
+HORIZON_GROUPS = ("now", "next", "later", "unscheduled")
+
+
+@dataclass
+class FeatureGroup:
+    """A group of a grouped read: its first features (in rank order) and how many it has."""
+
+    count: int
+    features: list[Feature]
+
+
+def feature_summary_list(*, workspace: Workspace) -> QuerySet[Feature]:
+    """Features with only the columns a card shows, ranked (unranked last)."""
+    return (
+        Feature.objects.for_workspace(workspace)
+        .only(*SUMMARY_FIELDS)
+        .order_by(F("priority_rank").asc(nulls_last=True), "id")
+    )
+
+
+def roadmap_by_horizon(*, features: QuerySet[Feature], limit: int | None = None) -> dict[str, FeatureGroup]:
+    """``features`` by horizon (``now``, ``next``, ``later``, ``unscheduled``), each group's
+    first ``limit`` (all with None) in the queryset's order, with its count. Two queries a
+    group with a limit (the rows and the count), one in all without."""
+    if limit is None:
+        groups = {key: FeatureGroup(count=0, features=[]) for key in HORIZON_GROUPS}
+        for feature in features:
+            group = groups[feature.horizon or "unscheduled"]
+            group.features.append(feature)
+            group.count += 1
+        return groups
+    groups = {}
+    for key in HORIZON_GROUPS:
+        members = features.filter(horizon="" if key == "unscheduled" else key)
+        rows = list(members[:limit])
+        groups[key] = FeatureGroup(count=len(rows) if len(rows) < limit else members.count(), features=rows)
     return groups
 
 
@@ -314,15 +361,23 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def roadmap_by_month(*, features: QuerySet[Feature], start: date, end: date) -> list[dict]:
-    """Months from ``start`` to ``end`` with the features whose planned span overlaps each.
+def month_end(day: date) -> date:
+    """The last day of ``day``'s month."""
+    return _next_month(day) - timedelta(days=1)
+
+
+def roadmap_by_month(
+    *, features: QuerySet[Feature], start: date, end: date, limit: int | None = None
+) -> list[dict]:
+    """Months from ``start`` to ``end`` with the features whose planned span overlaps each
+    (``{"month", "features", "count"}``; with ``limit``, each month's first ``limit``).
 
     A feature with only a target date sits in that month; one with neither date is left out.
     """
     months = []
     month = _month_start(start)
     while month <= end:
-        months.append({"month": month, "features": []})
+        months.append({"month": month, "features": [], "count": 0})
         month = _next_month(month)
     dated = features.filter(Q(planned_start__isnull=False) | Q(target_date__isnull=False)).filter(
         Q(planned_start__lte=end) | Q(planned_start__isnull=True),
@@ -333,7 +388,9 @@ def roadmap_by_month(*, features: QuerySet[Feature], start: date, end: date) -> 
         last = feature.target_date or feature.planned_start
         for bucket in months:
             if _month_start(first) <= bucket["month"] <= last:
-                bucket["features"].append(feature)
+                bucket["count"] += 1
+                if limit is None or len(bucket["features"]) < limit:
+                    bucket["features"].append(feature)
     return months
 
 

@@ -22,7 +22,16 @@ from django.utils import timezone
 
 from productops.errors import Conflict, ValidationFailed
 from productops.models import AuditEvent, Membership, Role, User, Workspace
-from productops.services import audit_record, model_update, require_role
+from productops.services import (
+    audit_deletion,
+    audit_record,
+    cascade_audited_register,
+    constraint_errors_register,
+    constraints_check,
+    integrity_error,
+    model_update,
+    require_role,
+)
 from productops.validation import check_planning_date
 from roadmap.models import (
     Competitor,
@@ -113,20 +122,63 @@ def _check_member(workspace: Workspace, attr: str, user: User | None) -> None:
         raise ValidationFailed("Not a member of this workspace.", attr=attr, code="does_not_exist")
 
 
+# A product's goals, a goal's key results, a team's capacities, a feature's votes and links
+# go with it: audited, so the tombstones of each list see them.
+cascade_audited_register(
+    "roadmap.goal", "roadmap.keyresult", "roadmap.teamcapacity", "roadmap.featuredependency"
+)
+constraint_errors_register(
+    {
+        "product_name_unique": ("name", "unique", "A product with this name exists."),
+        "team_name_unique": ("name", "unique", "A team with this name exists."),
+        "team_capacity_period_unique": ("period", "unique", "The team already has this period."),
+        "team_capacity_non_negative": ("capacity", "out_of_range", "Must be 0 or more."),
+        "team_capacity_dates": ("ends_on", "invalid", "The period must end on or after its start."),
+        "criterion_key_unique": ("key", "unique", "A criterion with this key exists."),
+        "criterion_weight_non_negative": ("weight", "out_of_range", "Must be 0 or more."),
+        "criterion_value_range": ("value", "out_of_range", "Must be between 0 and 10."),
+        "roadmap_half_life_positive": ("recency_half_life_days", "out_of_range", "Must be at least 1 day."),
+        "roadmap_ci_scale_positive": ("customer_impact_scale", "out_of_range", "Must be greater than 0."),
+        "initiative_investment_pct_range": (
+            "investment_target_pct",
+            "out_of_range",
+            "Must be between 0 and 100.",
+        ),
+        "key_result_target_differs": ("target", "invalid", "Target must differ from the baseline."),
+        "goal_not_own_parent": ("parent", "cycle", "A goal cannot be nested under itself."),
+        "feature_effort_positive": ("effort", "min_value", "Must be greater than zero."),
+        "feature_job_size_positive": ("job_size", "min_value", "Must be greater than zero."),
+        "feature_dates_ordered": ("target_date", "invalid", "The target date is before the planned start."),
+        "feature_confidence_pct_range": ("confidence_pct", "out_of_range", "Must be between 0 and 100."),
+        "tag_name_unique": ("tags", "unique", "A tag with this name exists."),
+        "competitor_name_unique": ("competitors", "unique", "A competitor with this name exists."),
+    }
+)
+
+
 def _full_clean(instance: models.Model, exclude: Iterable[str] = ()) -> None:
-    """Model validation as a domain error, first message per field."""
+    """Model validation as a domain error naming the field: the first message of the first
+    field, then each constraint (``CONSTRAINT_ERRORS``), never a constraint's name."""
     try:
-        instance.full_clean(exclude=list(exclude), validate_unique=True, validate_constraints=True)
+        instance.full_clean(exclude=list(exclude), validate_unique=True, validate_constraints=False)
     except DjangoValidationError as exc:
         field, messages = next(iter(exc.message_dict.items()))
         raise ValidationFailed(messages[0], attr=None if field == "__all__" else field) from None
+    constraints_check(instance, exclude=exclude)
 
 
 def _create(*, model: type[models.Model], workspace: Workspace, actor: User | None, data: Mapping[str, Any]):
     instance = model(workspace=workspace, **data)
     # The workspace is validated too: the unique constraints are per workspace.
     _full_clean(instance)
-    instance.save()
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as exc:  # a concurrent write took the name first
+        error = integrity_error(exc)
+        if error is None:
+            raise
+        raise error from None
     audit_record(
         workspace=workspace,
         actor=actor,
@@ -159,7 +211,7 @@ def _plain(value: Any) -> Any:
 
 
 def _delete(*, instance: models.Model, actor: User | None) -> None:
-    audit_record(workspace=instance.workspace, actor=actor, action=AuditEvent.Action.DELETED, target=instance)
+    audit_deletion(workspace=instance.workspace, actor=actor, instance=instance)
     instance.delete()
 
 
@@ -273,6 +325,14 @@ def parse_weights(value: Any, *, attr: str, keys: Iterable[str]) -> dict[str, fl
     return parsed
 
 
+#: Sane ranges of the engine's numeric settings (the form and the API show the same bounds).
+SETTINGS_RANGES = {
+    "recency_half_life_days": (1, 3650),
+    "vote_weight": (Decimal(0), Decimal(100)),
+    "customer_impact_scale": (Decimal("0.001"), Decimal(1_000_000)),
+}
+
+
 @transaction.atomic
 def roadmap_settings_update(
     *, workspace: Workspace, actor: User | None, data: Mapping[str, Any]
@@ -300,6 +360,9 @@ def roadmap_settings_update(
                 keys=["enterprise", "mid_market", "smb", ""],
             ),
         }
+    for attr, (low, high) in SETTINGS_RANGES.items():
+        if values.get(attr) is not None and not (low <= values[attr] <= high):
+            raise ValidationFailed(f"Must be between {low} and {high}.", attr=attr, code="out_of_range")
     settings_row, changes = _update(
         instance=settings_row,
         actor=actor,

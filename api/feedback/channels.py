@@ -21,12 +21,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.feedback.filters import InboundWebhookFilter
 from feedback.channels import webhooks
 from feedback.channels.csv_import import FIELDS as CSV_FIELDS
 from feedback.channels.csv_import import MAX_CSV_BYTES, feedback_csv_import
 from feedback.channels.email import MAX_EMAIL_BYTES, feedback_from_email
 from feedback.models import InboundWebhook
-from productops.api.base import StrictSerializer, WorkspaceScopedAPIView, WorkspaceScopedViewSet
+from productops.api.base import (
+    StrictQueryParameters,
+    StrictSerializer,
+    TombstonesMixin,
+    WorkspaceScopedAPIView,
+    WorkspaceScopedViewSet,
+)
+from productops.api.fields import ModelOutput
 from productops.api.parsers import RequestTooLarge
 from productops.api.throttling import InboundWebhookThrottle
 from productops.models import Role, Workspace
@@ -120,7 +128,7 @@ class IngestedOutput(serializers.Serializer):
     created = serializers.BooleanField(help_text="False when this message or delivery was stored before.")
 
 
-class InboundWebhookOutput(serializers.ModelSerializer):
+class InboundWebhookOutput(ModelOutput):
     url = serializers.SerializerMethodField(
         help_text="Where the tool (or its relay) posts signed deliveries."
     )
@@ -202,7 +210,7 @@ class FeedbackInboundEmailView(WorkspaceScopedAPIView):
         )
 
 
-class InboundWebhookReceiveView(APIView):
+class InboundWebhookReceiveView(StrictQueryParameters, APIView):
     """Receive one signed delivery from a tool (see `feedback.channels.webhooks` for the scheme).
 
     No session or token: the HMAC signature over the raw body authenticates, and the
@@ -251,13 +259,15 @@ class InboundWebhookReceiveView(APIView):
         )
 
 
-class InboundWebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceScopedViewSet):
+class InboundWebhookViewSet(
+    TombstonesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceScopedViewSet
+):
     """Inbound webhooks of the workspace (admins). The secret is shown on create and rotation only."""
 
     serializer_class = InboundWebhookOutput
     read_role = Role.ADMIN
     write_role = Role.ADMIN
-    filterset_fields = ["provider", "is_active"]
+    filterset_class = InboundWebhookFilter
     search_fields = ["name"]
     ordering_fields = ["created_at", "last_delivery_at"]
 

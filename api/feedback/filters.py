@@ -9,38 +9,45 @@ call the selectors, which own the portable SQL.
 from __future__ import annotations
 
 import django_filters
-from django import forms
 from django.db.models import QuerySet
 
 from feedback import selectors
-from feedback.models import Company, Contact, FeedbackItem, Importance, Segment, Vote
-from productops.api.filters import SafeIsoDateTimeFilter
-
-MAX_ID = 2**63 - 1
-
-
-class IdFilter(django_filters.NumberFilter):
-    """An id: a whole number a 64-bit key can hold (SQLite fails on larger ones, a 500)."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(*args, **kwargs)
+from feedback.models import (
+    Company,
+    Contact,
+    FeedbackItem,
+    FeedbackLink,
+    Importance,
+    InboundWebhook,
+    Segment,
+    Vote,
+)
+from feedback.services import normalize_domain
+from productops.api.filters import IdFilter, SafeIsoDateTimeFilter, StrictBooleanFilter, SyncFilterSet
 
 
-class CompanyFilter(django_filters.FilterSet):
+class CompanyFilter(SyncFilterSet):
     segment = django_filters.ChoiceFilter(choices=Segment.choices)
     lifecycle_stage = django_filters.ChoiceFilter(choices=Company.Lifecycle.choices)
+    domain = django_filters.CharFilter(
+        method="filter_domain", help_text="The company with this domain (any case, with or without www.)."
+    )
+    crm_external_id = django_filters.CharFilter(help_text="The company with this CRM id.")
+
+    def filter_domain(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(domain__iexact=normalize_domain(value))
 
     class Meta:
         model = Company
         fields: list[str] = []
 
 
-class ContactFilter(django_filters.FilterSet):
+class ContactFilter(SyncFilterSet):
     company = IdFilter(field_name="company_id", help_text="A company id.")
+    email = django_filters.CharFilter(
+        lookup_expr="iexact", help_text="The contact with this e-mail (any case)."
+    )
+    crm_external_id = django_filters.CharFilter(help_text="The contact with this CRM id.")
 
     class Meta:
         model = Contact
@@ -50,7 +57,7 @@ class ContactFilter(django_filters.FilterSet):
 _ANY_OF = "Repeat to match any of several."
 
 
-class FeedbackItemFilter(django_filters.FilterSet):
+class FeedbackItemFilter(SyncFilterSet):
     company = IdFilter(field_name="company_id", help_text="A company id.")
     contact = IdFilter(field_name="contact_id", help_text="A contact id.")
     segment = django_filters.ChoiceFilter(
@@ -61,6 +68,9 @@ class FeedbackItemFilter(django_filters.FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=FeedbackItem.Kind.choices, help_text=_ANY_OF)
     importance = django_filters.MultipleChoiceFilter(choices=Importance.choices, help_text=_ANY_OF)
     tag = django_filters.CharFilter(method="filter_tag", help_text="A tag (case-insensitive).")
+    source_ref = django_filters.CharFilter(
+        help_text="The id at the source (with source: the item an integration sent)."
+    )
     feature = IdFilter(method="filter_feature", help_text="Linked to this feature id.")
     merged_into = IdFilter(
         field_name="merged_into_id", help_text="Merged into this item (who else asked for the same thing)."
@@ -91,10 +101,29 @@ class FeedbackItemFilter(django_filters.FilterSet):
         return selectors.feedback_items_matching(queryset, value)
 
 
-class VoteFilter(django_filters.FilterSet):
+class VoteFilter(SyncFilterSet):
     feature = IdFilter(field_name="feature_id", help_text="A feature id.")
     contact = IdFilter(field_name="contact_id", help_text="A contact id.")
 
     class Meta:
         model = Vote
+        fields: list[str] = []
+
+
+class FeedbackLinkFilter(SyncFilterSet):
+    item = IdFilter(field_name="item_id", help_text="A feedback item id.")
+    feature = IdFilter(field_name="feature_id", help_text="A feature id.")
+    importance = django_filters.MultipleChoiceFilter(choices=Importance.choices, help_text=_ANY_OF)
+
+    class Meta:
+        model = FeedbackLink
+        fields: list[str] = []
+
+
+class InboundWebhookFilter(SyncFilterSet):
+    provider = django_filters.ChoiceFilter(choices=InboundWebhook.Provider.choices)
+    is_active = StrictBooleanFilter()
+
+    class Meta:
+        model = InboundWebhook
         fields: list[str] = []

@@ -29,6 +29,7 @@ from feedback.models import (
 )
 from feedback.services import MAX_BULK_ITEMS, MAX_TAGS, MAX_TEXT_LENGTH
 from productops.api.base import StrictSerializer
+from productops.api.fields import BlankAsNullChoiceField, BlankAsNullURLField, ModelOutput
 from roadmap.models import Feature
 
 
@@ -39,7 +40,7 @@ def _related(model: type, **kwargs: Any) -> WorkspaceRelatedField:
 # --- companies and contacts -----------------------------------------------------------
 
 
-class CompanyOutput(serializers.ModelSerializer):
+class CompanyOutput(ModelOutput):
     feedback_count = serializers.IntegerField(
         read_only=True, default=0, help_text="Open feedback of the company (its own and its contacts')."
     )
@@ -70,7 +71,9 @@ class CompanyOutput(serializers.ModelSerializer):
 class CompanyInput(StrictSerializer):
     name = serializers.CharField(max_length=200)
     domain = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    segment = serializers.ChoiceField(choices=Segment.choices, required=False, allow_blank=True)
+    segment = BlankAsNullChoiceField(
+        choices=Segment.choices, required=False, help_text='null when unknown ("" is a deprecated alias).'
+    )
     plan = serializers.CharField(max_length=60, required=False, allow_blank=True)
     arr = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
     arr_currency = serializers.RegexField(
@@ -83,10 +86,10 @@ class CompanyInput(StrictSerializer):
     crm_external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
-class ContactOutput(serializers.ModelSerializer):
+class ContactOutput(ModelOutput):
     class Meta:
         model = Contact
-        fields = ["id", "email", "name", "company", "created_at"]
+        fields = ["id", "email", "name", "company", "crm_external_id", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -94,19 +97,31 @@ class ContactInput(StrictSerializer):
     email = serializers.EmailField(max_length=254)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     company = _related(Company)
+    crm_external_id = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="The contact's id in your CRM."
+    )
+
+
+class FeedbackLinkListOutput(ModelOutput):
+    """A link as the feedback-links list shows it: ids only, for sync."""
+
+    class Meta:
+        model = FeedbackLink
+        fields = ["id", "item", "feature", "importance", "created_at", "updated_at"]
+        read_only_fields = fields
 
 
 # --- feedback items -------------------------------------------------------------------
 
 
-class FeedbackLinkSummary(serializers.ModelSerializer):
+class FeedbackLinkSummary(ModelOutput):
     class Meta:
         model = FeedbackLink
         fields = ["feature", "importance"]
         read_only_fields = fields
 
 
-class FeedbackItemOutput(serializers.ModelSerializer):
+class FeedbackItemOutput(ModelOutput):
     # The text is returned exactly as stored: JSON, never HTML, so nothing is escaped here.
     tags = serializers.ListField(child=serializers.CharField(), read_only=True)
     links = FeedbackLinkSummary(many=True, read_only=True, help_text="Features it is linked to.")
@@ -135,7 +150,7 @@ class FeedbackItemOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class FeedbackItemSummary(serializers.ModelSerializer):
+class FeedbackItemSummary(ModelOutput):
     """An item on a suggestion card: its own columns only."""
 
     class Meta:
@@ -156,7 +171,9 @@ class _FeedbackItemFields(StrictSerializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=50), required=False, max_length=MAX_TAGS
     )
-    source_url = serializers.URLField(max_length=200, required=False, allow_blank=True)
+    source_url = BlankAsNullURLField(
+        max_length=200, required=False, help_text='null for none ("" is a deprecated alias).'
+    )
 
 
 class FeedbackItemCreateInput(_FeedbackItemFields):
@@ -253,7 +270,7 @@ class FeedbackLinkInput(StrictSerializer):
     importance = serializers.ChoiceField(choices=Importance.choices, default=Importance.NICE_TO_HAVE)
 
 
-class FeedbackLinkOutput(serializers.ModelSerializer):
+class FeedbackLinkOutput(ModelOutput):
     feature = FeatureSummary(read_only=True)
 
     class Meta:
@@ -262,7 +279,7 @@ class FeedbackLinkOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DuplicateSuggestionOutput(serializers.ModelSerializer):
+class DuplicateSuggestionOutput(ModelOutput):
     """A suggestion as seen from one item (``context["item"]``): ``similar_item`` is the pair's
     other item, whichever side of the stored pair it is."""
 
@@ -303,7 +320,7 @@ class SimilarOutput(serializers.Serializer):
 # --- votes ----------------------------------------------------------------------------
 
 
-class VoteOutput(serializers.ModelSerializer):
+class VoteOutput(ModelOutput):
     contact_email = serializers.EmailField(source="contact.email", read_only=True)
 
     class Meta:
@@ -359,8 +376,11 @@ class TopFeaturesQuery(serializers.Serializer):
 class TopFeatureOutput(serializers.Serializer):
     feature = FeatureSummary()
     arr = serializers.DecimalField(
-        max_digits=16, decimal_places=2, help_text="Sum of the requesting companies' ARR, as stored."
+        max_digits=16,
+        decimal_places=2,
+        help_text="Sum of the requesting companies' ARR, in ``currency`` (each converted with its rate).",
     )
+    currency = serializers.CharField(help_text="The workspace's reporting currency (ISO 4217).")
     requesting_companies = serializers.IntegerField()
     feedback_count = serializers.IntegerField(help_text="Feedback items linked to it.")
     votes_count = serializers.IntegerField()

@@ -12,6 +12,7 @@ router.register(rf"{WORKSPACE}/companies", views.CompanyViewSet, basename="compa
 router.register(rf"{WORKSPACE}/contacts", views.ContactViewSet, basename="contact")
 router.register(rf"{WORKSPACE}/feedback", views.FeedbackItemViewSet, basename="feedback-item")
 router.register(rf"{WORKSPACE}/votes", views.VoteViewSet, basename="vote")
+router.register(rf"{WORKSPACE}/feedback-links", views.FeedbackLinkViewSet, basename="feedback-link")
 
 urlpatterns: list = [
     # Reports, ahead of the item routes so their names are not read as item ids.

@@ -19,7 +19,13 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.feedback.filters import CompanyFilter, ContactFilter, FeedbackItemFilter, VoteFilter
+from api.feedback.filters import (
+    CompanyFilter,
+    ContactFilter,
+    FeedbackItemFilter,
+    FeedbackLinkFilter,
+    VoteFilter,
+)
 from api.feedback.serializers import (
     CompanyInput,
     CompanyOutput,
@@ -34,6 +40,7 @@ from api.feedback.serializers import (
     FeedbackItemOutput,
     FeedbackItemUpdateInput,
     FeedbackLinkInput,
+    FeedbackLinkListOutput,
     FeedbackLinkOutput,
     FeedbackMergeInput,
     FeedbackStateInput,
@@ -47,7 +54,7 @@ from api.feedback.serializers import (
     VoteOutput,
 )
 from feedback import selectors, services
-from productops.api.base import WorkspaceResourceViewSet, WorkspaceScopedAPIView
+from productops.api.base import TombstonesMixin, WorkspaceResourceViewSet, WorkspaceScopedAPIView
 from productops.api.filters import StableOrderingFilter
 from productops.api.redirects import MERGED_REDIRECT_RESPONSE, merged_redirect
 from productops.idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -66,9 +73,15 @@ IDEMPOTENCY_REUSED_RESPONSE = OpenApiResponse(
     f"(code ``{IdempotencyKeyReused.default_code}``)."
 )
 NUMERIC_ID = "[0-9]+"
+CRM_EXTERNAL_ID = OpenApiParameter(
+    "crm_external_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="Its id in your CRM, 1 to 100 characters (no slash).",
+)
 
 
-class _FeedbackViewSet(WorkspaceResourceViewSet):
+class _FeedbackViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     def idempotent(self, scope: str, handler: Any) -> Response:
         """Run ``handler`` (→ status, data) once per ``Idempotency-Key``; replays answer the same."""
         status_code, data, _ = run_idempotent(
@@ -119,6 +132,30 @@ class CompanyViewSet(_FeedbackViewSet):
         services.company_delete(company=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(
+        parameters=[CRM_EXTERNAL_ID],
+        request=CompanyInput,
+        responses={200: CompanyOutput, 201: CompanyOutput},
+    )
+    @action(
+        detail=False,
+        methods=["put"],
+        url_path=r"by-external-id/(?P<crm_external_id>[^/]{1,100})",
+        filter_backends=[],
+    )
+    def upsert(self, request: Request, workspace_slug: str, crm_external_id: str) -> Response:
+        """Create or update the company your CRM knows by this id (201 created, 200 updated).
+
+        Idempotent: the same call again changes nothing. Fields left out are kept; a new
+        company needs its ``name``."""
+        company, created = services.company_upsert_by_external_id(
+            workspace=self.workspace,
+            actor=request.user,
+            external_id=crm_external_id,
+            data=self.validated(CompanyInput, partial=True),
+        )
+        return self.render(company, status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
 
 class ContactViewSet(_FeedbackViewSet):
     """People who give feedback and vote. A new contact without a company joins the
@@ -153,6 +190,30 @@ class ContactViewSet(_FeedbackViewSet):
         services.contact_delete(contact=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(
+        parameters=[CRM_EXTERNAL_ID],
+        request=ContactInput,
+        responses={200: ContactOutput, 201: ContactOutput},
+    )
+    @action(
+        detail=False,
+        methods=["put"],
+        url_path=r"by-external-id/(?P<crm_external_id>[^/]{1,100})",
+        filter_backends=[],
+    )
+    def upsert(self, request: Request, workspace_slug: str, crm_external_id: str) -> Response:
+        """Create or update the contact your CRM knows by this id (201 created, 200 updated).
+
+        Idempotent: the same call again changes nothing. Fields left out are kept; a new
+        contact needs its ``email``."""
+        contact, created = services.contact_upsert_by_external_id(
+            workspace=self.workspace,
+            actor=request.user,
+            external_id=crm_external_id,
+            data=self.validated(ContactInput, partial=True),
+        )
+        return self.render(contact, status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
 
 # --- feedback items -------------------------------------------------------------------
 
@@ -175,6 +236,7 @@ class FeedbackItemViewSet(_FeedbackViewSet):
 
     serializer_class = FeedbackItemOutput
     action_roles = {"destroy": Role.PRODUCT_MANAGER, "similar": Role.VIEWER}
+    conflict_actions = {"change_state", "bulk_state", "merge", "add_link"}
     filter_backends = [DjangoFilterBackend, StableOrderingFilter]
     filterset_class = FeedbackItemFilter
     ordering_fields = ["received_at", "created_at"]
@@ -307,14 +369,20 @@ class FeedbackItemViewSet(_FeedbackViewSet):
 
     # --- links ---
 
-    @extend_schema(responses=FeedbackLinkOutput(many=True))
+    @extend_schema(
+        operation_id="v1_workspaces_feedback_item_links_list", responses=FeedbackLinkOutput(many=True)
+    )
     @action(detail=True, methods=["get"], filter_backends=[])
     def links(self, request: Request, workspace_slug: str, pk: str) -> Response:
         """The features this item is linked to, by feature id."""
         page = self.paginate_queryset(selectors.feedback_link_list(item=self.get_object()))
         return self.get_paginated_response(FeedbackLinkOutput(page, many=True).data)
 
-    @extend_schema(request=FeedbackLinkInput, responses={201: FeedbackLinkOutput})
+    @extend_schema(
+        operation_id="v1_workspaces_feedback_item_links_create",
+        request=FeedbackLinkInput,
+        responses={201: FeedbackLinkOutput},
+    )
     @links.mapping.post
     def add_link(self, request: Request, workspace_slug: str, pk: str) -> Response:
         """Link the item to a feature with an importance (again: updates the importance).
@@ -384,6 +452,7 @@ class VoteViewSet(_FeedbackViewSet):
     """Votes of contacts for features: one per contact and feature, newest first."""
 
     serializer_class = VoteOutput
+    conflict_actions = {"create"}  # a declined or merged feature
     filter_backends = [DjangoFilterBackend, StableOrderingFilter]
     filterset_class = VoteFilter
     ordering_fields = ["created_at"]
@@ -414,6 +483,21 @@ class VoteViewSet(_FeedbackViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class FeedbackLinkViewSet(TombstonesMixin, WorkspaceResourceViewSet):
+    """Every link of feedback to a feature, for integrations that keep a copy (newest first).
+
+    Links are made and removed through ``.../feedback/{id}/links/``; this list and its
+    ``deleted/`` tombstones let a copy follow them with ``updated_after``."""
+
+    serializer_class = FeedbackLinkListOutput
+    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
+    filterset_class = FeedbackLinkFilter
+    ordering_fields = ["created_at", "updated_at"]
+
+    def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
+        return selectors.feedback_link_all(workspace=workspace)
+
+
 # --- reports --------------------------------------------------------------------------
 
 
@@ -421,6 +505,8 @@ class FeedbackVolumeView(WorkspaceScopedAPIView):
     """Feedback received per ISO week (weeks start on Monday, UTC), per product (through
     the linked features; unlinked feedback under a null key) or per tag (untagged under
     null). Merged items are not counted."""
+
+    query_parameters = {"get": {"by", "weeks"}}
 
     @extend_schema(
         parameters=[
@@ -442,6 +528,8 @@ class TopFeaturesView(WorkspaceScopedAPIView):
     """Features ranked by the summed ARR of the distinct companies asking for them (by
     linked feedback or by vote; a company counts once per feature), with how many
     companies, feedback items and votes ask. Merged features are left out."""
+
+    query_parameters = {"get": {"limit"}}
 
     @extend_schema(
         parameters=[OpenApiParameter("limit", OpenApiTypes.INT, default=20, description="1 to 100.")],

@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from productops.api.base import StrictSerializer
+from productops.api.fields import ModelOutput
 from productops.models import ApiToken, AuditEvent, Invitation, Membership, Role, Workspace
 
 
@@ -18,10 +19,16 @@ class UserSummary(serializers.Serializer):
     email = serializers.EmailField(read_only=True)
 
 
-class WorkspaceOutput(serializers.ModelSerializer):
+class WorkspaceOutput(ModelOutput):
+    currency_rates = serializers.DictField(
+        child=serializers.DecimalField(max_digits=20, decimal_places=10, coerce_to_string=True),
+        read_only=True,
+        help_text="Currency → the value of one unit in the reporting currency.",
+    )
+
     class Meta:
         model = Workspace
-        fields = ["id", "name", "slug", "created_at", "updated_at"]
+        fields = ["id", "name", "slug", "reporting_currency", "currency_rates", "created_at", "updated_at"]
 
 
 class WorkspaceCreateInput(StrictSerializer):
@@ -31,9 +38,18 @@ class WorkspaceCreateInput(StrictSerializer):
 
 class WorkspaceUpdateInput(StrictSerializer):
     name = serializers.CharField(max_length=120)
+    reporting_currency = serializers.RegexField(
+        r"^[A-Z]{3}$", required=False, help_text="ISO 4217: the currency money (ARR) is added up in."
+    )
+    currency_rates = serializers.DictField(
+        child=serializers.DecimalField(max_digits=20, decimal_places=10, min_value=0),
+        required=False,
+        help_text='Currency → the value of one unit in the reporting currency, e.g. {"EUR": "1.08"}. '
+        "Every currency a company's ARR is in needs one.",
+    )
 
 
-class MembershipOutput(serializers.ModelSerializer):
+class MembershipOutput(ModelOutput):
     user = UserSummary(read_only=True)
 
     class Meta:
@@ -45,7 +61,7 @@ class MembershipUpdateInput(StrictSerializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class InvitationOutput(serializers.ModelSerializer):
+class InvitationOutput(ModelOutput):
     invited_by = UserSummary(read_only=True)
     state = serializers.SerializerMethodField()
 
@@ -82,7 +98,7 @@ class InvitationAcceptInput(StrictSerializer):
     token = serializers.CharField(max_length=500)
 
 
-class ApiTokenOutput(serializers.ModelSerializer):
+class ApiTokenOutput(ModelOutput):
     user = UserSummary(read_only=True)
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiToken.Scope.choices))
 
@@ -116,7 +132,7 @@ class ApiTokenCreateInput(StrictSerializer):
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
-class AuditEventOutput(serializers.ModelSerializer):
+class AuditEventOutput(ModelOutput):
     actor = UserSummary(read_only=True, allow_null=True)
 
     class Meta:

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.platform.filters import AuditEventFilter, InvitationFilter, MembershipFilter, WorkspaceFilter
 from api.platform.serializers import (
     ApiTokenCreatedOutput,
     ApiTokenCreateInput,
@@ -33,13 +34,15 @@ from productops import selectors, services
 from productops.api.base import (
     WORKSPACE_SLUG_PARAMETER,
     IsWorkspaceMember,
+    StrictQueryParameters,
+    TombstonesMixin,
     WorkspaceScopedViewSet,
     _WorkspaceScoped,
     request_token,
 )
-from productops.api.filters import ApiTokenFilter, SafeIsoDateTimeFilter
+from productops.api.filters import ApiTokenFilter
 from productops.api.pagination import CursorPagination
-from productops.models import AuditEvent, Membership, Role, Workspace
+from productops.models import Membership, Role, Workspace
 
 
 def _refuse_token(request: Request, what: str) -> None:
@@ -52,8 +55,10 @@ class WorkspaceViewSet(_WorkspaceScoped, viewsets.GenericViewSet):
 
     serializer_class = WorkspaceOutput
     lookup_url_kwarg = "workspace_slug"
-    filter_backends: list = []
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filterset_class = WorkspaceFilter
     action_roles = {"partial_update": Role.ADMIN, "destroy": Role.OWNER}
+    never_forbidden_actions = {"list"}
 
     def get_permissions(self) -> list:
         # The collection (and OPTIONS or the browsable API's forms on it) has no workspace yet.
@@ -62,13 +67,15 @@ class WorkspaceViewSet(_WorkspaceScoped, viewsets.GenericViewSet):
         return [IsWorkspaceMember()]
 
     def get_queryset(self) -> QuerySet[Workspace]:
+        if getattr(self, "swagger_fake_view", False):
+            return Workspace.objects.none()  # schema generation: no user
         return selectors.workspace_list_for_user(user=self.request.user, token=request_token(self.request))
 
     def get_object(self) -> Workspace:
         return self.request.workspace
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(WorkspaceOutput(page, many=True).data)
 
     @extend_schema(request=WorkspaceCreateInput, responses={201: WorkspaceOutput})
@@ -101,12 +108,15 @@ class WorkspaceViewSet(_WorkspaceScoped, viewsets.GenericViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceScopedViewSet):
+class MembershipViewSet(
+    TombstonesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceScopedViewSet
+):
     """Members of the workspace and their roles. Admins change roles; anyone may leave."""
 
     serializer_class = MembershipOutput
     action_roles = {"partial_update": Role.ADMIN, "destroy": Role.VIEWER}
-    filterset_fields = ["role"]
+    conflict_actions = {"partial_update", "destroy"}  # the last owner stays
+    filterset_class = MembershipFilter
     search_fields = ["user__username", "user__email"]
     ordering_fields = ["created_at"]
 
@@ -134,7 +144,8 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Worksp
     serializer_class = InvitationOutput
     read_role = Role.ADMIN
     write_role = Role.ADMIN
-    filterset_fields = ["role"]
+    conflict_actions = {"create", "revoke"}
+    filterset_class = InvitationFilter
     search_fields = ["email"]
     ordering_fields = ["created_at", "expires_at"]
 
@@ -157,8 +168,10 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Worksp
         return Response(InvitationOutput(invitation).data)
 
 
-class InvitationAcceptView(APIView):
+class InvitationAcceptView(StrictQueryParameters, APIView):
     """Accept an invitation sent to the signed-in user's email address."""
+
+    conflict_actions = {"post"}  # accepted already, or a member already
 
     @extend_schema(request=InvitationAcceptInput, responses={201: MembershipOutput})
     def post(self, request: Request) -> Response:
@@ -205,17 +218,6 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspac
     def destroy(self, request: Request, workspace_slug: str, pk: str) -> Response:
         services.api_token_revoke(token=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class AuditEventFilter(django_filters.FilterSet):
-    created_after = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = SafeIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    # By id, not a model choice: a choice filter would list every user of the system.
-    actor = django_filters.NumberFilter(field_name="actor_id")
-
-    class Meta:
-        model = AuditEvent
-        fields = ["action", "target_type", "target_id"]
 
 
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceScopedViewSet):

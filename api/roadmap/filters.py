@@ -11,32 +11,54 @@ from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
-from roadmap.models import Feature, FeatureStatus, Goal, Horizon, Initiative, KeyResult, TeamCapacity
+from productops.api.filters import IdFilter, StrictBooleanFilter, SyncFilterSet, sync_filterset
+from roadmap.models import (
+    Competitor,
+    Feature,
+    FeatureStatus,
+    Goal,
+    Horizon,
+    Initiative,
+    KeyResult,
+    Product,
+    ScorecardCriterion,
+    Tag,
+    Team,
+    TeamCapacity,
+)
 
 UNSCHEDULED = "unscheduled"
 
 
-class FeatureFilter(django_filters.FilterSet):
+class FeatureFilter(SyncFilterSet):
     """Shared by the feature list and the roadmap views."""
 
-    product = django_filters.NumberFilter(field_name="product_id")
+    product = IdFilter(field_name="product_id")
     status = django_filters.MultipleChoiceFilter(
         choices=FeatureStatus.choices, help_text="Repeat to match any of several."
     )
     horizon = django_filters.ChoiceFilter(
         choices=[*Horizon.choices, (UNSCHEDULED, "Unscheduled")], method="filter_horizon"
     )
-    goal = django_filters.NumberFilter(field_name="goals", distinct=True)
-    initiative = django_filters.NumberFilter(field_name="initiative_id")
-    team = django_filters.NumberFilter(field_name="team_id")
-    owner = django_filters.NumberFilter(field_name="owner_id")
+    goal = IdFilter(field_name="goals", distinct=True)
+    initiative = IdFilter(field_name="initiative_id")
+    team = IdFilter(field_name="team_id")
+    owner = IdFilter(field_name="owner_id")
     tag = django_filters.CharFilter(
         field_name="tags__name", lookup_expr="iexact", distinct=True, help_text="A tag name."
     )
-    is_mvp = django_filters.BooleanFilter()
-    is_public = django_filters.BooleanFilter()
+    is_mvp = StrictBooleanFilter()
+    is_public = StrictBooleanFilter()
     search = django_filters.CharFilter(
         method="filter_search", help_text="Words that must each appear in the title or description."
+    )
+    scheduled_from = django_filters.DateFilter(
+        method="filter_scheduled_from",
+        help_text="Planned to run on or after this day (its target date, or only date, is on or after).",
+    )
+    scheduled_to = django_filters.DateFilter(
+        method="filter_scheduled_to",
+        help_text="Planned to run on or before this day (its planned start, or only date, is on or before).",
     )
 
     class Meta:
@@ -45,6 +67,16 @@ class FeatureFilter(django_filters.FilterSet):
 
     def filter_horizon(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(horizon="" if value == UNSCHEDULED else value)
+
+    def filter_scheduled_from(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        return queryset.filter(
+            Q(target_date__gte=value) | Q(target_date__isnull=True, planned_start__gte=value)
+        )
+
+    def filter_scheduled_to(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        return queryset.filter(
+            Q(planned_start__lte=value) | Q(planned_start__isnull=True, target_date__lte=value)
+        )
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         for word in value.split():
@@ -69,38 +101,45 @@ FEATURE_ORDERING_FIELDS = [
 ]
 
 
-class GoalFilter(django_filters.FilterSet):
-    product = django_filters.NumberFilter(field_name="product_id")
-    parent = django_filters.NumberFilter(field_name="parent_id")
+class GoalFilter(SyncFilterSet):
+    product = IdFilter(field_name="product_id")
+    parent = IdFilter(field_name="parent_id")
 
     class Meta:
         model = Goal
         fields = ["period"]
 
 
-class KeyResultFilter(django_filters.FilterSet):
-    goal = django_filters.NumberFilter(field_name="goal_id")
+class KeyResultFilter(SyncFilterSet):
+    goal = IdFilter(field_name="goal_id")
 
     class Meta:
         model = KeyResult
         fields: list[str] = []
 
 
-class InitiativeFilter(django_filters.FilterSet):
-    goal = django_filters.NumberFilter(field_name="goal_id")
-    owner = django_filters.NumberFilter(field_name="owner_id")
+class InitiativeFilter(SyncFilterSet):
+    goal = IdFilter(field_name="goal_id")
+    owner = IdFilter(field_name="owner_id")
 
     class Meta:
         model = Initiative
         fields: list[str] = []
 
 
-class TeamCapacityFilter(django_filters.FilterSet):
-    team = django_filters.NumberFilter(field_name="team_id")
+class TeamCapacityFilter(SyncFilterSet):
+    team = IdFilter(field_name="team_id")
 
     class Meta:
         model = TeamCapacity
         fields = ["period"]
+
+
+ProductFilter = sync_filterset(Product)
+TeamFilter = sync_filterset(Team)
+ScorecardCriterionFilter = sync_filterset(ScorecardCriterion)
+TagFilter = sync_filterset(Tag)
+CompetitorFilter = sync_filterset(Competitor)
 
 
 def filterset_parameters(filterset_class: type[django_filters.FilterSet]) -> list[OpenApiParameter]:

@@ -18,6 +18,7 @@ from rest_framework import serializers
 
 from api.platform.serializers import UserSummary
 from productops.api.base import StrictSerializer
+from productops.api.fields import BlankAsNullChoiceField, ModelOutput
 from productops.models import User, Workspace
 from productops.validation import clamp_planning_date
 from roadmap.models import (
@@ -42,6 +43,10 @@ from roadmap.models import (
     TeamCapacity,
 )
 from roadmap.selectors import CAPACITY_LISTED, CapacityFit
+
+#: The largest value of a PostgreSQL integer column, and of a 64-bit id.
+MAX_INT = 2**31 - 1
+MAX_ID = 2**63 - 1
 
 # --- related ids scoped to the workspace ------------------------------------------
 
@@ -87,7 +92,7 @@ def _related(model: type, **kwargs: Any) -> WorkspaceRelatedField:
 # --- products ---------------------------------------------------------------------
 
 
-class ProductOutput(serializers.ModelSerializer):
+class ProductOutput(ModelOutput):
     personas = serializers.ListField(child=serializers.CharField(), read_only=True)
     feature_count = serializers.IntegerField(read_only=True, default=0)
 
@@ -106,7 +111,7 @@ class ProductInput(StrictSerializer):
 # --- goals and key results --------------------------------------------------------
 
 
-class KeyResultOutput(serializers.ModelSerializer):
+class KeyResultOutput(ModelOutput):
     progress = serializers.FloatField(read_only=True, help_text="Share of the way from baseline to target.")
 
     class Meta:
@@ -127,7 +132,7 @@ class KeyResultCreateInput(KeyResultUpdateInput):
     goal = WorkspaceRelatedField(Goal)
 
 
-class GoalOutput(serializers.ModelSerializer):
+class GoalOutput(ModelOutput):
     key_results = KeyResultOutput(many=True, read_only=True)
 
     class Meta:
@@ -159,7 +164,7 @@ class GoalInput(StrictSerializer):
 # --- initiatives, teams, capacities -----------------------------------------------
 
 
-class InitiativeOutput(serializers.ModelSerializer):
+class InitiativeOutput(ModelOutput):
     class Meta:
         model = Initiative
         fields = [
@@ -183,7 +188,7 @@ class InitiativeInput(StrictSerializer):
     investment_target_pct = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
 
 
-class TeamOutput(serializers.ModelSerializer):
+class TeamOutput(ModelOutput):
     class Meta:
         model = Team
         fields = ["id", "name", "created_at"]
@@ -194,7 +199,7 @@ class TeamInput(StrictSerializer):
     name = serializers.CharField(max_length=120)
 
 
-class TeamCapacityOutput(serializers.ModelSerializer):
+class TeamCapacityOutput(ModelOutput):
     team_name = serializers.CharField(source="team.name", read_only=True)
 
     class Meta:
@@ -220,7 +225,7 @@ class TeamCapacityCreateInput(TeamCapacityUpdateInput):
 # --- scorecard criteria, tags, competitors ----------------------------------------
 
 
-class ScorecardCriterionOutput(serializers.ModelSerializer):
+class ScorecardCriterionOutput(ModelOutput):
     class Meta:
         model = ScorecardCriterion
         fields = ["id", "key", "name", "weight", "source", "position"]
@@ -231,21 +236,21 @@ class ScorecardCriterionUpdateInput(StrictSerializer):
     name = serializers.CharField(max_length=80)
     weight = serializers.DecimalField(max_digits=8, decimal_places=3)
     source = serializers.ChoiceField(choices=ScorecardCriterion.Source.choices, required=False)
-    position = serializers.IntegerField(min_value=0, required=False)
+    position = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
 
 
 class ScorecardCriterionCreateInput(ScorecardCriterionUpdateInput):
     key = serializers.SlugField(max_length=40)
 
 
-class TagOutput(serializers.ModelSerializer):
+class TagOutput(ModelOutput):
     class Meta:
         model = Tag
         fields = ["id", "name"]
         read_only_fields = fields
 
 
-class CompetitorOutput(serializers.ModelSerializer):
+class CompetitorOutput(ModelOutput):
     class Meta:
         model = Competitor
         fields = ["id", "name"]
@@ -261,7 +266,7 @@ SCORE_STATE_LABELS = {
 }
 
 
-class FeatureOutput(serializers.ModelSerializer):
+class FeatureOutput(ModelOutput):
     # Relations read the selector's prefetches; nothing here queries per row.
     tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
     competitors = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
@@ -327,7 +332,7 @@ class FeatureOutput(serializers.ModelSerializer):
         return SCORE_STATE_LABELS[ScoreState(feature.score_state)]
 
 
-class FeatureSummary(serializers.ModelSerializer):
+class FeatureSummary(ModelOutput):
     """A feature on a card: only its own columns, so any queryset renders without joins."""
 
     class Meta:
@@ -355,7 +360,9 @@ class FeatureInput(StrictSerializer):
     description = serializers.CharField(required=False, allow_blank=True)
     product = WorkspaceRelatedField(Product)
     initiative = _related(Initiative)
-    horizon = serializers.ChoiceField(choices=Horizon.choices, required=False, allow_blank=True)
+    horizon = BlankAsNullChoiceField(
+        choices=Horizon.choices, required=False, help_text='null when unscheduled ("" is a deprecated alias).'
+    )
     planned_start = serializers.DateField(required=False, allow_null=True)
     target_date = serializers.DateField(required=False, allow_null=True)
     effort = serializers.DecimalField(max_digits=10, decimal_places=2, required=False, allow_null=True)
@@ -363,17 +370,17 @@ class FeatureInput(StrictSerializer):
     team = _related(Team)
     is_mvp = serializers.BooleanField(required=False)
     is_public = serializers.BooleanField(required=False)
-    reach = serializers.IntegerField(required=False, allow_null=True)
+    reach = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False, allow_null=True)
     impact = serializers.DecimalField(max_digits=4, decimal_places=2, required=False, allow_null=True)
-    confidence_pct = serializers.IntegerField(required=False, allow_null=True)
-    ice_impact = serializers.IntegerField(required=False, allow_null=True)
-    ice_confidence = serializers.IntegerField(required=False, allow_null=True)
-    ice_ease = serializers.IntegerField(required=False, allow_null=True)
-    business_value = serializers.IntegerField(required=False, allow_null=True)
-    time_criticality = serializers.IntegerField(required=False, allow_null=True)
-    risk_reduction = serializers.IntegerField(required=False, allow_null=True)
+    confidence_pct = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
+    ice_impact = serializers.IntegerField(min_value=1, max_value=10, required=False, allow_null=True)
+    ice_confidence = serializers.IntegerField(min_value=1, max_value=10, required=False, allow_null=True)
+    ice_ease = serializers.IntegerField(min_value=1, max_value=10, required=False, allow_null=True)
+    business_value = serializers.IntegerField(min_value=1, max_value=20, required=False, allow_null=True)
+    time_criticality = serializers.IntegerField(min_value=1, max_value=20, required=False, allow_null=True)
+    risk_reduction = serializers.IntegerField(min_value=1, max_value=20, required=False, allow_null=True)
     job_size = serializers.DecimalField(max_digits=10, decimal_places=2, required=False, allow_null=True)
-    value = serializers.IntegerField(required=False, allow_null=True)
+    value = serializers.IntegerField(min_value=1, max_value=10, required=False, allow_null=True)
     goals = WorkspaceRelatedField(Goal, many=True, required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=50)
     competitors = serializers.ListField(
@@ -390,16 +397,12 @@ class FeatureStatusInput(StrictSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
-_STATUS_VALUES = ", ".join(FeatureStatus.values)
-
-
-class FeatureStatusChangeOutput(serializers.ModelSerializer):
-    # Plain strings: as enums they would give the status choice set a second and
-    # third name in the schema (that needs an ENUM_NAME_OVERRIDES entry in settings).
-    from_status = serializers.CharField(
-        read_only=True, help_text=f"One of {_STATUS_VALUES}; blank for the feature's creation."
+class FeatureStatusChangeOutput(ModelOutput):
+    # One enum component for the status wherever it appears (ENUM_NAME_OVERRIDES in settings).
+    from_status = BlankAsNullChoiceField(
+        choices=FeatureStatus.choices, read_only=True, help_text="null for the feature's creation."
     )
-    to_status = serializers.CharField(read_only=True, help_text=f"One of {_STATUS_VALUES}.")
+    to_status = serializers.ChoiceField(choices=FeatureStatus.choices, read_only=True)
     actor = UserSummary(read_only=True, allow_null=True)
 
     class Meta:
@@ -408,7 +411,7 @@ class FeatureStatusChangeOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PrioritySnapshotOutput(serializers.ModelSerializer):
+class PrioritySnapshotOutput(ModelOutput):
     class Meta:
         model = PrioritySnapshot
         fields = ["score", "rank", "scoring_model", "computed_at"]
@@ -419,7 +422,7 @@ class FeatureDependencyInput(StrictSerializer):
     depends_on = WorkspaceRelatedField(Feature)
 
 
-class FeatureDependencyOutput(serializers.ModelSerializer):
+class FeatureDependencyOutput(ModelOutput):
     class Meta:
         model = FeatureDependency
         fields = ["feature", "depends_on", "created_at"]
@@ -470,7 +473,7 @@ class ScoreBreakdownOutput(serializers.Serializer):
 # --- roadmap settings ---------------------------------------------------------------
 
 
-class RoadmapSettingsOutput(serializers.ModelSerializer):
+class RoadmapSettingsOutput(ModelOutput):
     importance_weights = serializers.DictField(child=serializers.FloatField(), read_only=True)
     segment_weights = serializers.DictField(child=serializers.FloatField(), read_only=True)
 
@@ -500,7 +503,7 @@ class RoadmapSettingsInput(StrictSerializer):
         required=False, help_text='enterprise / mid_market / smb / "" → number 0..1000.'
     )
     vote_weight = serializers.DecimalField(max_digits=6, decimal_places=3, required=False)
-    recency_half_life_days = serializers.IntegerField(required=False)
+    recency_half_life_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
     customer_impact_scale = serializers.DecimalField(max_digits=12, decimal_places=3, required=False)
 
 
@@ -508,7 +511,7 @@ class RoadmapSettingsInput(StrictSerializer):
 
 
 class CapacityFitQuery(serializers.Serializer):
-    capacity = serializers.IntegerField(min_value=1, help_text="A team capacity id.")
+    capacity = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="A team capacity id.")
 
 
 class CapacityOverflowOutput(serializers.Serializer):
@@ -610,17 +613,27 @@ class RoadmapQuery(serializers.Serializer):
         return attrs
 
 
+ROADMAP_GROUP_LIMIT = 50
+
+
+class RoadmapGroupOutput(serializers.Serializer):
+    count = serializers.IntegerField(help_text="How many features the group has.")
+    features = FeatureSummary(many=True, help_text=f"Its first {ROADMAP_GROUP_LIMIT} by rank.")
+    more = serializers.URLField(
+        allow_null=True, help_text="The feature list of the whole group (paginated); null when all are here."
+    )
+
+
 class RoadmapByHorizonOutput(serializers.Serializer):
     group_by = serializers.ChoiceField(choices=["horizon"])
-    now = FeatureSummary(many=True)
-    next = FeatureSummary(many=True)
-    later = FeatureSummary(many=True)
-    unscheduled = FeatureSummary(many=True)
+    now = RoadmapGroupOutput()
+    next = RoadmapGroupOutput()
+    later = RoadmapGroupOutput()
+    unscheduled = RoadmapGroupOutput()
 
 
-class RoadmapMonthOutput(serializers.Serializer):
+class RoadmapMonthOutput(RoadmapGroupOutput):
     month = serializers.DateField(help_text="First day of the month.")
-    features = FeatureSummary(many=True)
 
 
 class RoadmapByMonthOutput(serializers.Serializer):

@@ -6,7 +6,10 @@ Views validate input, call a service or selector and render; nothing else.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.db.models import QuerySet
+from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
@@ -20,14 +23,20 @@ from rest_framework.response import Response
 
 from api.roadmap.filters import (
     FEATURE_ORDERING_FIELDS,
+    CompetitorFilter,
     FeatureFilter,
     GoalFilter,
     InitiativeFilter,
     KeyResultFilter,
+    ProductFilter,
+    ScorecardCriterionFilter,
+    TagFilter,
     TeamCapacityFilter,
+    TeamFilter,
     filterset_parameters,
 )
 from api.roadmap.serializers import (
+    ROADMAP_GROUP_LIMIT,
     CapacityFitOutput,
     CapacityFitQuery,
     CompetitorOutput,
@@ -67,7 +76,12 @@ from api.roadmap.serializers import (
     TeamOutput,
 )
 from priority import selectors as priority_selectors
-from productops.api.base import WorkspaceResourceViewSet, WorkspaceScopedAPIView, WorkspaceScopedViewSet
+from productops.api.base import (
+    TombstonesMixin,
+    WorkspaceResourceViewSet,
+    WorkspaceScopedAPIView,
+    WorkspaceScopedViewSet,
+)
 from productops.api.filters import StableOrderingFilter
 from productops.api.redirects import MERGED_REDIRECT_RESPONSE, merged_redirect
 from productops.models import Role, Workspace
@@ -76,11 +90,13 @@ from roadmap import selectors, services
 # --- products, goals, key results, initiatives, teams, capacities -------------------
 
 
-class ProductViewSet(WorkspaceResourceViewSet):
+class ProductViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     """Products; every feature belongs to one. A product with features cannot be deleted (409)."""
 
     serializer_class = ProductOutput
     write_role = Role.PRODUCT_MANAGER
+    conflict_actions = {"destroy"}  # a product with features
+    filterset_class = ProductFilter
     search_fields = ["name"]
     ordering_fields = ["name", "created_at", "feature_count"]
 
@@ -107,7 +123,7 @@ class ProductViewSet(WorkspaceResourceViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class GoalViewSet(WorkspaceResourceViewSet):
+class GoalViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     """Goals per period, optionally under a product and nested under a parent goal."""
 
     serializer_class = GoalOutput
@@ -139,7 +155,7 @@ class GoalViewSet(WorkspaceResourceViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class KeyResultViewSet(WorkspaceResourceViewSet):
+class KeyResultViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     """Key results of goals. Contributors may update progress; product managers create and delete."""
 
     serializer_class = KeyResultOutput
@@ -174,7 +190,7 @@ class KeyResultViewSet(WorkspaceResourceViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class InitiativeViewSet(WorkspaceResourceViewSet):
+class InitiativeViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     """Themes grouping features under a goal, with a target share of capacity."""
 
     serializer_class = InitiativeOutput
@@ -208,9 +224,10 @@ class InitiativeViewSet(WorkspaceResourceViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TeamViewSet(WorkspaceResourceViewSet):
+class TeamViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     serializer_class = TeamOutput
     write_role = Role.PRODUCT_MANAGER
+    filterset_class = TeamFilter
     search_fields = ["name"]
     ordering_fields = ["name", "created_at"]
 
@@ -237,7 +254,7 @@ class TeamViewSet(WorkspaceResourceViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TeamCapacityViewSet(WorkspaceResourceViewSet):
+class TeamCapacityViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     """What a team can build in a period, in the workspace's effort unit."""
 
     serializer_class = TeamCapacityOutput
@@ -274,11 +291,12 @@ class TeamCapacityViewSet(WorkspaceResourceViewSet):
 # --- scorecard criteria, tags, competitors -----------------------------------------
 
 
-class ScorecardCriterionViewSet(WorkspaceResourceViewSet):
+class ScorecardCriterionViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     """Weighted criteria of the workspace's custom scorecard."""
 
     serializer_class = ScorecardCriterionOutput
     write_role = Role.PRODUCT_MANAGER
+    filterset_class = ScorecardCriterionFilter
     search_fields = ["key", "name"]
     ordering_fields = ["position", "key", "name", "weight"]
 
@@ -311,7 +329,8 @@ class TagViewSet(mixins.ListModelMixin, WorkspaceScopedViewSet):
     """Tags in use; they are created by naming them on a feature."""
 
     serializer_class = TagOutput
-    filter_backends = [SearchFilter, StableOrderingFilter]
+    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+    filterset_class = TagFilter
     search_fields = ["name"]
     ordering_fields = ["name"]
 
@@ -323,7 +342,8 @@ class CompetitorViewSet(mixins.ListModelMixin, WorkspaceScopedViewSet):
     """Competitors named on features; they are created by naming them on a feature."""
 
     serializer_class = CompetitorOutput
-    filter_backends = [SearchFilter, StableOrderingFilter]
+    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+    filterset_class = CompetitorFilter
     search_fields = ["name"]
     ordering_fields = ["name"]
 
@@ -338,7 +358,7 @@ DEPENDS_ON_ID = OpenApiParameter(
 )
 
 
-class FeatureViewSet(WorkspaceResourceViewSet):
+class FeatureViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     """Features, ranked by the priority engine (unranked last).
 
     The status changes only through ``POST .../status/``; score columns are
@@ -357,6 +377,7 @@ class FeatureViewSet(WorkspaceResourceViewSet):
     filter_backends = [DjangoFilterBackend, StableOrderingFilter]
     filterset_class = FeatureFilter
     ordering_fields = FEATURE_ORDERING_FIELDS
+    conflict_actions = {"destroy", "change_status", "merge"}
 
     def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
         return selectors.feature_list(workspace=workspace)
@@ -502,6 +523,8 @@ class RoadmapSettingsView(WorkspaceScopedAPIView):
 class CapacityFitView(WorkspaceScopedAPIView):
     """Which of a team's planned features fit its capacity for a period, and why the rest do not."""
 
+    query_parameters = {"get": {"capacity"}}
+
     def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
         return selectors.team_capacity_list(workspace=workspace)
 
@@ -528,8 +551,11 @@ ROADMAP_RESPONSE = PolymorphicProxySerializer(
 class RoadmapView(WorkspaceScopedAPIView):
     """Features grouped by horizon (default) or by month, filtered like the feature list."""
 
+    query_parameters = {"get": {"group_by", "start", "end", *FeatureFilter.base_filters}}
+
     def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
-        return selectors.feature_list(workspace=workspace)
+        # Only the columns a card shows: a group holds at most ROADMAP_GROUP_LIMIT of them.
+        return selectors.feature_summary_list(workspace=workspace)
 
     @extend_schema(
         parameters=[
@@ -543,6 +569,8 @@ class RoadmapView(WorkspaceScopedAPIView):
         responses=ROADMAP_RESPONSE,
     )
     def get(self, request: Request, workspace_slug: str) -> Response:
+        """Each group holds its first 50 features by rank, its count, and (when it has more)
+        ``more``: the feature list of the whole group, filtered the same way."""
         query = RoadmapQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         features = FeatureFilter(request.query_params, queryset=self.get_queryset(), request=request)
@@ -551,8 +579,30 @@ class RoadmapView(WorkspaceScopedAPIView):
         values = query.validated_data
         if values["group_by"] == "month":
             months = selectors.roadmap_by_month(
-                features=features.qs, start=values["start"], end=values["end"]
+                features=features.qs, start=values["start"], end=values["end"], limit=ROADMAP_GROUP_LIMIT
             )
+            for bucket in months:
+                last = selectors.month_end(bucket["month"])
+                bucket["more"] = self._more(
+                    bucket, scheduled_from=bucket["month"].isoformat(), scheduled_to=last.isoformat()
+                )
             return Response(RoadmapByMonthOutput({"group_by": "month", "months": months}).data)
-        groups = selectors.roadmap_by_horizon(features=features.qs)
-        return Response(RoadmapByHorizonOutput({"group_by": "horizon", **groups}).data)
+        groups = selectors.roadmap_by_horizon(features=features.qs, limit=ROADMAP_GROUP_LIMIT)
+        body = {
+            key: {"count": g.count, "features": g.features, "more": self._more(vars(g), horizon=key)}
+            for key, g in groups.items()
+        }
+        return Response(RoadmapByHorizonOutput({"group_by": "horizon", **body}).data)
+
+    def _more(self, group: dict, **narrowing: str) -> str | None:
+        """The feature list of the whole group: this request's filters and the group's own."""
+        if group["count"] <= len(group["features"]):
+            return None
+        filters = {
+            name: self.request.query_params.getlist(name)
+            for name in FeatureFilter.base_filters
+            if name in self.request.query_params
+        }
+        filters.update({name: [value] for name, value in narrowing.items()})
+        path = reverse("feature-list", kwargs={"workspace_slug": self.workspace.slug})
+        return self.request.build_absolute_uri(f"{path}?{urlencode(filters, doseq=True)}")

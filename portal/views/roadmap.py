@@ -33,6 +33,7 @@ from productops.safe_redirect import safe_next
 from roadmap import selectors as roadmap_selectors
 from roadmap import services as roadmap_services
 from roadmap.models import Feature, FeatureStatus, ScoringModel
+from roadmap.selectors import FeatureGroup
 
 BOARD_STATUSES = (*roadmap_selectors.OPEN_STATUSES, FeatureStatus.SHIPPED)
 
@@ -53,19 +54,28 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 COLUMN_CARD_LIMIT = 50
 
 
-def _columns(request: HttpRequest, groups: list[tuple[str, str, list[Feature]]]) -> list[dict]:
+def _card_limit(request: HttpRequest) -> int | None:
+    return None if request.GET.get("all") == "1" else COLUMN_CARD_LIMIT
+
+
+def _columns(request: HttpRequest, groups: list[tuple[str, str, list[Feature] | FeatureGroup]]) -> list[dict]:
     """Board columns, each with its top ``COLUMN_CARD_LIMIT`` features (in rank order) and its total."""
-    limit = None if request.GET.get("all") == "1" else COLUMN_CARD_LIMIT
-    return [
-        {
-            "key": key,
-            "label": label,
-            "features": features[:limit],
-            "total": len(features),
-            "hidden": max(0, len(features) - limit) if limit else 0,
-        }
-        for key, label, features in groups
-    ]
+    limit = _card_limit(request)
+    columns = []
+    for key, label, group in groups:
+        if not isinstance(group, FeatureGroup):
+            group = FeatureGroup(count=len(group), features=group)
+        shown = group.features[:limit]
+        columns.append(
+            {
+                "key": key,
+                "label": label,
+                "features": shown,
+                "total": group.count,
+                "hidden": group.count - len(shown),
+            }
+        )
+    return columns
 
 
 @workspace_page()
@@ -74,7 +84,7 @@ def board(request: HttpRequest) -> HttpResponse:
     features = roadmap_selectors.feature_board_list(
         workspace=request.workspace, statuses=BOARD_STATUSES, **form.filters()
     )
-    groups = roadmap_selectors.roadmap_by_horizon(features=features)
+    groups = roadmap_selectors.roadmap_by_horizon(features=features, limit=_card_limit(request))
     columns = _columns(request, [(key, label, groups[key]) for key, label in HORIZON_CHOICES])
     return render(
         request,

@@ -1,28 +1,35 @@
 """The one error path of the API.
 
-Every handled error renders as::
+Every error renders as::
 
-    {"type": "validation_error" | "client_error",
-     "errors": [{"code": "...", "detail": "...", "attr": "field.path" | null}]}
+    {"type": "validation_error" | "client_error" | "server_error",
+     "errors": [{"code": "...", "detail": "...", "attr": "field.path" | null}],
+     "request_id": "..."}
 
-with its HTTP status (400, 401, 403, 404, 405, 409, 415, 429). Anything not
-listed here is a bug: it is not caught, so it surfaces as a real 500.
+with its HTTP status (400, 401, 403, 404, 405, 409, 413, 415, 422, 429). Anything
+else is a bug: it is logged with its traceback and answered as a real 500 with the
+same body (``server_error``), never an HTML page. The request id is the one in the
+``X-Request-ID`` header, so a report can be matched to its log line.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from django.views.defaults import page_not_found
+from django.views.defaults import page_not_found, server_error
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from productops.errors import DomainError
+from productops.request_id import request_id_for
+
+logger = logging.getLogger("productops.api")
 
 
 def _flatten(detail: Any, codes: Any, attr: str | None) -> list[dict[str, Any]]:
@@ -46,16 +53,29 @@ def _flatten(detail: Any, codes: Any, attr: str | None) -> list[dict[str, Any]]:
     return [{"code": str(codes or "invalid"), "detail": str(detail), "attr": attr}]
 
 
-def error_body(error_type: str, errors: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": error_type, "errors": errors}
+def error_body(error_type: str, errors: list[dict[str, Any]], request=None) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": error_type, "errors": errors}
+    if request is not None:
+        body["request_id"] = request_id_for(getattr(request, "_request", request))
+    return body
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+SERVER_ERROR = {
+    "code": "server_error",
+    "detail": "Something went wrong on our side. It has been logged; quote the request id.",
+    "attr": None,
+}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    request = context.get("request")
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(
             error_body(
-                exc.error_type, [{"code": exc.code, "detail": exc.detail, "attr": exc.attr, **exc.extra}]
+                exc.error_type,
+                [{"code": exc.code, "detail": exc.detail, "attr": exc.attr, **exc.extra}],
+                request,
             ),
             status=exc.status_code,
             headers={"WWW-Authenticate": exc.auth_header} if getattr(exc, "auth_header", None) else None,
@@ -71,7 +91,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied()
 
     if not isinstance(exc, exceptions.APIException):
-        return None
+        # A bug: logged with its traceback, answered in the error body (not Django's HTML 500).
+        set_rollback()
+        view = context.get("view")
+        logger.error(
+            "Unhandled %s in %s (request %s)",
+            exc.__class__.__name__,
+            view.__class__.__name__ if view is not None else "?",
+            request_id_for(request._request) if request is not None else "-",
+            exc_info=exc,
+        )
+        return Response(error_body("server_error", [dict(SERVER_ERROR)], request), status=500)
 
     headers: dict[str, str] = {}
     if getattr(exc, "auth_header", None):
@@ -87,14 +117,24 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         errors = [{"code": str(exc.get_codes()), "detail": str(exc.detail), "attr": None}]
         error_type = "client_error"
     set_rollback()
-    return Response(error_body(error_type, errors), status=exc.status_code, headers=headers)
+    return Response(error_body(error_type, errors, request), status=exc.status_code, headers=headers)
 
 
 def handler404(request, exception=None):
     """Project 404: unknown /api/ URLs answer in the API's error body, others as HTML."""
     if request.path.startswith("/api/"):
         return JsonResponse(
-            error_body("client_error", [{"code": "not_found", "detail": "Not found.", "attr": None}]),
+            error_body(
+                "client_error", [{"code": "not_found", "detail": "Not found.", "attr": None}], request
+            ),
             status=status.HTTP_404_NOT_FOUND,
         )
     return page_not_found(request, exception)
+
+
+def handler500(request):
+    """Project 500 (an error outside DRF's views, e.g. in middleware): JSON under /api/,
+    Django's page elsewhere. Django has logged the traceback already."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("server_error", [dict(SERVER_ERROR)], request), status=500)
+    return server_error(request)

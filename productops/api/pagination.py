@@ -25,8 +25,15 @@ class _StrictPageSize:
         return super().get_page_size(request)
 
 
+MAX_PAGE = 10**9
+
+
 class PageNumberPagination(_StrictPageSize, pagination.PageNumberPagination):
     def paginate_queryset(self, queryset, request, view=None):
+        raw = request.query_params.get(self.page_query_param)
+        # Present means meant: `?page=` or `?page=1.5` is an error, not the first page.
+        if raw is not None and raw != "last" and not (_is_integer(raw) and 0 < int(raw) <= MAX_PAGE):
+            raise ValidationError({"page": ["Must be a page number from 1."]}, code="invalid_page")
         try:
             return super().paginate_queryset(queryset, request, view)
         except NotFound:
@@ -38,6 +45,8 @@ class CursorPagination(_StrictPageSize, pagination.CursorPagination):
     page_size = 50
 
     def decode_cursor(self, request):
+        if request.query_params.get(self.cursor_query_param) == "":
+            raise ValidationError({"cursor": ["Invalid cursor."]}, code="invalid_cursor")
         try:
             cursor = super().decode_cursor(request)
         except NotFound:

@@ -2,9 +2,14 @@
 
 If the cache (Redis) is unreachable, requests are let through and the failure
 logged: an outage of the rate limiter must not take the API down with it.
+
+Each throttle records on the request the limit it counted the request against (the
+tightest one wins); ``RateLimitHeadersMiddleware`` turns it into ``RateLimit-*`` headers.
 """
 
+import hashlib
 import logging
+import math
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -20,10 +25,24 @@ class _RateFromSettings:
 
     def allow_request(self, request, view) -> bool:
         try:
-            return super().allow_request(request, view)
+            allowed = super().allow_request(request, view)
         except (RedisConnectionError, RedisTimeoutError):
             logger.warning("Rate limiting skipped: cache unreachable.")
             return True
+        self._record(request)
+        return allowed
+
+    def _record(self, request) -> None:
+        if self.rate is None or getattr(self, "key", None) is None:
+            return
+        history = getattr(self, "history", [])
+        remaining = self.num_requests - len(history)
+        oldest = history[-1] if history else self.now
+        reset = math.ceil(self.duration - (self.now - oldest))
+        django_request = getattr(request, "_request", request)
+        current = getattr(django_request, "rate_limit", None)
+        if current is None or remaining < current[1]:
+            django_request.rate_limit = (self.num_requests, remaining, reset)
 
 
 class UserThrottle(_RateFromSettings, UserRateThrottle):
@@ -44,5 +63,7 @@ class InboundWebhookThrottle(_RateFromSettings, SimpleRateThrottle):
     scope = "inbound_webhook"
 
     def get_cache_key(self, request, view) -> str:
-        ident = f"{view.kwargs.get('public_id', '')}:{self.get_ident(request)}"
+        # Hashed: the public id comes from the URL and may hold anything a cache key may not.
+        raw = f"{view.kwargs.get('public_id', '')}:{self.get_ident(request)}"
+        ident = hashlib.sha256(raw.encode()).hexdigest()
         return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -37,7 +37,7 @@ def ids(response):
 
 
 def error(code, detail, attr, error_type="validation_error"):
-    return {"type": error_type, "errors": [{"code": code, "detail": detail, "attr": attr}]}
+    return {"type": error_type, "errors": [{"code": code, "detail": detail, "attr": attr}], "request_id": ANY}
 
 
 def feature_summary(feature):
@@ -46,7 +46,7 @@ def feature_summary(feature):
         "id": feature.pk,
         "title": feature.title,
         "status": feature.status,
-        "horizon": feature.horizon,
+        "horizon": feature.horizon or None,
         "product": feature.product_id,
         "team": feature.team_id,
         "effort": None,
@@ -104,6 +104,8 @@ def initech(workspace):
 
 
 def test_company_crud(workspace, pm, contributor, session_client):
+    workspace.currency_rates = {"EUR": "1.08"}
+    workspace.save()
     client = session_client(contributor)
     payload = {
         "name": "Initech",
@@ -132,14 +134,17 @@ def test_company_crud(workspace, pm, contributor, session_client):
     assert client.get(url(workspace, "companies", company_id)).json() == created.json()
     assert ids(client.get(url(workspace, "companies"))) == [company_id]
 
-    updated = client.patch(url(workspace, "companies", company_id), {"arr": "90000", "segment": ""})
+    updated = client.patch(url(workspace, "companies", company_id), {"arr": "90000", "segment": None})
+    # "" is the deprecated spelling of "unknown": still accepted, answered as null.
+    blank = client.patch(url(workspace, "companies", company_id), {"segment": ""})
 
     assert updated.status_code == 200
     assert (updated.json()["arr"], updated.json()["segment"], updated.json()["name"]) == (
         "90000.00",
-        "",
+        None,
         "Initech",
     )
+    assert (blank.status_code, blank.json()["segment"]) == (200, None)
 
     refused = client.delete(url(workspace, "companies", company_id))
 
@@ -235,7 +240,9 @@ def test_contact_crud(workspace, pm, contributor, session_client, initech):
         "email": "ann@initech.example",
         "name": "Ann",
         "company": initech.pk,  # by the e-mail's domain
+        "crm_external_id": "",
         "created_at": ANY,
+        "updated_at": ANY,
     }
     assert explicit.json()["company"] == other.pk
     contact_id = created.json()["id"]
@@ -1275,6 +1282,7 @@ def test_top_features_report(workspace, contributor, session_client, product, fe
         {
             "feature": feature_summary(feature),
             "arr": "2500.50",
+            "currency": "USD",
             "requesting_companies": 1,
             "feedback_count": 1,
             "votes_count": 1,
@@ -1282,6 +1290,7 @@ def test_top_features_report(workspace, contributor, session_client, product, fe
         {
             "feature": feature_summary(runner_up),
             "arr": "0.00",
+            "currency": "USD",
             "requesting_companies": 0,
             "feedback_count": 0,
             "votes_count": 1,

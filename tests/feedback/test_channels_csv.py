@@ -2,6 +2,7 @@ import io
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from unittest.mock import ANY
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -296,6 +297,7 @@ def test_latin1_upload_is_a_400_and_writes_nothing(workspace, owner, session_cli
     assert response.status_code == 400
     assert response.json() == {
         "type": "validation_error",
+        "request_id": ANY,
         "errors": [
             {
                 "code": "encoding",

@@ -2,6 +2,7 @@ import hashlib
 import io
 import sys
 from datetime import UTC, datetime, timedelta, timezone
+from unittest.mock import ANY
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -253,6 +254,7 @@ def test_message_without_sender_is_a_400_and_writes_nothing(workspace, owner, se
     assert response.status_code == 400
     assert response.json() == {
         "type": "validation_error",
+        "request_id": ANY,
         "errors": [{"code": "required", "detail": "The message has no sender (From).", "attr": "from"}],
     }
     assert FeedbackItem.objects.count() == 0

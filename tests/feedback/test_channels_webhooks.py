@@ -1,5 +1,6 @@
 import json
 from datetime import UTC, datetime
+from unittest.mock import ANY
 
 import pytest
 from django.test import override_settings
@@ -144,6 +145,7 @@ def test_wrong_signature_is_a_401_and_stores_nothing(workspace):
     assert response.status_code == 401
     assert response.json() == {
         "type": "client_error",
+        "request_id": ANY,
         "errors": [
             {"code": "bad_signature", "detail": "The signature does not match the body.", "attr": None}
         ],

@@ -1,4 +1,5 @@
 import json
+from unittest.mock import ANY
 
 import pytest
 from django.test import override_settings
@@ -29,6 +30,7 @@ def test_no_credentials_is_a_401_with_the_error_body(workspace):
     assert response.status_code == 401
     assert response.json() == {
         "type": "client_error",
+        "request_id": ANY,
         "errors": [
             {
                 "code": "not_authenticated",
@@ -199,6 +201,7 @@ def test_demoting_the_last_owner_is_a_409(workspace, owner, session_client):
     assert response.status_code == 409
     assert response.json() == {
         "type": "client_error",
+        "request_id": ANY,
         "errors": [{"code": "last_owner", "detail": "A workspace needs at least one owner.", "attr": None}],
     }
 
@@ -289,14 +292,15 @@ def test_malformed_json_is_a_400(workspace, owner, session_client):
     assert body["errors"][0]["code"] == "parse_error"
 
 
-def test_wrong_types_are_field_errors(workspace, owner, session_client):
+def test_wrong_types_are_field_errors_and_text_must_be_a_string(workspace, owner, session_client):
     response = session_client(owner).post(url(workspace, "tokens"), {"name": ["x"], "scopes": "read"})
 
     assert response.status_code == 400
     assert response.json() == {
         "type": "validation_error",
+        "request_id": ANY,
         "errors": [
-            {"code": "invalid", "detail": "Not a valid string.", "attr": "name"},
+            {"code": "not_a_string", "detail": "Must be a string.", "attr": "name"},
             {
                 "code": "not_a_list",
                 "detail": 'Expected a list of items but got type "str".',

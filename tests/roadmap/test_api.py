@@ -103,7 +103,7 @@ def summary(feature, **overrides):
         "id": feature.pk,
         "title": feature.title,
         "status": feature.status,
-        "horizon": feature.horizon,
+        "horizon": feature.horizon or None,
         "product": feature.product_id,
         "team": feature.team_id,
         "effort": None if feature.effort is None else f"{feature.effort:.2f}",
@@ -332,6 +332,7 @@ def test_a_feature_referencing_another_workspaces_product_is_a_400_and_creates_n
     assert response.status_code == 400
     assert response.json() == {
         "type": "validation_error",
+        "request_id": ANY,
         "errors": [
             {
                 "code": "does_not_exist",
@@ -965,14 +966,42 @@ def test_roadmap_grouped_by_horizon(workspace, contributor, session_client, prod
     filtered = client.get(url(workspace, "roadmap") + "?group_by=horizon&status=idea&status=planned")
 
     assert everything.status_code == 200
-    assert [len(everything.json()[k]) for k in ("now", "next", "later", "unscheduled")] == [2, 1, 1, 1]
+    assert [everything.json()[k]["count"] for k in ("now", "next", "later", "unscheduled")] == [2, 1, 1, 1]
+
+    def group(*features):
+        return {"count": len(features), "features": [summary(f) for f in features], "more": None}
+
     assert filtered.json() == {
         "group_by": "horizon",
-        "now": [summary(now)],
-        "next": [summary(next_)],
-        "later": [summary(later)],
-        "unscheduled": [summary(unscheduled)],
+        "now": group(now),
+        "next": group(next_),
+        "later": group(later),
+        "unscheduled": group(unscheduled),
     }
+
+
+def test_a_roadmap_group_holds_its_top_50_and_links_to_the_rest(
+    workspace, contributor, session_client, product, django_assert_max_num_queries
+):
+    from roadmap.models import Feature
+
+    Feature.objects.bulk_create(
+        [
+            Feature(workspace=workspace, product=product, title=f"F{i}", horizon="now", priority_rank=i + 1)
+            for i in range(60)
+        ]
+    )
+    client = session_client(contributor)
+
+    with django_assert_max_num_queries(14):
+        response = client.get(url(workspace, "roadmap") + "?status=idea")
+
+    now = response.json()["now"]
+    assert (now["count"], len(now["features"])) == (60, 50)
+    assert [f["priority_rank"] for f in now["features"]] == list(range(1, 51))
+    assert now["more"] == f"http://testserver{url(workspace, 'features')}?status=idea&horizon=now"
+    everything = client.get(now["more"] + "&page_size=100").json()
+    assert everything["count"] == 60
 
 
 def test_roadmap_grouped_by_month(workspace, contributor, session_client, product):
@@ -992,12 +1021,21 @@ def test_roadmap_grouped_by_month(workspace, contributor, session_client, produc
     )
 
     assert response.status_code == 200
+
+    def month(day, *features):
+        return {
+            "month": day,
+            "count": len(features),
+            "features": [summary(f) for f in features],
+            "more": None,
+        }
+
     assert response.json() == {
         "group_by": "month",
         "months": [
-            {"month": "2027-01-01", "features": [summary(spans_two), summary(started_before)]},
-            {"month": "2027-02-01", "features": [summary(spans_two)]},
-            {"month": "2027-03-01", "features": [summary(target_only), summary(runs_past)]},
+            month("2027-01-01", spans_two, started_before),
+            month("2027-02-01", spans_two),
+            month("2027-03-01", target_only, runs_past),
         ],
     }
 
@@ -1218,7 +1256,7 @@ def test_list_query_count_does_not_grow_with_rows(
     body = response.json()
     rows = (
         body.get("results")
-        or body.get("now")
+        or body.get("now", {}).get("features")
         or body.get("fits")
         or body.get("months", [{}])[0].get("features")
     )
