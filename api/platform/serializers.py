@@ -21,7 +21,9 @@ class UserSummary(serializers.Serializer):
 
 class WorkspaceOutput(ModelOutput):
     currency_rates = serializers.DictField(
-        child=serializers.DecimalField(max_digits=20, decimal_places=10, coerce_to_string=True),
+        child=serializers.DecimalField(
+            max_digits=20, decimal_places=10, coerce_to_string=True, normalize_output=True
+        ),
         read_only=True,
         help_text="Currency → the value of one unit in the reporting currency.",
     )

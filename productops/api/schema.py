@@ -21,18 +21,20 @@ import re
 
 from drf_spectacular import openapi
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_serializer
 from rest_framework import permissions, serializers
 
 from productops.api import fields  # noqa: F401 (registers the nullable-field schema extensions)
 
 
+@extend_schema_serializer(component_name="ErrorItem")
 class ErrorItemOutput(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, for programs: e.g. required, unique, out_of_range.")
     detail = serializers.CharField(help_text="For people.")
     attr = serializers.CharField(allow_null=True, help_text="The field or parameter at fault, or null.")
 
 
+@extend_schema_serializer(component_name="Error")
 class ErrorOutput(serializers.Serializer):
     """The one error body of the API. Some errors add keys to their item (e.g. ``merged_into``)."""
 
@@ -118,6 +120,18 @@ class AutoSchema(openapi.AutoSchema):
                 )
             )
         return parameters
+
+    def _insert_field_validators(self, field, schema):
+        # An unset optional enum or URI is null, never "" (a deprecated alias requests may
+        # still send): no blank alternative in the schema.
+        if isinstance(field, fields.BlankAsNullURLField | fields.BlankAsNullChoiceField):
+            field.allow_blank = False
+            try:
+                super()._insert_field_validators(field, schema)
+            finally:
+                field.allow_blank = True
+            return
+        super()._insert_field_validators(field, schema)
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         # Imported here: the base module's decorators load this schema class while it loads.

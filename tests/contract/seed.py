@@ -35,10 +35,12 @@ from feedback.models import (
     InboundWebhook,
     Vote,
 )
+from priority import demo as priority_demo
 from productops import services as core_services
 from productops.demo import DemoContext
 from productops.models import ApiToken, AuditEvent, Invitation, Membership, Role, User
 from roadmap import demo as roadmap_demo
+from roadmap import services as roadmap_services
 from roadmap.models import (
     Feature,
     FeatureDependency,
@@ -241,14 +243,14 @@ def seed() -> ContractData:
         .order_by("id")[:2]
     )
     if len(open_features) == 2:
-        feedback_services.feature_merge(source=open_features[0], target=open_features[1], actor=pm)
+        roadmap_services.feature_merge(source=open_features[0], target=open_features[1], actor=pm)
     items = list(
         FeedbackItem.objects.for_workspace(workspace).filter(merged_into__isnull=True).order_by("id")[:2]
     )
     if len(items) == 2:
         feedback_services.feedback_items_merge(source=items[1], target=items[0], actor=users["carlos"])
 
-    roadmap_demo.finish(context)  # score everything, so ranks and snapshots exist
+    priority_demo.finish(context)  # score everything, so ranks and snapshots exist
 
     # Channels and the core: an inbound webhook, invitations (one pending, one revoked), tokens.
     webhook, _ = webhooks.inbound_webhook_create(

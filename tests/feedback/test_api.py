@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from unittest.mock import ANY
 
 import pytest
@@ -1463,3 +1464,229 @@ def test_a_filter_with_a_far_offset_answers_not_a_500(workspace, contributor, se
 
     assert response.status_code == 200
     assert len(response.json()["results"]) == (1 if parameter == "received_after" else 0)
+
+
+# --- what integrators expect: incremental sync, tombstones, lookups, upserts --------------------
+
+
+@pytest.mark.parametrize("resource", ["companies", "contacts", "feedback", "votes", "feedback-links"])
+def test_every_list_filters_by_when_rows_changed(workspace, contributor, session_client, feature, resource):
+    from django.utils import timezone
+
+    contact = ContactFactory(workspace=workspace)
+    item = FeedbackItemFactory(
+        workspace=workspace, contact=contact, company=CompanyFactory(workspace=workspace)
+    )
+    FeedbackLinkFactory(item=item, feature=feature)
+    VoteFactory(contact=contact, feature=feature)
+    client = session_client(contributor)
+    cut = timezone.now()
+
+    before = client.get(url(workspace, resource), {"updated_before": cut.isoformat()})
+    after = client.get(url(workspace, resource), {"updated_after": cut.isoformat()})
+
+    assert (before.status_code, after.status_code) == (200, 200)
+    assert len(before.json()["results"]) >= 1
+    assert after.json()["results"] == []
+
+
+def test_deletions_are_listed_as_tombstones_with_what_they_took_along(
+    workspace, pm, contributor, session_client, feature
+):
+    from django.utils import timezone
+
+    contact = ContactFactory(workspace=workspace)
+    item = FeedbackItemFactory(workspace=workspace, contact=contact)
+    link = FeedbackLinkFactory(item=item, feature=feature)
+    vote = VoteFactory(contact=contact, feature=feature)
+    client = session_client(pm)
+    since = timezone.now()
+
+    assert client.delete(url(workspace, "contacts", contact.pk)).status_code == 204  # takes the vote
+    assert client.delete(url(workspace, "feedback", item.pk)).status_code == 204  # takes the link
+
+    def tombstones(resource, **query):
+        response = client.get(url(workspace, resource) + "deleted/", query)
+        assert response.status_code == 200
+        return [row["id"] for row in response.json()["results"]]
+
+    assert tombstones("contacts", since=since.isoformat()) == [contact.pk]
+    assert tombstones("votes") == [vote.pk]
+    assert tombstones("feedback") == [item.pk]
+    assert tombstones("feedback-links") == [link.pk]
+    assert tombstones("contacts", since=timezone.now().isoformat()) == []
+    assert client.get(url(workspace, "contacts") + "deleted/?since=yesterday").status_code == 400
+    assert client.get(url(workspace, "contacts") + "deleted/?sinse=2026-01-01").status_code == 400
+
+
+def test_companies_and_contacts_are_found_by_domain_email_and_crm_id(workspace, contributor, session_client):
+    initech = CompanyFactory(workspace=workspace, domain="initech.example", crm_external_id="acct-9")
+    ann = ContactFactory(workspace=workspace, email="ann@initech.example", crm_external_id="lead-1")
+    CompanyFactory(workspace=workspace, domain="globex.example")
+    ContactFactory(workspace=workspace)
+    client = session_client(contributor)
+
+    assert ids(client.get(url(workspace, "companies"), {"domain": "https://www.INITECH.example/"})) == [
+        initech.pk
+    ]
+    assert ids(client.get(url(workspace, "companies"), {"crm_external_id": "acct-9"})) == [initech.pk]
+    assert ids(client.get(url(workspace, "contacts"), {"email": "ANN@initech.example"})) == [ann.pk]
+    assert ids(client.get(url(workspace, "contacts"), {"crm_external_id": "lead-1"})) == [ann.pk]
+    assert ids(client.get(url(workspace, "companies"), {"domain": "nowhere.example"})) == []
+
+
+def test_a_company_is_created_or_updated_by_its_crm_id_and_the_same_call_again_changes_nothing(
+    workspace, contributor, session_client
+):
+    client = session_client(contributor)
+    path = url(workspace, "companies") + "by-external-id/acct-42/"
+
+    created = client.put(path, {"name": "Initech", "arr": "120000", "segment": "enterprise"})
+    events = AuditEvent.objects.count()
+    again = client.put(path, {"name": "Initech", "arr": "120000", "segment": "enterprise"})
+    updated = client.put(path, {"arr": "90000"})
+    nameless = client.put(url(workspace, "companies") + "by-external-id/acct-43/", {"arr": "1"})
+    mismatch = client.put(path, {"crm_external_id": "other"})
+
+    assert created.status_code == 201
+    assert (created.json()["crm_external_id"], created.json()["arr"]) == ("acct-42", "120000.00")
+    assert again.status_code == 200
+    assert again.json() == {**created.json(), "updated_at": ANY}
+    assert AuditEvent.objects.count() == events + 1  # the update below; the repeat wrote nothing
+    assert (updated.status_code, updated.json()["arr"], updated.json()["name"]) == (
+        200,
+        "90000.00",
+        "Initech",
+    )
+    assert nameless.status_code == 400
+    assert nameless.json()["errors"][0]["attr"] == "name"
+    assert (mismatch.status_code, mismatch.json()["errors"][0]["code"]) == (400, "mismatch")
+    assert Company.objects.filter(workspace=workspace).count() == 1
+
+
+def test_a_contact_is_created_or_updated_by_its_crm_id(workspace, contributor, session_client, initech):
+    client = session_client(contributor)
+    path = url(workspace, "contacts") + "by-external-id/lead-7/"
+
+    created = client.put(path, {"email": "Ann@initech.example", "name": "Ann"})
+    renamed = client.put(path, {"name": "Ann Smith"})
+    taken = client.post(
+        url(workspace, "contacts"), {"email": "bob@initech.example", "crm_external_id": "lead-7"}
+    )
+
+    assert created.status_code == 201
+    assert (created.json()["crm_external_id"], created.json()["company"]) == ("lead-7", initech.pk)
+    assert (renamed.status_code, renamed.json()["name"], renamed.json()["id"]) == (
+        200,
+        "Ann Smith",
+        created.json()["id"],
+    )
+    assert taken.status_code == 400
+    assert [(e["attr"], e["code"]) for e in taken.json()["errors"]] == [("crm_external_id", "unique")]
+    assert Contact.objects.filter(workspace=workspace).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_upserts_of_one_crm_id_make_one_company(workspace, member):
+    import threading
+
+    from django.db import connection
+
+    from feedback import services
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs two concurrent transactions; SQLite serialises every writer")
+    user = member(workspace, Role.CONTRIBUTOR).user
+    start = threading.Barrier(2)
+    outcomes = []
+
+    def upsert(name):
+        try:
+            start.wait(5)
+            outcomes.append(
+                services.company_upsert_by_external_id(
+                    workspace=workspace, actor=user, external_id="acct-1", data={"name": name}
+                )[1]
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=upsert, args=(n,)) for n in ("One", "Two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == [False, True]
+    assert Company.objects.filter(workspace=workspace, crm_external_id="acct-1").count() == 1
+
+
+# --- money in several currencies -------------------------------------------------------------
+
+
+def test_arr_in_another_currency_needs_its_rate(workspace, contributor, session_client):
+    client = session_client(contributor)
+
+    refused = client.post(url(workspace, "companies"), {"name": "Hexa", "arr": "1000", "arr_currency": "EUR"})
+    workspace.currency_rates = {"EUR": "1.08"}
+    workspace.save()
+    accepted = client.post(
+        url(workspace, "companies"), {"name": "Hexa", "arr": "1000", "arr_currency": "EUR"}
+    )
+    default = client.post(url(workspace, "companies"), {"name": "Plain", "arr": "10"})
+
+    assert refused.status_code == 400
+    assert [(e["attr"], e["code"]) for e in refused.json()["errors"]] == [
+        ("arr_currency", "currency_rate_missing")
+    ]
+    assert (accepted.status_code, accepted.json()["arr_currency"]) == (201, "EUR")
+    assert default.json()["arr_currency"] == "USD"
+
+
+def test_demand_and_top_features_add_arr_up_in_the_reporting_currency(
+    workspace, owner, contributor, session_client, feature
+):
+    from priority.recompute import run as recompute
+
+    client = session_client(owner)
+    assert (
+        client.patch(f"/api/v1/workspaces/{workspace.slug}/", {"currency_rates": {"EUR": "2"}}).status_code
+        == 200
+    )
+    euro = CompanyFactory(workspace=workspace, arr=Decimal(499_500), arr_currency="EUR", segment="smb")
+    dollar = CompanyFactory(workspace=workspace, arr=Decimal(1000), arr_currency="USD", segment="smb")
+    FeedbackLinkFactory(item=FeedbackItemFactory(workspace=workspace, company=euro), feature=feature)
+    FeedbackLinkFactory(item=FeedbackItemFactory(workspace=workspace, company=dollar), feature=feature)
+    recompute(workspace_id=workspace.pk)
+
+    top = client.get(url(workspace, "feedback") + "top-features/").json()[0]
+    feature.refresh_from_db()
+
+    assert (top["arr"], top["currency"]) == ("1000000.00", "USD")  # 499,500 € × 2 + $1,000
+    # smb weight 1 × (1 + log10(1 + 999,000/1000)) + 1 × (1 + log10(1 + 1)), nice-to-have 1 each
+    assert feature.score_customer_impact == pytest.approx(4.0 + 1.30103, rel=1e-4)
+    in_use = client.patch(f"/api/v1/workspaces/{workspace.slug}/", {"currency_rates": {}})
+    assert in_use.status_code == 400
+    assert [(e["attr"], e["code"]) for e in in_use.json()["errors"]] == [
+        ("currency_rates.EUR", "currency_rate_missing")
+    ]
+
+
+def test_a_new_rate_re_scores_the_workspace(
+    workspace, owner, session_client, feature, django_capture_on_commit_callbacks
+):
+    from roadmap.models import Feature, ScoreState
+
+    Feature.objects.filter(pk=feature.pk).update(score_state=ScoreState.CLEAN)
+
+    response = session_client(owner).patch(
+        f"/api/v1/workspaces/{workspace.slug}/",
+        {"reporting_currency": "EUR", "currency_rates": {"USD": "0.92"}},
+    )
+
+    assert response.status_code == 200
+    assert (response.json()["reporting_currency"], response.json()["currency_rates"]) == (
+        "EUR",
+        {"USD": "0.92"},
+    )
+    assert Feature.objects.get(pk=feature.pk).score_state == ScoreState.DIRTY

@@ -706,3 +706,22 @@ def test_three_hundred_votes_from_four_threads_during_recomputes_are_all_counted
     feature.refresh_from_db()
     assert feature.score_state == ScoreState.CLEAN
     assert feature.requesting_companies == 300
+
+
+@pytest.mark.django_db
+def test_a_history_point_bumps_updated_at_and_a_run_that_moves_nothing_does_not():
+    product = ProductFactory()
+    low = FeatureFactory(product=product, reach=10, impact=1, confidence_pct=100, effort=1)
+    high = FeatureFactory(product=product, reach=100, impact=1, confidence_pct=100, effort=1)
+    recompute_workspace(workspace_id=product.workspace_id, now=NOW)
+    stamps = dict(Feature.objects.values_list("pk", "updated_at"))
+
+    recompute_workspace(workspace_id=product.workspace_id, full=True, now=NOW + timedelta(days=1))
+    assert dict(Feature.objects.values_list("pk", "updated_at")) == stamps  # nothing moved
+
+    Feature.objects.filter(pk=low.pk).update(reach=1000, score_state=ScoreState.DIRTY)
+    later = NOW + timedelta(days=2)
+    recompute_workspace(workspace_id=product.workspace_id, now=later)
+
+    after = dict(Feature.objects.values_list("pk", "updated_at"))
+    assert after[low.pk] == later and after[high.pk] == later  # both changed rank

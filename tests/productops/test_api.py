@@ -620,3 +620,157 @@ def test_audit_events_filtered_with_a_far_offset_answer_not_a_500(workspace, own
     )
 
     assert response.status_code == 200
+
+
+# --- request ids and the one error body --------------------------------------------------------
+
+
+def test_a_sane_request_id_is_echoed_and_an_odd_one_replaced(workspace, owner, session_client):
+    client = session_client(owner)
+
+    given = client.get(url(workspace, "members"), HTTP_X_REQUEST_ID="trace-42.a_b")
+    odd = client.get(url(workspace, "members"), HTTP_X_REQUEST_ID="no spaces/or slashes")
+    missing = client.get(url(workspace, "nope"))
+
+    assert given["X-Request-ID"] == "trace-42.a_b"
+    assert odd["X-Request-ID"] != "no spaces/or slashes"
+    assert len(odd["X-Request-ID"]) == 36  # a UUID4
+    assert missing.status_code == 404
+    assert missing.json()["request_id"] == missing["X-Request-ID"]
+
+
+def test_every_error_body_carries_the_request_id(workspace, owner, session_client):
+    response = session_client(owner).patch(url(workspace), {"name": ""}, HTTP_X_REQUEST_ID="abc")
+
+    assert response.status_code == 400
+    assert response.json()["request_id"] == "abc"
+    assert response.json()["type"] == "validation_error"
+
+
+def test_an_unexpected_error_is_a_json_500_with_the_request_id_and_is_logged(
+    workspace, owner, session_client, monkeypatch, caplog
+):
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("api.platform.views.selectors.membership_list", broken)
+
+    response = session_client(owner).get(url(workspace, "members"), HTTP_X_REQUEST_ID="bug-1")
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "type": "server_error",
+        "errors": [
+            {
+                "code": "server_error",
+                "detail": "Something went wrong on our side. It has been logged; quote the request id.",
+                "attr": None,
+            }
+        ],
+        "request_id": "bug-1",
+    }
+    record = next(r for r in caplog.records if r.name == "productops.api")
+    assert "bug-1" in record.getMessage()
+    assert record.exc_info[0] is RuntimeError  # with its traceback
+
+
+# --- strict queries and text ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "attr", "code"),
+    [
+        ("members", "updated_afterx=2026-01-01", "updated_afterx", "unknown_parameter"),
+        ("members", "role=king", "role", "invalid_choice"),
+        ("members", "page=", "page", "invalid_page"),
+        ("members", "page=0", "page", "invalid_page"),
+        ("members", "page=1.5", "page", "invalid_page"),
+        ("members", "page_size=-1", "page_size", "invalid"),
+        ("tokens", "user=0.5", "user", "invalid"),
+        ("tokens", "user=1e90", "user", "invalid"),
+        ("audit-events", "cursor=", "cursor", "invalid_cursor"),
+        ("audit-events", "actor=-3", "actor", "min_value"),
+    ],
+)
+def test_an_unknown_parameter_or_a_bad_value_is_a_400_naming_it(
+    workspace, owner, session_client, path, query, attr, code
+):
+    response = session_client(owner).get(url(workspace, path) + "?" + query)
+
+    assert response.status_code == 400
+    assert [(e["attr"], e["code"]) for e in response.json()["errors"]] == [(attr, code)]
+
+
+def test_the_global_parameters_are_always_allowed(workspace, owner, session_client):
+    client = session_client(owner)
+
+    for query in ("page=1", "page_size=5", "ordering=created_at", "search=x", "format=json"):
+        assert client.get(url(workspace, "members") + "?" + query).status_code == 200, query
+    assert client.get(url(workspace) + "?format=json").status_code == 200
+    # A detail read takes no filters.
+    assert client.get(url(workspace) + "?role=owner").status_code == 400
+
+
+# --- ETags and rate limits ------------------------------------------------------------------------
+
+
+def test_a_read_has_a_weak_etag_and_answers_304_while_it_is_current(workspace, owner, session_client):
+    client = session_client(owner)
+
+    first = client.get(url(workspace))
+    etag = first["ETag"]
+    same = client.get(url(workspace), HTTP_IF_NONE_MATCH=etag)
+    strong_form = client.get(url(workspace), HTTP_IF_NONE_MATCH=etag.removeprefix("W/"))
+    client.patch(url(workspace), {"name": "Renamed"})
+    changed = client.get(url(workspace), HTTP_IF_NONE_MATCH=etag)
+
+    assert etag.startswith('W/"')
+    assert (same.status_code, same.content, same["ETag"]) == (304, b"", etag)
+    assert strong_form.status_code == 304
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+
+
+@override_settings(
+    REST_FRAMEWORK={
+        **__import__("django.conf", fromlist=["settings"]).settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"user": "3/minute", "anon": "3/minute", "inbound_webhook": "3/minute"},
+    }
+)
+def test_answers_carry_rate_limit_headers_and_a_429_says_when_to_retry(workspace, owner, session_client):
+    client = session_client(owner)
+
+    answers = [client.get(url(workspace, "members")) for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a["RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert {a["RateLimit-Limit"] for a in answers} == {"3"}
+    assert 0 < int(answers[0]["RateLimit-Reset"]) <= 60
+    assert 0 < int(answers[3]["Retry-After"]) <= 60
+    assert answers[3].json()["errors"][0]["code"] == "throttled"
+
+
+# --- operators ------------------------------------------------------------------------------
+
+
+def test_create_workspace_makes_the_owner_and_prints_the_url(capsys, settings):
+    from django.core.management import call_command
+
+    settings.PUBLIC_BASE_URL = "https://po.example"
+    owner = UserFactory(email="ann@example.com")
+
+    call_command("create_workspace", "Acme Labs", "--owner", "ANN@example.com")
+
+    workspace = Workspace.objects.get(name="Acme Labs")
+    assert Membership.objects.get(workspace=workspace).user == owner
+    assert Membership.objects.get(workspace=workspace).role == Role.OWNER
+    assert capsys.readouterr().out.strip().endswith(f"https://po.example/w/{workspace.slug}/")
+
+
+def test_create_workspace_refuses_an_unknown_owner_and_writes_nothing():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=r"No user with the e-mail nobody@example\.com"):
+        call_command("create_workspace", "Ghost", "--owner", "nobody@example.com")
+    assert not Workspace.objects.filter(name="Ghost").exists()

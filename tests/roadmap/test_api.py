@@ -1362,3 +1362,85 @@ def test_a_monthly_roadmap_ending_in_december_9999_is_clamped_not_a_500(
 
     assert response.status_code == 200
     assert [m["month"] for m in response.json()["months"]] == ["2100-12-01"]
+
+
+# --- uniqueness and ranges answer with their field, never a constraint's name -------------------
+
+
+@pytest.mark.parametrize(
+    ("resource", "first", "second", "attr", "code"),
+    [
+        ("products", {"name": "Web"}, {"name": "WEB"}, "name", "unique"),
+        ("teams", {"name": "Core"}, {"name": "core"}, "name", "unique"),
+        (
+            "scorecard-criteria",
+            {"key": "fit", "name": "Fit", "weight": "1"},
+            {"key": "fit", "name": "Fit again", "weight": "1"},
+            "key",
+            "unique",
+        ),
+    ],
+)
+def test_a_taken_name_is_a_field_error_with_a_stable_code(
+    workspace, pm, session_client, resource, first, second, attr, code
+):
+    client = session_client(pm)
+
+    assert client.post(url(workspace, resource), first).status_code == 201
+    response = client.post(url(workspace, resource), second)
+
+    assert response.status_code == 400
+    assert [(e["attr"], e["code"]) for e in response.json()["errors"]] == [(attr, code)]
+    assert "Constraint" not in response.json()["errors"][0]["detail"]
+
+
+def test_a_taken_period_and_a_zero_half_life_are_field_errors(workspace, pm, session_client):
+    client = session_client(pm)
+    team = TeamFactory(workspace=workspace)
+    path = url(workspace, "team-capacities")
+
+    assert client.post(path, {"team": team.pk, "period": "2027-Q1", "capacity": "5"}).status_code == 201
+    again = client.post(path, {"team": team.pk, "period": "2027-Q1", "capacity": "5"})
+    zero = client.patch(url(workspace, "roadmap-settings"), {"recency_half_life_days": 0})
+    huge = client.patch(url(workspace, "roadmap-settings"), {"recency_half_life_days": 10**12})
+
+    assert [(e["attr"], e["code"]) for e in again.json()["errors"]] == [("period", "unique")]
+    assert [(e["attr"], e["code"]) for e in zero.json()["errors"]] == [
+        ("recency_half_life_days", "min_value")
+    ]
+    assert [(e["attr"], e["code"]) for e in huge.json()["errors"]] == [
+        ("recency_half_life_days", "max_value")
+    ]
+
+
+# --- incremental sync ------------------------------------------------------------------------------
+
+
+def test_features_sync_by_update_time_and_deletions_are_tombstones(workspace, pm, session_client, product):
+    from django.utils import timezone
+
+    old = FeatureFactory(product=product, title="Old")
+    cut = timezone.now()
+    client = session_client(pm)
+    client.patch(url(workspace, "features", old.pk), {"title": "Old, renamed"})
+    doomed = FeatureFactory(product=product, title="Doomed")
+    client.delete(url(workspace, "features", doomed.pk))
+
+    changed = client.get(url(workspace, "features"), {"updated_after": cut.isoformat()})
+    gone = client.get(url(workspace, "features") + "deleted/", {"since": cut.isoformat()})
+
+    assert ids(changed) == [old.pk]
+    assert [(row["id"], bool(row["deleted_at"])) for row in gone.json()["results"]] == [(doomed.pk, True)]
+
+
+def test_a_teams_capacities_are_tombstoned_with_the_team(workspace, pm, session_client):
+    team = TeamFactory(workspace=workspace)
+    capacity = TeamCapacityFactory(team=team)
+    client = session_client(pm)
+
+    assert client.delete(url(workspace, "teams", team.pk)).status_code == 204
+
+    assert [r["id"] for r in client.get(url(workspace, "teams") + "deleted/").json()["results"]] == [team.pk]
+    assert [
+        r["id"] for r in client.get(url(workspace, "team-capacities") + "deleted/").json()["results"]
+    ] == [capacity.pk]

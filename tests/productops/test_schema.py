@@ -1,0 +1,123 @@
+"""The OpenAPI schema tells the whole truth: every operation's errors in the one error body,
+strict request bodies, a tag and a summary per operation, nothing an enum cannot hold."""
+
+from __future__ import annotations
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+METHODS = ("get", "post", "put", "patch", "delete")
+ERROR = {"$ref": "#/components/schemas/Error"}
+# Operations that can refuse a change in the current state (their service raises Conflict).
+CONFLICTS = {
+    ("patch", "/api/v1/workspaces/{workspace_slug}/members/{id}/"),
+    ("delete", "/api/v1/workspaces/{workspace_slug}/members/{id}/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/invitations/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/invitations/{id}/revoke/"),
+    ("post", "/api/v1/invitations/accept/"),
+    ("delete", "/api/v1/workspaces/{workspace_slug}/products/{id}/"),
+    ("delete", "/api/v1/workspaces/{workspace_slug}/features/{id}/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/features/{id}/status/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/features/{id}/merge/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/feedback/{id}/state/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/feedback/bulk-state/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/feedback/{id}/merge/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/feedback/{id}/links/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/votes/"),
+}
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def _operations(schema):
+    for path, item in schema["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def test_every_operation_declares_its_errors_with_the_one_error_body(schema):
+    operations = list(_operations(schema))
+    assert len(operations) > 120
+    for path, method, operation in operations:
+        responses = operation["responses"]
+        where = f"{method.upper()} {path}"
+        for status in ("400", "401", "429", "500"):
+            assert responses[status]["content"]["application/json"]["schema"] == ERROR, where
+        assert "Retry-After" in responses["429"]["headers"], where
+        anonymous = path == "/api/v1/inbound/{public_id}/" or (method, path) == ("get", "/api/v1/workspaces/")
+        assert ("403" in responses) is not anonymous, where
+        assert ("404" in responses) is ("{" in path), where
+        assert ("409" in responses) is ((method, path) in CONFLICTS), where
+        if "requestBody" in operation:
+            assert "415" in responses, where
+        if method == "get":
+            assert "304" in responses, where
+            assert any(p["name"] == "If-None-Match" for p in operation["parameters"]), where
+
+
+def test_the_error_body_is_one_component(schema):
+    error = schema["components"]["schemas"]["Error"]
+    assert error["required"] == ["errors", "request_id", "type"]
+    assert error["properties"]["errors"]["items"] == {"$ref": "#/components/schemas/ErrorItem"}
+    item = schema["components"]["schemas"]["ErrorItem"]
+    assert item["properties"]["attr"]["nullable"] is True
+
+
+def test_every_operation_has_one_tag_and_a_summary(schema):
+    tags = set()
+    for path, method, operation in _operations(schema):
+        assert len(operation["tags"]) == 1, f"{method} {path}"
+        assert operation.get("summary"), f"{method} {path}"
+        tags.add(operation["tags"][0])
+    assert {"features", "feedback", "companies", "contacts", "votes", "feedback-links", "members"} <= tags
+    assert "workspaces" in tags
+
+
+def test_request_bodies_refuse_unknown_fields(schema):
+    components = schema["components"]["schemas"]
+    strict = [
+        name for name, component in components.items() if component.get("additionalProperties") is False
+    ]
+    for name in (
+        "FeatureInputRequest",
+        "PatchedFeatureInputRequest",
+        "CompanyInputRequest",
+        "VoteInputRequest",
+    ):
+        assert name in strict
+
+
+def test_unset_enums_and_uris_are_null_not_blank(schema):
+    components = schema["components"]["schemas"]
+    assert "BlankEnum" not in components
+    assert components["FeatureOutput"]["properties"]["horizon"]["nullable"] is True
+    assert components["CompanyOutput"]["properties"]["segment"]["nullable"] is True
+    assert components["FeedbackItemOutput"]["properties"]["source_url"] == {
+        "type": "string",
+        "format": "uri",
+        "nullable": True,
+        "readOnly": True,
+    }
+
+
+def test_decimals_are_strings_with_a_decimal_format(schema):
+    components = schema["components"]["schemas"]
+    for component, field in (
+        ("CompanyOutput", "arr"),
+        ("FeatureOutput", "effort"),
+        ("ScorecardCriterionOutput", "weight"),
+        ("KeyResultOutput", "current"),
+    ):
+        prop = components[component]["properties"][field]
+        assert (prop["type"], prop["format"]) == ("string", "decimal"), (component, field)
+
+
+def test_the_inbound_email_endpoint_takes_a_raw_message(schema):
+    body = schema["paths"]["/api/v1/workspaces/{workspace_slug}/feedback/inbound-email/"]["post"][
+        "requestBody"
+    ]
+    assert body["content"]["message/rfc822"]["schema"] == {"type": "string", "format": "binary"}
