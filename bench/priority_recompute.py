@@ -89,20 +89,22 @@ def generate(features: int, companies: int, links: int) -> int:
             cursor.execute(
                 """
                 INSERT INTO feedback_feedbackitem (workspace_id, text, company_id, source, source_ref,
-                    source_url, kind, importance, tags, state, received_at, created_at)
+                    source_url, kind, importance, tags, state, received_at, match_text,
+                    duplicates_checked_at, created_at, updated_at)
                 SELECT %s, 'Request ' || g,
                        (SELECT MIN(id) FROM feedback_company WHERE workspace_id = %s) + (g * 7919) %% %s,
                        'api', '', '', 'request', 'important', '[]', 'linked',
-                       now() - make_interval(days => (g %% 400)), now()
+                       now() - make_interval(days => (g %% 400)), 'request ' || g, now(), now(), now()
                 FROM generate_series(1, %s) g
                 """,
                 [ws, ws, companies, items],
             )
             cursor.execute(
                 """
-                INSERT INTO feedback_feedbacklink (workspace_id, item_id, feature_id, importance, created_at)
+                INSERT INTO feedback_feedbacklink (workspace_id, item_id, feature_id, importance,
+                    created_at, updated_at)
                 SELECT %s, i.id, f.first_id + ((i.id * 4 + k) %% %s),
-                       (ARRAY['nice_to_have', 'important', 'critical'])[1 + (i.id + k) %% 3], now()
+                       (ARRAY['nice_to_have', 'important', 'critical'])[1 + (i.id + k) %% 3], now(), now()
                 FROM feedback_feedbackitem i
                 CROSS JOIN generate_series(0, 3) k
                 CROSS JOIN (SELECT MIN(id) AS first_id FROM roadmap_feature WHERE workspace_id = %s) f

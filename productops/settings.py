@@ -277,6 +277,7 @@ REST_FRAMEWORK = {
         "inbound_webhook": os.environ.get("API_THROTTLE_INBOUND_WEBHOOK", "600/minute"),
     },
     "EXCEPTION_HANDLER": "productops.api.exceptions.exception_handler",
+    "DEFAULT_METADATA_CLASS": "productops.api.metadata.SafeMetadata",
     "DEFAULT_SCHEMA_CLASS": "productops.api.schema.AutoSchema",
     "DEFAULT_VERSIONING_CLASS": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

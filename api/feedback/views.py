@@ -19,6 +19,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api import examples
 from api.feedback.filters import (
     CompanyFilter,
     ContactFilter,
@@ -112,7 +113,11 @@ class CompanyViewSet(_FeedbackViewSet):
     def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
         return selectors.company_list(workspace=workspace)
 
-    @extend_schema(request=CompanyInput, responses={201: CompanyOutput})
+    @extend_schema(
+        request=CompanyInput,
+        responses={201: CompanyOutput},
+        examples=[examples.COMPANY_REQUEST, examples.COMPANY_RESPONSE],
+    )
     def create(self, request: Request, workspace_slug: str) -> Response:
         company = services.company_create(
             workspace=self.workspace, actor=request.user, data=self.validated(CompanyInput)
@@ -170,7 +175,11 @@ class ContactViewSet(_FeedbackViewSet):
     def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
         return selectors.contact_list(workspace=workspace)
 
-    @extend_schema(request=ContactInput, responses={201: ContactOutput})
+    @extend_schema(
+        request=ContactInput,
+        responses={201: ContactOutput},
+        examples=[examples.CONTACT_REQUEST, examples.CONTACT_RESPONSE],
+    )
     def create(self, request: Request, workspace_slug: str) -> Response:
         contact = services.contact_create(
             workspace=self.workspace, actor=request.user, data=self.validated(ContactInput)
@@ -247,6 +256,7 @@ class FeedbackItemViewSet(_FeedbackViewSet):
     @extend_schema(
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         request=FeedbackItemCreateInput,
+        examples=[examples.FEEDBACK_REQUEST, examples.FEEDBACK_RESPONSE],
         responses={
             201: FeedbackItemOutput,
             200: OpenApiResponse(FeedbackItemOutput, description="Already stored (same source_ref)."),
@@ -462,6 +472,7 @@ class VoteViewSet(_FeedbackViewSet):
 
     @extend_schema(
         request=VoteInput,
+        examples=[examples.VOTE_REQUEST, examples.VOTE_RESPONSE],
         responses={
             201: VoteOutput,
             200: OpenApiResponse(VoteOutput, description="The vote already existed."),

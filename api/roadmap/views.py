@@ -21,6 +21,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api import examples
 from api.roadmap.filters import (
     FEATURE_ORDERING_FIELDS,
     CompetitorFilter,
@@ -103,7 +104,11 @@ class ProductViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
         return selectors.product_list(workspace=workspace)
 
-    @extend_schema(request=ProductInput, responses={201: ProductOutput})
+    @extend_schema(
+        request=ProductInput,
+        responses={201: ProductOutput},
+        examples=[examples.PRODUCT_REQUEST, examples.PRODUCT_RESPONSE],
+    )
     def create(self, request: Request, workspace_slug: str) -> Response:
         product = services.product_create(
             workspace=self.workspace, actor=request.user, data=self.validated(ProductInput)
@@ -382,7 +387,11 @@ class FeatureViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
         return selectors.feature_list(workspace=workspace)
 
-    @extend_schema(request=FeatureInput, responses={201: FeatureOutput})
+    @extend_schema(
+        request=FeatureInput,
+        responses={201: FeatureOutput},
+        examples=[examples.FEATURE_REQUEST, examples.FEATURE_RESPONSE],
+    )
     def create(self, request: Request, workspace_slug: str) -> Response:
         feature = services.feature_create(
             workspace=self.workspace, actor=request.user, data=self.validated(FeatureInput)

@@ -4,6 +4,7 @@ invitation acceptance page. They check shape; the services check the rules."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
@@ -69,3 +70,38 @@ class SignUpForm(forms.Form):
         ):
             self.add_error("password2", "The two passwords differ.")
         return cleaned
+
+
+class WorkspaceSettingsForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    reporting_currency = forms.RegexField(
+        regex=r"^[A-Za-z]{3}$",
+        max_length=3,
+        label="Reporting currency",
+        help_text="ISO 4217, e.g. USD: ARR is added up in it (demand weights, top features).",
+        error_messages={"invalid": "An ISO 4217 code such as USD."},
+    )
+
+
+class CurrencyRateForm(forms.Form):
+    """One rate: one unit of ``code`` is worth ``rate`` of the reporting currency."""
+
+    code = forms.RegexField(
+        regex=r"^[A-Za-z]{3}$",
+        max_length=3,
+        required=False,
+        label="Currency",
+        error_messages={"invalid": "An ISO 4217 code such as EUR."},
+    )
+    rate = forms.DecimalField(
+        required=False, min_value=Decimal("0.0000000001"), max_digits=20, decimal_places=10, label="Rate"
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("code")) != bool(cleaned.get("rate")):
+            raise forms.ValidationError("Give both the currency and its rate, or neither.")
+        return cleaned
+
+
+CurrencyRateFormSet = forms.formset_factory(CurrencyRateForm, extra=2, max_num=50, validate_max=True)

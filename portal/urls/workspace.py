@@ -1,10 +1,11 @@
-"""Workspace settings pages: members and invitations, API tokens."""
+"""Workspace settings pages: the workspace itself, members and invitations, API tokens."""
 
 from django.urls import path
 
-from portal.views import members, tokens
+from portal.views import members, tokens, workspace
 
 urlpatterns = [
+    path("settings/workspace/", workspace.workspace_settings, name="workspace-settings"),
     path("settings/members/", members.members, name="members"),
     path("settings/members/invite/", members.invitation_create, name="invitation-create"),
     path("settings/members/<int:membership_id>/role/", members.member_role, name="member-role"),

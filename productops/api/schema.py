@@ -24,7 +24,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_serializer
 from rest_framework import permissions, serializers
 
-from productops.api import fields  # noqa: F401 (registers the nullable-field schema extensions)
+from productops.api import fields  # also registers the nullable-field schema extensions
 
 
 @extend_schema_serializer(component_name="ErrorItem")

@@ -508,3 +508,66 @@ def test_settings_pages_need_sign_in(workspace):
     response = Client().get(tokens_url(workspace))
     assert response.status_code == 302
     assert response["Location"] == f"/accounts/login/?next={tokens_url(workspace)}"
+
+
+# --- the workspace: name, reporting currency, rates -------------------------------------------
+
+
+def _rates(*rows, extra=2):
+    data = {"rates-TOTAL_FORMS": str(len(rows) + extra), "rates-INITIAL_FORMS": str(len(rows))}
+    for i, (code, rate) in enumerate(rows):
+        data[f"rates-{i}-code"], data[f"rates-{i}-rate"] = code, rate
+    return data
+
+
+def test_an_admin_renames_the_workspace_and_sets_its_currencies(portal_client, workspace):
+    client, _ = portal_client(workspace, Role.ADMIN)
+    page = client.get("/w/acme/settings/workspace/")
+
+    saved = client.post(
+        "/w/acme/settings/workspace/",
+        {"name": "Acme Inc", "reporting_currency": "eur", **_rates(("usd", "0.92"))},
+    )
+
+    assert page.status_code == 200
+    assert 'name="reporting_currency"' in page.content.decode()
+    assert saved.status_code == 302
+    workspace.refresh_from_db()
+    assert (workspace.name, workspace.reporting_currency, workspace.currency_rates) == (
+        "Acme Inc",
+        "EUR",
+        {"USD": "0.92"},
+    )
+    assert AuditEvent.objects.filter(target_type="productops.workspace", action="updated").count() == 1
+
+
+def test_a_rate_a_company_needs_cannot_go_and_nothing_is_written(portal_client, workspace):
+    from tests.feedback.factories import CompanyFactory
+
+    client, _ = portal_client(workspace, Role.ADMIN)
+    workspace.currency_rates = {"EUR": "1.08"}
+    workspace.save()
+    CompanyFactory(workspace=workspace, arr_currency="EUR")
+
+    response = client.post(
+        "/w/acme/settings/workspace/", {"name": "Renamed", "reporting_currency": "USD", **_rates()}
+    )
+    half_row = client.post(
+        "/w/acme/settings/workspace/", {"name": "Renamed", "reporting_currency": "USD", **_rates(("GBP", ""))}
+    )
+
+    assert response.status_code == 400
+    assert "Companies have ARR in EUR" in response.content.decode()
+    assert half_row.status_code == 400
+    assert "Give both the currency and its rate, or neither." in half_row.content.decode()
+    workspace.refresh_from_db()
+    assert (workspace.name, workspace.currency_rates) == ("Acme", {"EUR": "1.08"})
+
+
+def test_only_admins_reach_the_workspace_settings(portal_client, workspace):
+    client, _ = portal_client(workspace, Role.PRODUCT_MANAGER)
+
+    assert client.get("/w/acme/settings/workspace/").status_code == 403
+    assert client.post("/w/acme/settings/workspace/", {"name": "Hijacked"}).status_code == 403
+    workspace.refresh_from_db()
+    assert workspace.name == "Acme"

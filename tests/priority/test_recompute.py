@@ -724,4 +724,5 @@ def test_a_history_point_bumps_updated_at_and_a_run_that_moves_nothing_does_not(
     recompute_workspace(workspace_id=product.workspace_id, now=later)
 
     after = dict(Feature.objects.values_list("pk", "updated_at"))
-    assert after[low.pk] == later and after[high.pk] == later  # both changed rank
+    assert after[low.pk] == later  # both changed rank
+    assert after[high.pk] == later

@@ -774,3 +774,12 @@ def test_create_workspace_refuses_an_unknown_owner_and_writes_nothing():
     with pytest.raises(CommandError, match=r"No user with the e-mail nobody@example\.com"):
         call_command("create_workspace", "Ghost", "--owner", "nobody@example.com")
     assert not Workspace.objects.filter(name="Ghost").exists()
+
+
+def test_a_method_a_route_lacks_is_a_405_even_with_odd_query_parameters(workspace, owner, session_client):
+    client = session_client(owner)
+
+    assert client.delete("/api/v1/workspaces/?page=0&bogus=1").status_code == 405
+    assert client.post(url(workspace, "audit-events") + "?cursor=").status_code == 405
+    options = client.options(f"/api/v1/workspaces/{workspace.slug}/companies/by-external-id/x/")
+    assert options.status_code == 200

@@ -121,3 +121,54 @@ def test_the_inbound_email_endpoint_takes_a_raw_message(schema):
         "requestBody"
     ]
     assert body["content"]["message/rfc822"]["schema"] == {"type": "string", "format": "binary"}
+
+
+def _json_schema(node):
+    """OpenAPI 3.0's ``nullable`` spelled as JSON Schema, so a validator can read it."""
+    if isinstance(node, list):
+        return [_json_schema(child) for child in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _json_schema(value) for key, value in node.items()}
+    if node.pop("nullable", False):
+        if "enum" in node:
+            node["enum"] = [*node["enum"], None]
+        if isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+        else:
+            node = {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+def _examples(schema):
+    """(operation, where, example name, value, body schema) of every example in the schema."""
+    for path, method, operation in _operations(schema):
+        label = f"{method.upper()} {path}"
+        bodies = [("request", operation.get("requestBody", {}).get("content", {}))]
+        bodies += [
+            (f"response {code}", response.get("content", {}))
+            for code, response in operation["responses"].items()
+        ]
+        for where, content in bodies:
+            media = content.get("application/json", {})
+            for name, example in media.get("examples", {}).items():
+                yield label, where, name, example["value"], media["schema"]
+
+
+def test_every_example_is_a_valid_body_of_its_operation(schema):
+    import jsonschema
+
+    components = _json_schema(schema["components"])
+    found = list(_examples(schema))
+    problems = []
+    for label, where, name, value, body_schema in found:
+        validator = jsonschema.Draft7Validator({**_json_schema(body_schema), "components": components})
+        problems += [f"{label} {where} {name}: {error.message}" for error in validator.iter_errors(value)]
+        if where.startswith("response") and "$ref" in body_schema:
+            component = schema["components"]["schemas"][body_schema["$ref"].rsplit("/", 1)[1]]
+            if set(value) != set(component["properties"]):
+                problems.append(f"{label} {where} {name}: keys differ from {body_schema['$ref']}")
+    # Product, feature, company, contact, feedback and vote: a request and a 201 each, and
+    # the 200 of feedback and votes already stored.
+    assert len({(label, where) for label, where, *_ in found}) == 14
+    assert problems == []
