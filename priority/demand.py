@@ -197,7 +197,9 @@ def demand_signals_for_feature(*, feature_id: int, arr_rates: Mapping[str, float
 
 
 def company_labels(*, company_keys: list[str]) -> dict[str, dict]:
-    """Display data for company keys from :func:`demand_signals_for_feature`."""
+    """Display data for company keys from :func:`demand_signals_for_feature`: the company
+    (id, name, segment or None, ARR as a decimal string and its currency), else the contact
+    or "Anonymous feedback" without an id, segment or currency."""
     company_ids = [int(k[1:]) for k in company_keys if k.startswith("c")]
     contact_ids = [int(k[1:]) for k in company_keys if k.startswith("p")]
     labels: dict[str, dict] = {}
@@ -205,7 +207,7 @@ def company_labels(*, company_keys: list[str]) -> dict[str, dict]:
         labels[f"c{company.pk}"] = {
             "company_id": company.pk,
             "name": company.name,
-            "segment": company.segment,
+            "segment": company.segment or None,
             "arr": str(company.arr),
             "arr_currency": company.arr_currency,
         }
@@ -213,8 +215,8 @@ def company_labels(*, company_keys: list[str]) -> dict[str, dict]:
         labels[f"p{contact.pk}"] = {
             "company_id": None,
             "name": str(contact),
-            "segment": "",
-            "arr": "0",
+            "segment": None,
+            "arr": "0.00",
             "arr_currency": None,
         }
     for key in company_keys:
@@ -223,8 +225,8 @@ def company_labels(*, company_keys: list[str]) -> dict[str, dict]:
             {
                 "company_id": None,
                 "name": "Anonymous feedback",
-                "segment": "",
-                "arr": "0",
+                "segment": None,
+                "arr": "0.00",
                 "arr_currency": None,
             },
         )

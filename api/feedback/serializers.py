@@ -231,8 +231,14 @@ class _ObjectListField(serializers.ListField):
         return data
 
 
+# Each object is documented as a single create's body, so a generated client has the type.
+@extend_schema_field(FeedbackItemCreateInput(many=True))
+class _FeedbackItemsField(_ObjectListField):
+    pass
+
+
 class FeedbackBulkInput(StrictSerializer):
-    items = _ObjectListField(
+    items = _FeedbackItemsField(
         allow_empty=False,
         max_length=MAX_BULK_ITEMS,
         help_text=f"Up to {MAX_BULK_ITEMS} objects with the fields of a single create.",

@@ -58,6 +58,7 @@ from feedback import selectors, services
 from productops.api.base import TombstonesMixin, WorkspaceResourceViewSet, WorkspaceScopedAPIView
 from productops.api.filters import StableOrderingFilter
 from productops.api.redirects import MERGED_REDIRECT_RESPONSE, merged_redirect
+from productops.api.schema import ErrorOutput
 from productops.idempotency import HEADER as IDEMPOTENCY_HEADER
 from productops.idempotency import IdempotencyKeyReused, run_idempotent
 from productops.models import Role, Workspace
@@ -70,8 +71,9 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     "first response without writing anything; the same key with a different body is a 422.",
 )
 IDEMPOTENCY_REUSED_RESPONSE = OpenApiResponse(
+    ErrorOutput,
     description=f"The {IDEMPOTENCY_HEADER} was used before with a different body "
-    f"(code ``{IdempotencyKeyReused.default_code}``)."
+    f"(code ``{IdempotencyKeyReused.default_code}``).",
 )
 NUMERIC_ID = "[0-9]+"
 CRM_EXTERNAL_ID = OpenApiParameter(

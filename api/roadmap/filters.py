@@ -151,6 +151,10 @@ def filterset_parameters(filterset_class: type[django_filters.FilterSet]) -> lis
             kind = OpenApiTypes.BOOL
         elif isinstance(filter_, django_filters.NumberFilter):
             kind = OpenApiTypes.INT
+        elif isinstance(filter_, django_filters.IsoDateTimeFilter):
+            kind = OpenApiTypes.DATETIME
+        elif isinstance(filter_, django_filters.DateFilter):
+            kind = OpenApiTypes.DATE
         else:
             kind = OpenApiTypes.STR
         if isinstance(filter_, django_filters.MultipleChoiceFilter):

@@ -17,6 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.platform.serializers import UserSummary
+from feedback.models import Segment
 from productops.api.base import StrictSerializer
 from productops.api.fields import BlankAsNullChoiceField, ModelOutput
 from productops.models import User, Workspace
@@ -444,12 +445,34 @@ class CriterionValuesOutput(serializers.Serializer):
     )
 
 
+class RequestingCompanyOutput(serializers.Serializer):
+    """Who a customer-impact term is: a company, else a contact or anonymous feedback."""
+
+    company_id = serializers.IntegerField(allow_null=True, help_text="Null for a contact or anonymous.")
+    name = serializers.CharField()
+    segment = BlankAsNullChoiceField(choices=Segment.choices, allow_null=True)
+    arr = serializers.DecimalField(max_digits=14, decimal_places=2)
+    arr_currency = serializers.CharField(allow_null=True)
+
+
 class ScoreTermOutput(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
     value = serializers.FloatField(allow_null=True)
     role = serializers.ChoiceField(choices=["multiplier", "divisor", "addend"])
     contribution = serializers.FloatField(allow_null=True, help_text="Share of the total, additive models.")
+    company = RequestingCompanyOutput(
+        required=False,
+        allow_null=True,
+        help_text="Customer impact only: who the term is; null for the summed rest.",
+    )
+    weight = serializers.FloatField(required=False, help_text="Scorecard only: the criterion's weight.")
+    source = serializers.ChoiceField(
+        choices=ScorecardCriterion.Source.choices, required=False, help_text="Scorecard only."
+    )
+    is_set = serializers.BooleanField(
+        required=False, help_text="Scorecard only: false for a manual criterion without a value."
+    )
 
 
 class ScoreModelBreakdownOutput(serializers.Serializer):

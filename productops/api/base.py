@@ -254,7 +254,9 @@ class TombstoneOutput(serializers.Serializer):
 
 
 class TombstonePagination(CursorPagination):
-    ordering = ("created_at", "id")
+    # The audit log is append-only, so id order is the order of deletion; an integer
+    # position is also what the strict cursor accepts (a timestamp is not).
+    ordering = "id"
     page_size = 200
 
 

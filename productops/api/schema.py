@@ -27,16 +27,30 @@ from rest_framework import permissions, serializers
 from productops.api import fields  # also registers the nullable-field schema extensions
 
 
+@extend_schema_serializer(component_name="ErrorDependant")
+class ErrorDependantOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+
+
 @extend_schema_serializer(component_name="ErrorItem")
 class ErrorItemOutput(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, for programs: e.g. required, unique, out_of_range.")
     detail = serializers.CharField(help_text="For people.")
     attr = serializers.CharField(allow_null=True, help_text="The field or parameter at fault, or null.")
+    # The keys some errors add (see ``DomainError.extra`` in the services), declared so a
+    # generated client reads them as fields.
+    merged_into = serializers.IntegerField(
+        required=False, help_text="Code feature_merged: the id of the feature to use instead."
+    )
+    dependants = ErrorDependantOutput(
+        many=True, required=False, help_text="Code has_dependants: the features that depend on it."
+    )
 
 
 @extend_schema_serializer(component_name="Error")
 class ErrorOutput(serializers.Serializer):
-    """The one error body of the API. Some errors add keys to their item (e.g. ``merged_into``)."""
+    """The one error body of the API."""
 
     type = serializers.ChoiceField(choices=["validation_error", "client_error", "server_error"])
     errors = ErrorItemOutput(many=True)

@@ -18,26 +18,38 @@ How it is organised:
   invitee, and the owner's read+write token), then :class:`Walk` makes every call and
   collects every problem instead of stopping at the first, so one run reports them all.
   It runs inside a transaction that is rolled back afterwards.
-- The tests: the generator skipped nothing; every call answered and parsed; no response
-  carried fields the schema does not declare; every generated operation was called (but
-  the commented ``SKIPPED_OPERATIONS``).
+  Besides the life cycles it checks a few error answers (400, 401, 404, 409, 422) parse
+  into the documented error model, and that id filters typed ``float`` by the schema
+  work when sent as the generated signature types them.
+- The tests: the generator skipped nothing (``test_generator_skips_nothing``); every
+  call answered as expected and parsed (``test_every_call_answers_and_parses``); parsed
+  models hold no undocumented fields and no value of another type than its field's
+  (``test_parsed_models_match_the_schema``: the generated ``from_dict`` does not check
+  scalars, and falls back to the raw value when an enum-or-null does not parse); every
+  generated operation was called, but the commented ``SKIPPED_OPERATIONS``
+  (``test_every_generated_operation_is_exercised``, which prints the calls made).
 
 Run: ``.venv/bin/python -m pytest -m contract tests/contract/test_generated_client.py``.
 """
 
 from __future__ import annotations
 
+import datetime as datetime_module
 import hashlib
 import hmac
 import importlib
+import inspect
 import io
 import json
+import logging
 import pkgutil
 import re
 import subprocess
 import sys
 import time
 import traceback
+import types
+import typing
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -51,8 +63,8 @@ import attrs
 import httpx
 import pytest
 from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
 from django.test import Client as DjangoClient
 from django.utils.crypto import get_random_string
@@ -62,7 +74,9 @@ from priority import services as priority_services
 from productops import services as core_services
 from productops.models import Invitation, Role, User
 
-pytestmark = pytest.mark.contract
+# `django_db` so that pytest-django sets the test database up (it creates only the
+# databases the collected tests ask for); the tests themselves only read the report.
+pytestmark = [pytest.mark.contract, pytest.mark.django_db]
 
 BASE_URL = "http://testserver"  # ALLOWED_HOSTS of the test settings
 PACKAGE = "productops_api_client"
@@ -172,6 +186,9 @@ class Generated:
     output: str
     seconds: float
 
+    def __repr__(self) -> str:  # pytest shows fixture values in failures
+        return f"Generated({len(self.operations)} operations, {len(self.warnings)} warnings)"
+
 
 def _discover_operations(package: ModuleType) -> dict[str, ModuleType]:
     api = importlib.import_module(f"{package.__name__}.api")
@@ -242,7 +259,8 @@ def generated(tmp_path_factory, django_db_setup, django_db_blocker) -> Iterator[
 @dataclass
 class Problem:
     operation: str
-    kind: str  # parse | status | undocumented_status | wrong_model | undocumented_field | crash | missing
+    # parse | status | undocumented_status | wrong_model | undocumented_field | wrong_type | crash | missing
+    kind: str
     detail: str
     body: str = ""
 
@@ -261,6 +279,7 @@ class Result:
     status: int | None
     parsed: Any
     json: Any
+    text: str = ""
 
     def __getitem__(self, key: str) -> Any:
         return self.json[key]
@@ -271,6 +290,9 @@ class WalkReport:
     calls: Counter = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+
+    def __repr__(self) -> str:  # pytest shows fixture values in failures
+        return f"WalkReport({sum(self.calls.values())} calls, {len(self.problems)} problems)"
 
     def of_kind(self, *kinds: str, exclude: bool = False) -> list[Problem]:
         return [p for p in self.problems if (p.kind in kinds) != exclude]
@@ -310,6 +332,8 @@ class Walk:
             base_url=BASE_URL, raise_on_unexpected_status=True, httpx_args=self._httpx_args()
         )
         self.ids: dict[str, Any] = {}
+        # What the generated models' annotations name (for the type checks).
+        self.namespace = {**vars(self.models), "datetime": datetime_module, "Unset": self.types.Unset}
 
     def _httpx_args(self) -> dict[str, Any]:
         return {
@@ -347,9 +371,11 @@ class Walk:
         operation: str,
         expect: Any,
         *,
-        status: int,
+        want: int,
         client: Any = None,
         items: Any = None,
+        context: str = "",
+        check_fields: bool = True,
         **kwargs: Any,
     ) -> Result:
         """Call ``operation``'s ``sync_detailed``; check the status and the parsed type.
@@ -384,10 +410,12 @@ class Walk:
                 body,
             )
             return Result(operation, status_code, None, self._json(raw.content if raw is not None else b""))
-        result = Result(operation, int(response.status_code), response.parsed, self._json(response.content))
         body = _text(response.content)
-        if result.status != status:
-            self.problem(operation, "status", f"HTTP {result.status}, expected {status}", body)
+        result = Result(
+            operation, int(response.status_code), response.parsed, self._json(response.content), body
+        )
+        if result.status != want:
+            self.problem(operation, "status", f"HTTP {result.status}, expected {want}{context}", body)
             return result
         if expect is None:
             if response.content.strip():
@@ -397,6 +425,8 @@ class Walk:
                 self.problem(operation, "wrong_model", f"parsed {type(response.parsed).__name__}, not a list")
             elif not all(isinstance(item, items) for item in response.parsed):
                 self.problem(operation, "wrong_model", f"list items are not all {items.__name__}", body)
+        elif expect is Any:
+            pass
         elif not isinstance(response.parsed, expect):
             self.problem(
                 operation,
@@ -404,12 +434,35 @@ class Walk:
                 f"parsed {type(response.parsed).__name__}, expected {expect.__name__}",
                 body,
             )
-        else:
-            for path, keys in _undocumented_fields(response.parsed, type(response.parsed).__name__):
-                self.problem(
-                    operation, "undocumented_field", f"{path} has fields the schema does not declare: {keys}"
-                )
+        elif check_fields:
+            for kind, detail in _schema_mismatches(
+                response.parsed, type(response.parsed).__name__, self.namespace
+            ):
+                self.problem(operation, kind, detail, body)
         return result
+
+    def documented_model(self, operation: str, status: int) -> Any:
+        """The generated model the client parses ``status`` into (None: no body documented)."""
+        module = self.generated.operations[operation]
+        source = inspect.getsource(module._parse_response)
+        match = re.search(rf"status_code == {status}:\s*response_{status} = (\w+)\.from_dict", source)
+        return getattr(self.models, match.group(1)) if match else None
+
+    def error(self, operation: str, want: int, *, client: Any = None, **kwargs: Any) -> None:
+        """An error answer: the generated client parses it into the documented error model."""
+        model = self.documented_model(operation, want)
+        if model is not None:
+            self.call(operation, model, want=want, client=client, check_fields=False, **kwargs)
+            return
+        result = self.call(operation, Any, want=want, client=client, check_fields=False, **kwargs)
+        if result.status == want and result.json is not None:
+            self.problem(
+                operation,
+                "undocumented_body",
+                f"HTTP {want} is documented without a body, so the generated client answers "
+                f"parsed=None; the API sends one",
+                result.text,
+            )
 
     @staticmethod
     def _json(content: bytes) -> Any:
@@ -420,14 +473,17 @@ class Walk:
 
     def pages(self, operation: str, expect: Any, **kwargs: Any) -> Result:
         """A list, one item a page, then its second page (by page number or cursor) if any."""
-        first = self.call(operation, expect, status=200, page_size=1, **kwargs)
+        first = self.call(operation, expect, want=200, page_size=1, **kwargs)
         next_url = first.json.get("next") if isinstance(first.json, dict) else None
         if next_url:
             query = parse_qs(urlsplit(next_url).query)
+            context = f" (following `next`: {next_url})"
             if "cursor" in query:
-                self.call(operation, expect, status=200, page_size=1, cursor=query["cursor"][0], **kwargs)
+                cursor = query["cursor"][0]
+                self.call(operation, expect, want=200, page_size=1, cursor=cursor, context=context, **kwargs)
             elif "page" in query:
-                self.call(operation, expect, status=200, page_size=1, page=int(query["page"][0]), **kwargs)
+                page = int(query["page"][0])
+                self.call(operation, expect, want=200, page_size=1, page=page, context=context, **kwargs)
             else:
                 self.problem(operation, "parse", f"`next` has neither page nor cursor: {next_url}")
         return first
@@ -447,23 +503,73 @@ class Walk:
                 )
 
 
-def _undocumented_fields(value: Any, path: str) -> Iterator[tuple[str, list[str]]]:
-    """Keys a parsed model kept in ``additional_properties`` although it declares fields:
-    fields the response has and the schema does not document."""
+def _schema_mismatches(value: Any, path: str, namespace: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """What a parsed model shows the schema got wrong without failing the parse.
+
+    - ``undocumented_field``: keys kept in ``additional_properties`` by a model that
+      declares fields, i.e. fields the response has and the schema does not document.
+    - ``wrong_type``: a value whose type is not its field's annotation. The generated
+      ``from_dict`` only ``cast``s scalars, so a number where the schema says string, or a
+      null where it says not nullable, parses silently and surprises the integrator later.
+    """
     if isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _undocumented_fields(item, f"{path}[{index}]")
+            yield from _schema_mismatches(item, f"{path}[{index}]", namespace)
         return
     if not attrs.has(type(value)):
         return
+    hints = _type_hints(type(value), namespace)
     declared = [f.name for f in attrs.fields(type(value)) if f.name != "additional_properties"]
     extra = getattr(value, "additional_properties", None) or {}
     if declared and extra:
-        yield path, sorted(extra)
+        yield "undocumented_field", f"{path} has fields the schema does not declare: {sorted(extra)}"
     for name in declared:
-        yield from _undocumented_fields(getattr(value, name), f"{path}.{name}")
-    for key, item in extra.items():
-        yield from _undocumented_fields(item, f"{path}[{key!r}]")
+        item = getattr(value, name)
+        hint = hints.get(name)
+        if hint is not None and not _conforms(item, hint):
+            yield (
+                "wrong_type",
+                f"{path}.{name} is {item!r:.80} ({type(item).__name__}), the schema says {hint}",
+            )
+        yield from _schema_mismatches(item, f"{path}.{name}", namespace)
+    if not declared and "additional_properties" in hints:  # a map: its values are typed
+        value_hint = typing.get_args(hints["additional_properties"])[1:]
+        for key, item in extra.items():
+            if value_hint and not _conforms(item, value_hint[0]):
+                yield "wrong_type", f"{path}[{key!r}] is {item!r:.80}, the schema says {value_hint[0]}"
+            yield from _schema_mismatches(item, f"{path}[{key!r}]", namespace)
+
+
+def _type_hints(cls: type, namespace: dict[str, Any]) -> dict[str, Any]:
+    module = sys.modules[cls.__module__]
+    try:
+        return typing.get_type_hints(cls, globalns={**namespace, **vars(module)})
+    except Exception:  # an annotation this check cannot resolve: skip the type checks
+        return {}
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        args = typing.get_args(hint)
+        return isinstance(value, list) and (not args or all(_conforms(item, args[0]) for item in value))
+    if origin is dict:
+        return isinstance(value, dict)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:  # JSON has one number type: 3 is a fine float
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
 
 
 # --- the steps: one per resource ----------------------------------------------------------
@@ -477,10 +583,14 @@ class People:
 
 
 class ProductopsWalk(Walk):
-    def __init__(self, generated: Generated, *, key: str, wsgi_app: Any, people: People, slug: str):
+    def __init__(
+        self, generated: Generated, *, key: str, wsgi_app: Any, people: People, slug: str, workspace_id: int
+    ) -> None:
         super().__init__(generated, key=key, wsgi_app=wsgi_app)
         self.people = people
         self.slug = slug
+        self.workspace_id = workspace_id
+        self.started_at = datetime.now(UTC)
 
     def all(self) -> None:
         self.run(
@@ -503,6 +613,8 @@ class ProductopsWalk(Walk):
             self.feedback_channels,
             self.votes,
             self.inbound_webhooks,
+            self.error_answers,
+            self.typed_filters,
             self.tombstones,
             self.audit_events,
         )
@@ -512,11 +624,11 @@ class ProductopsWalk(Walk):
     def workspaces(self) -> None:
         m, slug = self.models, self.slug
         self.pages("v1_workspaces_list", m.PaginatedWorkspaceOutputList)
-        self.call("v1_workspaces_retrieve", m.WorkspaceOutput, status=200, workspace_slug=slug)
+        self.call("v1_workspaces_retrieve", m.WorkspaceOutput, want=200, workspace_slug=slug)
         self.call(
             "v1_workspaces_partial_update",
             m.WorkspaceOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             body=m.PatchedWorkspaceUpdateInputRequest(
                 name="Generated Client Co",
@@ -529,13 +641,11 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_create",
             m.WorkspaceOutput,
-            status=201,
+            want=201,
             client=session,
             body=m.WorkspaceCreateInputRequest(name="Generated scratch", slug="generated-scratch"),
         )
-        self.call(
-            "v1_workspaces_destroy", None, status=204, client=session, workspace_slug="generated-scratch"
-        )
+        self.call("v1_workspaces_destroy", None, want=204, client=session, workspace_slug="generated-scratch")
 
     def members(self) -> None:
         m, slug = self.models, self.slug
@@ -543,7 +653,7 @@ class ProductopsWalk(Walk):
         listed = self.call(
             "v1_workspaces_members_list",
             m.PaginatedMembershipOutputList,
-            status=200,
+            want=200,
             workspace_slug=slug,
             role=m.V1WorkspacesMembersListRole.CONTRIBUTOR,
         )
@@ -551,21 +661,21 @@ class ProductopsWalk(Walk):
         everyone = self.call(
             "v1_workspaces_members_list",
             m.PaginatedMembershipOutputList,
-            status=200,
+            want=200,
             workspace_slug=slug,
             search=self.people.owner.username,
         )
         self.call(
             "v1_workspaces_members_retrieve",
             m.MembershipOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=everyone["results"][0]["id"],
         )
         self.call(
             "v1_workspaces_members_partial_update",
             m.MembershipOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=self.ids["member"],
             body=m.PatchedMembershipUpdateInputRequest(role=m.RoleEnum.PRODUCT_MANAGER),
@@ -577,7 +687,7 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_tokens_retrieve",
             m.ApiTokenOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=listed["results"][0]["id"],
         )
@@ -585,7 +695,7 @@ class ProductopsWalk(Walk):
         created = self.call(
             "v1_workspaces_tokens_create",
             m.ApiTokenCreatedOutput,
-            status=201,
+            want=201,
             client=self.session_client(self.people.owner),
             workspace_slug=slug,
             body=m.ApiTokenCreateInputRequest(
@@ -594,21 +704,21 @@ class ProductopsWalk(Walk):
                 expires_at=datetime(2099, 1, 1, tzinfo=UTC),
             ),
         )
-        self.call("v1_workspaces_tokens_destroy", None, status=204, workspace_slug=slug, id=created["id"])
+        self.call("v1_workspaces_tokens_destroy", None, want=204, workspace_slug=slug, id=created["id"])
 
     def invitations(self) -> None:
         m, slug = self.models, self.slug
         invited = self.call(
             "v1_workspaces_invitations_create",
             m.InvitationOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.InvitationCreateInputRequest(email=self.people.invitee.email, role=m.RoleEnum.VIEWER),
         )
         doomed = self.call(
             "v1_workspaces_invitations_create",
             m.InvitationOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.InvitationCreateInputRequest(
                 email="never.joins@initech.example", role=m.RoleEnum.CONTRIBUTOR
@@ -618,14 +728,14 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_invitations_retrieve",
             m.InvitationOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=invited["id"],
         )
         self.call(
             "v1_workspaces_invitations_revoke_create",
             m.InvitationOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=doomed["id"],
         )
@@ -634,7 +744,7 @@ class ProductopsWalk(Walk):
         accepted = self.call(
             "v1_invitations_accept_create",
             m.MembershipOutput,
-            status=201,
+            want=201,
             client=self.session_client(self.people.invitee),
             body=m.InvitationAcceptInputRequest(token=token),
         )
@@ -647,7 +757,7 @@ class ProductopsWalk(Walk):
         created = self.call(
             "v1_workspaces_products_create",
             m.ProductOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.ProductInputRequest(name="Analytics", vision="Answers in seconds", personas=["Analyst"]),
         )
@@ -655,7 +765,7 @@ class ProductopsWalk(Walk):
         spare = self.call(
             "v1_workspaces_products_create",
             m.ProductOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.ProductInputRequest(name="Sunset"),
         )
@@ -663,26 +773,26 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_products_retrieve",
             m.ProductOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=created["id"],
         )
         self.call(
             "v1_workspaces_products_partial_update",
             m.ProductOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=created["id"],
             body=m.PatchedProductInputRequest(vision="Answers in a second", personas=["Analyst", "Admin"]),
         )
-        self.call("v1_workspaces_products_destroy", None, status=204, workspace_slug=slug, id=spare["id"])
+        self.call("v1_workspaces_products_destroy", None, want=204, workspace_slug=slug, id=spare["id"])
 
     def goals(self) -> None:
         m, slug = self.models, self.slug
         created = self.call(
             "v1_workspaces_goals_create",
             m.GoalOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.GoalInputRequest(
                 title="Grow enterprise revenue",
@@ -696,7 +806,7 @@ class ProductopsWalk(Walk):
         child = self.call(
             "v1_workspaces_goals_create",
             m.GoalOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.GoalInputRequest(title="Close Initech", period="2030-Q1", parent=created["id"]),
         )
@@ -704,30 +814,30 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_goals_list",
             m.PaginatedGoalOutputList,
-            status=200,
+            want=200,
             workspace_slug=slug,
             product=self.ids["product"],
             period="2030-Q1",
         )
         self.call(
-            "v1_workspaces_goals_retrieve", m.GoalOutput, status=200, workspace_slug=slug, id=created["id"]
+            "v1_workspaces_goals_retrieve", m.GoalOutput, want=200, workspace_slug=slug, id=created["id"]
         )
         self.call(
             "v1_workspaces_goals_partial_update",
             m.GoalOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=created["id"],
             body=m.PatchedGoalInputRequest(description="Land four enterprise accounts"),
         )
-        self.call("v1_workspaces_goals_destroy", None, status=204, workspace_slug=slug, id=child["id"])
+        self.call("v1_workspaces_goals_destroy", None, want=204, workspace_slug=slug, id=child["id"])
 
     def key_results(self) -> None:
         m, slug = self.models, self.slug
         created = self.call(
             "v1_workspaces_key_results_create",
             m.KeyResultOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.KeyResultCreateInputRequest(
                 goal=self.ids["goal"],
@@ -741,7 +851,7 @@ class ProductopsWalk(Walk):
         spare = self.call(
             "v1_workspaces_key_results_create",
             m.KeyResultOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.KeyResultCreateInputRequest(
                 goal=self.ids["goal"], metric="Logos", baseline="0", target="3", current="1"
@@ -756,26 +866,26 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_key_results_retrieve",
             m.KeyResultOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=created["id"],
         )
         self.call(
             "v1_workspaces_key_results_partial_update",
             m.KeyResultOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=created["id"],
             body=m.PatchedKeyResultUpdateInputRequest(current="120000.5"),
         )
-        self.call("v1_workspaces_key_results_destroy", None, status=204, workspace_slug=slug, id=spare["id"])
+        self.call("v1_workspaces_key_results_destroy", None, want=204, workspace_slug=slug, id=spare["id"])
 
     def initiatives(self) -> None:
         m, slug = self.models, self.slug
         created = self.call(
             "v1_workspaces_initiatives_create",
             m.InitiativeOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.InitiativeInputRequest(
                 title="Enterprise readiness",
@@ -789,7 +899,7 @@ class ProductopsWalk(Walk):
         spare = self.call(
             "v1_workspaces_initiatives_create",
             m.InitiativeOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.InitiativeInputRequest(title="Moonshot"),
         )
@@ -797,26 +907,26 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_initiatives_retrieve",
             m.InitiativeOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=created["id"],
         )
         self.call(
             "v1_workspaces_initiatives_partial_update",
             m.InitiativeOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=created["id"],
             body=m.PatchedInitiativeInputRequest(investment_target_pct="35.5"),
         )
-        self.call("v1_workspaces_initiatives_destroy", None, status=204, workspace_slug=slug, id=spare["id"])
+        self.call("v1_workspaces_initiatives_destroy", None, want=204, workspace_slug=slug, id=spare["id"])
 
     def teams(self) -> None:
         m, slug = self.models, self.slug
         created = self.call(
             "v1_workspaces_teams_create",
             m.TeamOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.TeamInputRequest(name="Platform"),
         )
@@ -824,30 +934,30 @@ class ProductopsWalk(Walk):
         spare = self.call(
             "v1_workspaces_teams_create",
             m.TeamOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.TeamInputRequest(name="Tiger team"),
         )
         self.pages("v1_workspaces_teams_list", m.PaginatedTeamOutputList, workspace_slug=slug)
         self.call(
-            "v1_workspaces_teams_retrieve", m.TeamOutput, status=200, workspace_slug=slug, id=created["id"]
+            "v1_workspaces_teams_retrieve", m.TeamOutput, want=200, workspace_slug=slug, id=created["id"]
         )
         self.call(
             "v1_workspaces_teams_partial_update",
             m.TeamOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=created["id"],
             body=m.PatchedTeamInputRequest(name="Platform team"),
         )
-        self.call("v1_workspaces_teams_destroy", None, status=204, workspace_slug=slug, id=spare["id"])
+        self.call("v1_workspaces_teams_destroy", None, want=204, workspace_slug=slug, id=spare["id"])
 
     def team_capacities(self) -> None:
         m, slug = self.models, self.slug
         created = self.call(
             "v1_workspaces_team_capacities_create",
             m.TeamCapacityOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.TeamCapacityCreateInputRequest(team=self.ids["team"], period="2030-Q1", capacity="30"),
         )
@@ -855,7 +965,7 @@ class ProductopsWalk(Walk):
         spare = self.call(
             "v1_workspaces_team_capacities_create",
             m.TeamCapacityOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.TeamCapacityCreateInputRequest(
                 team=self.ids["team"],
@@ -874,20 +984,20 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_team_capacities_retrieve",
             m.TeamCapacityOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=created["id"],
         )
         self.call(
             "v1_workspaces_team_capacities_partial_update",
             m.TeamCapacityOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=created["id"],
             body=m.PatchedTeamCapacityUpdateInputRequest(capacity="32.5"),
         )
         self.call(
-            "v1_workspaces_team_capacities_destroy", None, status=204, workspace_slug=slug, id=spare["id"]
+            "v1_workspaces_team_capacities_destroy", None, want=204, workspace_slug=slug, id=spare["id"]
         )
 
     def scorecard_criteria(self) -> None:
@@ -895,7 +1005,7 @@ class ProductopsWalk(Walk):
         created = self.call(
             "v1_workspaces_scorecard_criteria_create",
             m.ScorecardCriterionOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.ScorecardCriterionCreateInputRequest(
                 key="strategic_fit", name="Strategic fit", weight="2"
@@ -904,7 +1014,7 @@ class ProductopsWalk(Walk):
         spare = self.call(
             "v1_workspaces_scorecard_criteria_create",
             m.ScorecardCriterionOutput,
-            status=201,
+            want=201,
             workspace_slug=slug,
             body=m.ScorecardCriterionCreateInputRequest(
                 key="demand", name="Demand", weight="1", source=m.SourceEnum.CUSTOMER_IMPACT, position=2
@@ -918,20 +1028,20 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_scorecard_criteria_retrieve",
             m.ScorecardCriterionOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=created["id"],
         )
         self.call(
             "v1_workspaces_scorecard_criteria_partial_update",
             m.ScorecardCriterionOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=created["id"],
             body=m.PatchedScorecardCriterionUpdateInputRequest(weight="3.5", position=1),
         )
         self.call(
-            "v1_workspaces_scorecard_criteria_destroy", None, status=204, workspace_slug=slug, id=spare["id"]
+            "v1_workspaces_scorecard_criteria_destroy", None, want=204, workspace_slug=slug, id=spare["id"]
         )
 
     def _feature(self, title: str, **fields: Any) -> Result:
@@ -939,7 +1049,7 @@ class ProductopsWalk(Walk):
         return self.call(
             "v1_workspaces_features_create",
             m.FeatureOutput,
-            status=201,
+            want=201,
             workspace_slug=self.slug,
             body=m.FeatureInputRequest(title=title, product=self.ids["product"], **fields),
         )
@@ -950,7 +1060,7 @@ class ProductopsWalk(Walk):
             self.call(
                 "v1_workspaces_features_status_create",
                 m.FeatureOutput,
-                status=200,
+                want=200,
                 workspace_slug=self.slug,
                 id=feature_id,
                 body=m.FeatureStatusInputRequest(status=m.FeatureStatusEnum(status)),
@@ -999,26 +1109,27 @@ class ProductopsWalk(Walk):
         c = self._feature("Dark mode", horizon=m.HorizonEnum.LATER, tags=["ui"])
         d = self._feature("Night theme")  # merged into c below
         e = self._feature("Fax integration")  # deleted below
-        self.ids.update(feature_a=a["id"], feature_b=b["id"], feature_c=c["id"])
+        self.ids.update(feature_a=a["id"], feature_b=b["id"], feature_c=c["id"], feature_d=d["id"])
 
         self.pages("v1_workspaces_features_list", m.PaginatedFeatureOutputList, workspace_slug=slug)
         self.call(
             "v1_workspaces_features_list",
             m.PaginatedFeatureOutputList,
-            status=200,
+            want=200,
             workspace_slug=slug,
             product=self.ids["product"],
-            status=[m.V1WorkspacesFeaturesListStatusItem.IDEA],
+            status=[m.V1WorkspacesFeaturesListStatusItem.IDEA, m.V1WorkspacesFeaturesListStatusItem.PLANNED],
             tag="security",
+            horizon=m.V1WorkspacesFeaturesListHorizon.NOW,
             ordering="-priority_score",
-        ) if False else None
+        )
         self.call(
-            "v1_workspaces_features_retrieve", m.FeatureOutput, status=200, workspace_slug=slug, id=a["id"]
+            "v1_workspaces_features_retrieve", m.FeatureOutput, want=200, workspace_slug=slug, id=a["id"]
         )
         self.call(
             "v1_workspaces_features_partial_update",
             m.FeatureOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=a["id"],
             body=m.PatchedFeatureInputRequest(
@@ -1026,20 +1137,20 @@ class ProductopsWalk(Walk):
             ),
         )
         # Dependencies: a cannot ship before b (added, removed, added again).
-        for _ in range(2):
+        for again in (False, True):
             self.call(
                 "v1_workspaces_features_dependencies_create",
                 m.FeatureDependencyOutput,
-                status=201,
+                want=201,
                 workspace_slug=slug,
                 id=a["id"],
                 body=m.FeatureDependencyInputRequest(depends_on=b["id"]),
             )
-            if _ == 0:
+            if not again:
                 self.call(
                     "v1_workspaces_features_dependencies_destroy",
                     None,
-                    status=204,
+                    want=204,
                     workspace_slug=slug,
                     id=a["id"],
                     depends_on_id=b["id"],
@@ -1047,7 +1158,7 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_features_criterion_values_update",
             m.CriterionValuesOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=a["id"],
             body=m.CriterionValuesInputRequest(
@@ -1068,7 +1179,7 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_features_score_retrieve",
             m.ScoreBreakdownOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=a["id"],
         )
@@ -1081,7 +1192,7 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_features_merge_create",
             m.FeatureOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             id=d["id"],
             body=m.FeatureMergeInputRequest(into=c["id"]),
@@ -1090,11 +1201,11 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_features_retrieve",
             m.MergedRedirectOutput,
-            status=301,
+            want=301,
             workspace_slug=slug,
             id=d["id"],
         )
-        self.call("v1_workspaces_features_destroy", None, status=204, workspace_slug=slug, id=e["id"])
+        self.call("v1_workspaces_features_destroy", None, want=204, workspace_slug=slug, id=e["id"])
         self.pages("v1_workspaces_tags_list", m.PaginatedTagOutputList, workspace_slug=slug)
         self.pages("v1_workspaces_competitors_list", m.PaginatedCompetitorOutputList, workspace_slug=slug)
 
@@ -1103,15 +1214,15 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_capacity_fit_retrieve",
             m.CapacityFitOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             capacity=self.ids["capacity"],
         )
-        self.call("v1_workspaces_roadmap_retrieve", m.RoadmapByHorizonOutput, status=200, workspace_slug=slug)
+        self.call("v1_workspaces_roadmap_retrieve", m.RoadmapByHorizonOutput, want=200, workspace_slug=slug)
         self.call(
             "v1_workspaces_roadmap_retrieve",
             m.RoadmapByMonthOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             group_by=m.V1WorkspacesRoadmapRetrieveGroupBy.MONTH,
             start=date(2030, 1, 1),
@@ -1120,13 +1231,13 @@ class ProductopsWalk(Walk):
         self.call(
             "v1_workspaces_roadmap_settings_retrieve",
             m.RoadmapSettingsOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
         )
         self.call(
             "v1_workspaces_roadmap_settings_partial_update",
             m.RoadmapSettingsOutput,
-            status=200,
+            want=200,
             workspace_slug=slug,
             body=m.PatchedRoadmapSettingsInputRequest(
                 scoring_model=m.ScoringModelEnum.WSJF,
@@ -1141,3 +1252,740 @@ class ProductopsWalk(Walk):
                 recency_half_life_days=60,
             ),
         )
+
+    # -- feedback
+
+    def companies(self) -> None:
+        m, slug = self.models, self.slug
+        created = self.call(
+            "v1_workspaces_companies_create",
+            m.CompanyOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.CompanyInputRequest(
+                name="Initech",
+                domain="https://www.initech.example/about",
+                segment=m.SegmentEnum.ENTERPRISE,
+                plan="Enterprise",
+                arr="250000.00",
+                arr_currency="USD",
+                lifecycle_stage=m.LifecycleStageEnum.ACTIVE,
+                crm_external_id="crm-initech",
+            ),
+        )
+        self.ids["company"] = created["id"]
+        # No segment, no lifecycle stage: the "unset" values must parse too.
+        spare = self.call(
+            "v1_workspaces_companies_create",
+            m.CompanyOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.CompanyInputRequest(name="Doomed Co"),
+        )
+        self.pages("v1_workspaces_companies_list", m.PaginatedCompanyOutputList, workspace_slug=slug)
+        self.call(
+            "v1_workspaces_companies_list",
+            m.PaginatedCompanyOutputList,
+            want=200,
+            workspace_slug=slug,
+            segment=m.V1WorkspacesCompaniesListSegment.ENTERPRISE,
+            lifecycle_stage=m.V1WorkspacesCompaniesListLifecycleStage.ACTIVE,
+            search="initech",
+        )
+        self.call(
+            "v1_workspaces_companies_retrieve", m.CompanyOutput, want=200, workspace_slug=slug, id=spare["id"]
+        )
+        self.call(
+            "v1_workspaces_companies_partial_update",
+            m.CompanyOutput,
+            want=200,
+            workspace_slug=slug,
+            id=created["id"],
+            body=m.PatchedCompanyInputRequest(plan="Enterprise Plus", arr="275000"),
+        )
+        # Upsert by CRM id: a new one (201), then the existing one (200).
+        self.call(
+            "v1_workspaces_companies_by_external_id_update",
+            m.CompanyOutput,
+            want=201,
+            workspace_slug=slug,
+            crm_external_id="crm-hooli",
+            body=m.CompanyInputRequest(
+                name="Hooli", domain="hooli.example", segment=m.SegmentEnum.MID_MARKET
+            ),
+        )
+        self.call(
+            "v1_workspaces_companies_by_external_id_update",
+            m.CompanyOutput,
+            want=200,
+            workspace_slug=slug,
+            crm_external_id="crm-initech",
+            body=m.CompanyInputRequest(
+                name="Initech", domain="initech.example", segment=m.SegmentEnum.ENTERPRISE
+            ),
+        )
+        self.call("v1_workspaces_companies_destroy", None, want=204, workspace_slug=slug, id=spare["id"])
+
+    def contacts(self) -> None:
+        m, slug = self.models, self.slug
+        created = self.call(
+            "v1_workspaces_contacts_create",
+            m.ContactOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.ContactInputRequest(email="ann@initech.example", name="Ann", company=self.ids["company"]),
+        )
+        self.ids["contact"] = created["id"]
+        spare = self.call(
+            "v1_workspaces_contacts_create",
+            m.ContactOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.ContactInputRequest(email="bob@nowhere.example"),
+        )
+        self.pages("v1_workspaces_contacts_list", m.PaginatedContactOutputList, workspace_slug=slug)
+        self.call(
+            "v1_workspaces_contacts_list",
+            m.PaginatedContactOutputList,
+            want=200,
+            workspace_slug=slug,
+            company=self.ids["company"],
+        )
+        self.call(
+            "v1_workspaces_contacts_retrieve", m.ContactOutput, want=200, workspace_slug=slug, id=spare["id"]
+        )
+        self.call(
+            "v1_workspaces_contacts_partial_update",
+            m.ContactOutput,
+            want=200,
+            workspace_slug=slug,
+            id=created["id"],
+            body=m.PatchedContactInputRequest(name="Ann Smith"),
+        )
+        upserted = self.call(
+            "v1_workspaces_contacts_by_external_id_update",
+            m.ContactOutput,
+            want=201,
+            workspace_slug=slug,
+            crm_external_id="crm-contact-7",
+            body=m.ContactInputRequest(email="carol@initech.example", name="Carol"),
+        )
+        self.ids["contact_2"] = upserted["id"]
+        self.call(
+            "v1_workspaces_contacts_by_external_id_update",
+            m.ContactOutput,
+            want=200,
+            workspace_slug=slug,
+            crm_external_id="crm-contact-7",
+            body=m.ContactInputRequest(email="carol@initech.example", name="Carol Jones"),
+        )
+        self.call("v1_workspaces_contacts_destroy", None, want=204, workspace_slug=slug, id=spare["id"])
+
+    def _item(self, want: int = 201, **fields: Any) -> Result:
+        m = self.models
+        return self.call(
+            "v1_workspaces_feedback_create",
+            m.FeedbackItemOutput,
+            want=want,
+            workspace_slug=self.slug,
+            body=m.FeedbackItemCreateInputRequest(**fields),
+        )
+
+    def feedback(self) -> None:
+        m, slug = self.models, self.slug
+        first: dict[str, Any] = {
+            "text": "We need SSO with Okta before we can roll out to 300 seats",
+            "contact": self.ids["contact"],
+            "company": self.ids["company"],
+            "kind": m.KindEnum.REQUEST,
+            "importance": m.ImportanceEnum.CRITICAL,
+            "deal_value": "50000",
+            "tags": ["sso", "security"],
+            "source_url": "https://support.initech.example/tickets/1042",
+            "source": m.FeedbackSourceEnum.SUPPORT_TICKET,
+            "source_ref": "T-1042",
+            "received_at": datetime(2025, 3, 3, 9, 30, tzinfo=UTC),
+        }
+        created = self.call(
+            "v1_workspaces_feedback_create",
+            m.FeedbackItemOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.FeedbackItemCreateInputRequest(**first),
+            idempotency_key="generated-client-1",
+        )
+        # The same source + source_ref again: 200 with the stored item.
+        self._item(want=200, **first)
+        # A minimal one: no contact, no company, no URL (the "unset" values must parse).
+        bare = self._item(text="Reports are slow on Mondays")
+        by_email = self._item(
+            text="Please export dashboards to PDF",
+            contact_email="dave@initech.example",
+            contact_name="Dave",
+            company_domain="initech.example",
+            kind=m.KindEnum.PROBLEM,
+        )
+        twin_a = self._item(text="Please add a dark mode to the mobile app", tags=["ui"])
+        twin_b = self._item(text="Please add a dark mode to the mobile app", tags=["mobile"])
+        self.ids.update(item=created["id"], item_bare=bare["id"])
+
+        self.pages("v1_workspaces_feedback_list", m.PaginatedFeedbackItemOutputList, workspace_slug=slug)
+        self.call(
+            "v1_workspaces_feedback_list",
+            m.PaginatedFeedbackItemOutputList,
+            want=200,
+            workspace_slug=slug,
+            company=self.ids["company"],
+            importance=[m.V1WorkspacesFeedbackListImportanceItem.CRITICAL],
+            kind=[m.V1WorkspacesFeedbackListKindItem.REQUEST, m.V1WorkspacesFeedbackListKindItem.PROBLEM],
+            source=[m.V1WorkspacesFeedbackListSourceItem.SUPPORT_TICKET],
+            state=[m.V1WorkspacesFeedbackListStateItem.NEW],
+            segment=m.V1WorkspacesFeedbackListSegment.ENTERPRISE,
+            received_after=datetime(2025, 1, 1, tzinfo=UTC),
+            tag="sso",
+        )
+        self.call(
+            "v1_workspaces_feedback_retrieve",
+            m.FeedbackItemOutput,
+            want=200,
+            workspace_slug=slug,
+            id=created["id"],
+        )
+        self.call(
+            "v1_workspaces_feedback_retrieve",
+            m.FeedbackItemOutput,
+            want=200,
+            workspace_slug=slug,
+            id=bare["id"],
+        )
+        self.call(
+            "v1_workspaces_feedback_partial_update",
+            m.FeedbackItemOutput,
+            want=200,
+            workspace_slug=slug,
+            id=created["id"],
+            body=m.PatchedFeedbackItemUpdateInputRequest(
+                importance=m.ImportanceEnum.IMPORTANT, deal_value="60000"
+            ),
+        )
+        self.call(
+            "v1_workspaces_feedback_state_create",
+            m.FeedbackItemOutput,
+            want=200,
+            workspace_slug=slug,
+            id=by_email["id"],
+            body=m.FeedbackStateInputRequest(state=m.StateEnum.REVIEWED),
+        )
+
+        # Links: the item asks for features a and b; the link to b is removed again.
+        for feature in ("feature_a", "feature_b"):
+            self.call(
+                "v1_workspaces_feedback_item_links_create",
+                m.FeedbackLinkOutput,
+                want=201,
+                workspace_slug=slug,
+                id=created["id"],
+                body=m.FeedbackLinkInputRequest(
+                    feature=self.ids[feature], importance=m.ImportanceEnum.CRITICAL
+                ),
+            )
+        self.pages(
+            "v1_workspaces_feedback_item_links_list",
+            m.PaginatedFeedbackLinkOutputList,
+            workspace_slug=slug,
+            id=created["id"],
+        )
+        self.call(
+            "v1_workspaces_feedback_links_destroy",
+            None,
+            want=204,
+            workspace_slug=slug,
+            id=created["id"],
+            feature_id=self.ids["feature_b"],
+        )
+        links = self.pages(
+            "v1_workspaces_feedback_links_list",
+            m.PaginatedFeedbackLinkListOutputList,
+            workspace_slug=slug,
+            feature=self.ids["feature_a"],
+        )
+        self.call(
+            "v1_workspaces_feedback_links_retrieve",
+            m.FeedbackLinkListOutput,
+            want=200,
+            workspace_slug=slug,
+            id=links["results"][0]["id"],
+        )
+
+        bulk = self.call(
+            "v1_workspaces_feedback_bulk_create",
+            m.FeedbackBulkOutput,
+            want=200,
+            workspace_slug=slug,
+            idempotency_key="generated-client-bulk-1",
+            body=m.FeedbackBulkInputRequest(
+                items=[
+                    m.FeedbackItemCreateInputRequest.from_dict(item)
+                    for item in (
+                        {
+                            "text": "Slack notifications for mentions",
+                            "contact": self.ids["contact"],
+                            "source": "slack",
+                            "source_ref": "S-1",
+                        },
+                        {
+                            "text": "CSV export of the roadmap",
+                            "company_domain": "initech.example",
+                            "received_at": "2025-03-01T08:00:00Z",
+                            "tags": ["export"],
+                        },
+                        {"text": ""},  # invalid: reported, not stored
+                    )
+                ]
+            ),
+        )
+        stored = [row["id"] for row in bulk["results"] if row["status"] == "created"]
+        self.ids["item_spare"] = stored[-1]
+        self.call(
+            "v1_workspaces_feedback_bulk_state_create",
+            m.FeedbackItemListOutput,
+            want=200,
+            workspace_slug=slug,
+            body=m.FeedbackBulkStateInputRequest(ids=stored, state=m.StateEnum.REVIEWED),
+        )
+        self.call(
+            "v1_workspaces_feedback_similar_create",
+            m.SimilarOutput,
+            want=200,
+            workspace_slug=slug,
+            body=m.SimilarInputRequest(text="dark mode for the mobile app"),
+        )
+
+        # What the worker does for a new item: find its likely duplicates.
+        feedback_services.duplicates_find(item_id=twin_a["id"])
+        duplicates = self.pages(
+            "v1_workspaces_feedback_duplicates_list",
+            m.PaginatedDuplicateSuggestionOutputList,
+            workspace_slug=slug,
+            id=twin_a["id"],
+        )
+        self.call(
+            "v1_workspaces_feedback_duplicates_dismiss_create",
+            m.DuplicateSuggestionOutput,
+            want=200,
+            workspace_slug=slug,
+            id=twin_a["id"],
+            suggestion_id=duplicates["results"][0]["id"],
+        )
+        self.call(
+            "v1_workspaces_feedback_merge_create",
+            m.FeedbackItemOutput,
+            want=200,
+            workspace_slug=slug,
+            id=twin_b["id"],
+            body=m.FeedbackMergeInputRequest(into=twin_a["id"]),
+        )
+        # A merged item's detail is the documented 301 to the survivor.
+        self.call(
+            "v1_workspaces_feedback_retrieve",
+            m.MergedRedirectOutput,
+            want=301,
+            workspace_slug=slug,
+            id=twin_b["id"],
+        )
+
+        self.call("v1_workspaces_feedback_volume_retrieve", m.VolumeOutput, want=200, workspace_slug=slug)
+        self.call(
+            "v1_workspaces_feedback_volume_retrieve",
+            m.VolumeOutput,
+            want=200,
+            workspace_slug=slug,
+            by=m.V1WorkspacesFeedbackVolumeRetrieveBy.TAG,
+            weeks=8,
+        )
+        self.call(
+            "v1_workspaces_feedback_top_features_list",
+            list,
+            items=m.TopFeatureOutput,
+            want=200,
+            workspace_slug=slug,
+            limit=10,
+        )
+        self.call(
+            "v1_workspaces_feedback_destroy", None, want=204, workspace_slug=slug, id=self.ids["item_spare"]
+        )
+
+    def feedback_channels(self) -> None:
+        m, client_types, slug = self.models, self.types, self.slug
+        csv_file = (
+            b"text,email,name,company,domain,importance,tags\n"
+            b"Gantt view please,erin@initech.example,Erin,Initech,initech.example,important,planning\n"
+            b",nobody@initech.example,,,,,\n"
+        )
+        self.call(
+            "v1_workspaces_feedback_import_csv_create",
+            m.CsvImportReportOutput,
+            want=200,
+            workspace_slug=slug,
+            body=m.CsvImportInputRequest(
+                file=client_types.File(
+                    payload=io.BytesIO(csv_file), file_name="feedback.csv", mime_type="text/csv"
+                ),
+                map_=["name=contact_name"],
+            ),
+        )
+        message = (
+            b"From: Frank <frank@initech.example>\r\n"
+            b"To: feedback@productops.example\r\n"
+            b"Subject: Offline mode\r\n"
+            b"Message-ID: <generated-client-1@initech.example>\r\n"
+            b"Date: Mon, 3 Mar 2025 10:00:00 +0000\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"\r\n"
+            b"We would love an offline mode for field workers.\r\n"
+        )
+        for status in (201, 200):  # the same Message-ID again: 200
+            self.call(
+                "v1_workspaces_feedback_inbound_email_create",
+                m.IngestedOutput,
+                want=status,
+                workspace_slug=slug,
+                body=client_types.File(payload=io.BytesIO(message), mime_type="message/rfc822"),
+            )
+
+    def votes(self) -> None:
+        m, slug = self.models, self.slug
+        body = m.VoteInputRequest(contact=self.ids["contact"], feature=self.ids["feature_a"])
+        created = self.call(
+            "v1_workspaces_votes_create", m.VoteOutput, want=201, workspace_slug=slug, body=body
+        )
+        self.call("v1_workspaces_votes_create", m.VoteOutput, want=200, workspace_slug=slug, body=body)
+        spare = self.call(
+            "v1_workspaces_votes_create",
+            m.VoteOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.VoteInputRequest(contact=self.ids["contact_2"], feature=self.ids["feature_b"]),
+        )
+        self.pages("v1_workspaces_votes_list", m.PaginatedVoteOutputList, workspace_slug=slug)
+        self.call(
+            "v1_workspaces_votes_list",
+            m.PaginatedVoteOutputList,
+            want=200,
+            workspace_slug=slug,
+            feature=self.ids["feature_a"],
+            contact=self.ids["contact"],
+        )
+        self.call(
+            "v1_workspaces_votes_retrieve", m.VoteOutput, want=200, workspace_slug=slug, id=created["id"]
+        )
+        self.call("v1_workspaces_votes_destroy", None, want=204, workspace_slug=slug, id=spare["id"])
+        # After the votes and links: the demand reports have rows to show.
+        priority_services.priorities_recompute(workspace_id=self.workspace_id, full=True)
+        self.call(
+            "v1_workspaces_feedback_top_features_list",
+            list,
+            items=m.TopFeatureOutput,
+            want=200,
+            workspace_slug=slug,
+        )
+        self.call(
+            "v1_workspaces_features_score_retrieve",
+            m.ScoreBreakdownOutput,
+            want=200,
+            workspace_slug=slug,
+            id=self.ids["feature_a"],
+        )
+
+    def inbound_webhooks(self) -> None:
+        m, slug = self.models, self.slug
+        created = self.call(
+            "v1_workspaces_inbound_webhooks_create",
+            m.InboundWebhookSecretOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.InboundWebhookCreateInputRequest(provider=m.ProviderEnum.GENERIC, name="Relay"),
+        )
+        spare = self.call(
+            "v1_workspaces_inbound_webhooks_create",
+            m.InboundWebhookSecretOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.InboundWebhookCreateInputRequest(provider=m.ProviderEnum.SLACK),
+        )
+        self.pages(
+            "v1_workspaces_inbound_webhooks_list", m.PaginatedInboundWebhookOutputList, workspace_slug=slug
+        )
+        self.call(
+            "v1_workspaces_inbound_webhooks_retrieve",
+            m.InboundWebhookOutput,
+            want=200,
+            workspace_slug=slug,
+            id=created["id"],
+        )
+        rotated = self.call(
+            "v1_workspaces_inbound_webhooks_rotate_secret_create",
+            m.InboundWebhookSecretOutput,
+            want=200,
+            workspace_slug=slug,
+            id=created["id"],
+        )
+        # A delivery, signed with the new secret as docs/api.md describes. The generated
+        # client sends `json=body.to_dict()`, which httpx encodes compactly; the signature
+        # is over those exact bytes.
+        delivery = m.V1InboundCreateBody.from_dict(
+            {
+                "text": "Please add SSO",
+                "email": "gina@initech.example",
+                "external_id": "42",
+                "tags": ["relay"],
+            }
+        )
+        raw = json.dumps(
+            delivery.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode()
+        for status in (201, 200):  # a repeated delivery: 200 with the same id
+            timestamp = str(int(time.time()))
+            signature = hmac.new(rotated["secret"].encode(), f"{timestamp}.".encode() + raw, hashlib.sha256)
+            self.call(
+                "v1_inbound_create",
+                m.IngestedOutput,
+                want=status,
+                client=self.anonymous,
+                public_id=created["public_id"],
+                body=delivery,
+                x_productops_signature=f"sha256={signature.hexdigest()}",
+                x_productops_timestamp=timestamp,
+            )
+        self.call(
+            "v1_workspaces_inbound_webhooks_destroy", None, want=204, workspace_slug=slug, id=spare["id"]
+        )
+
+    # -- error answers: the generated client parses them too
+
+    def error_answers(self) -> None:
+        m, slug = self.models, self.slug
+        self.error(  # 400: a product name already used (case-insensitively)
+            "v1_workspaces_products_create",
+            400,
+            workspace_slug=slug,
+            body=m.ProductInputRequest(name="analytics"),
+        )
+        self.error("v1_workspaces_features_retrieve", 404, workspace_slug=slug, id=10**9)
+        self.error(  # 409 has_dependants: a depends on b
+            "v1_workspaces_features_destroy", 409, workspace_slug=slug, id=self.ids["feature_b"]
+        )
+        self.error(  # 409 feature_merged (with merged_into): d was merged into c
+            "v1_workspaces_votes_create",
+            409,
+            workspace_slug=slug,
+            body=m.VoteInputRequest(contact=self.ids["contact"], feature=self.ids["feature_d"]),
+        )
+        self.error(  # 422: an Idempotency-Key reused with another body
+            "v1_workspaces_feedback_create",
+            422,
+            workspace_slug=slug,
+            idempotency_key="generated-client-1",
+            body=m.FeedbackItemCreateInputRequest(text="Something else entirely"),
+        )
+        bad_token = self.client_module.AuthenticatedClient(
+            base_url=BASE_URL,
+            token="po_not-a-token",
+            raise_on_unexpected_status=True,
+            httpx_args=self._httpx_args(),
+        )
+        self.error("v1_workspaces_products_list", 401, client=bad_token, workspace_slug=slug)
+
+    # -- filters as the generated signatures type them
+
+    def typed_filters(self) -> None:
+        """Each list filter the generated client types as ``float`` (the schema says
+        ``number``), passed as a float the way its signature asks: ``?product=3.0``."""
+        ids = {
+            "actor": self.people.owner.pk,
+            "user": self.people.owner.pk,
+            "owner": self.people.owner.pk,
+            "company": self.ids["company"],
+            "contact": self.ids["contact"],
+            "feature": self.ids["feature_a"],
+            "goal": self.ids["goal"],
+            "parent": self.ids["goal"],
+            "initiative": self.ids["initiative"],
+            "item": self.ids["item"],
+            "merged_into": self.ids["item"],
+            "product": self.ids["product"],
+            "team": self.ids["team"],
+        }
+        for operation, module in sorted(self.generated.operations.items()):
+            signature = inspect.signature(module.sync_detailed)
+            floats = [
+                name
+                for name, parameter in signature.parameters.items()
+                if float in typing.get_args(parameter.annotation)
+            ]
+            if not floats:
+                continue
+            expect = self.documented_model(operation, 200)
+            path = {"workspace_slug": self.slug} if "workspace_slug" in signature.parameters else {}
+            for name in floats:
+                if name not in ids:
+                    self.problem(operation, "crash", f"typed_filters has no id for `{name}`")
+                    continue
+                self.call(
+                    operation,
+                    expect,
+                    want=200,
+                    context=f" for `?{name}={float(ids[name])}` (typed float by the schema)",
+                    **path,
+                    **{name: float(ids[name])},
+                )
+
+    # -- the end: removals, tombstones, the audit log
+
+    def tombstones(self) -> None:
+        m, slug = self.models, self.slug
+        self.call("v1_workspaces_members_destroy", None, want=204, workspace_slug=slug, id=self.ids["member"])
+        self.call(
+            "v1_workspaces_members_destroy",
+            None,
+            want=204,
+            workspace_slug=slug,
+            id=self.ids["invitee_member"],
+        )
+        # Every `deleted/` list the client has, each after its kind lost a row above.
+        for operation in sorted(op for op in self.generated.operations if op.endswith("_deleted_list")):
+            self.pages(operation, m.PaginatedTombstoneOutputList, workspace_slug=slug)
+            self.call(
+                operation,
+                m.PaginatedTombstoneOutputList,
+                want=200,
+                workspace_slug=slug,
+                since=self.started_at,
+            )
+
+    def audit_events(self) -> None:
+        m, slug = self.models, self.slug
+        listed = self.pages(
+            "v1_workspaces_audit_events_list", m.PaginatedAuditEventOutputList, workspace_slug=slug
+        )
+        self.call(
+            "v1_workspaces_audit_events_list",
+            m.PaginatedAuditEventOutputList,
+            want=200,
+            workspace_slug=slug,
+            action=m.V1WorkspacesAuditEventsListAction.DELETED,
+            actor=self.people.owner.pk,
+            created_after=self.started_at,
+        )
+        self.call(
+            "v1_workspaces_audit_events_retrieve",
+            m.AuditEventOutput,
+            want=200,
+            workspace_slug=slug,
+            id=listed["results"][0]["id"],
+        )
+
+
+# --- fixtures and tests -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def _old_connections_kept() -> Iterator[None]:
+    # The WSGI handler closes "old" connections when a request starts and finishes,
+    # which inside the walk's transaction would break it; Django's test client
+    # disconnects the same receivers, but only around its own requests (and connects
+    # them again after each one, so this must be set up after `generated`).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(scope="module")
+def walk(generated, _old_connections_kept, django_db_setup, django_db_blocker) -> WalkReport:
+    started = time.monotonic()
+    # Every call would log a line (httpx) and every expected 4xx a warning (Django).
+    loggers = {name: logging.getLogger(name) for name in ("httpx", "django.request")}
+    levels = {name: logger.level for name, logger in loggers.items()}
+    for logger in loggers.values():
+        logger.setLevel(logging.ERROR)
+    try:
+        return _walk(generated, django_db_blocker, started)
+    finally:
+        for name, logger in loggers.items():
+            logger.setLevel(levels[name])
+
+
+def _walk(generated: Generated, django_db_blocker: Any, started: float) -> WalkReport:
+    with django_db_blocker.unblock(), transaction.atomic():
+        owner = User.objects.create_user(
+            username="gc-owner", email="gc-owner@initech.example", password="generated-client"
+        )
+        member = User.objects.create_user(
+            username="gc-member", email="gc-member@initech.example", password="generated-client"
+        )
+        invitee = User.objects.create_user(
+            username="gc-invitee", email="gc-invitee@initech.example", password="generated-client"
+        )
+        workspace = core_services.workspace_create(name="Generated Client", slug=WORKSPACE_SLUG, owner=owner)
+        core_services.membership_add(workspace=workspace, user=member, role=Role.CONTRIBUTOR, actor=None)
+        _, key = core_services.api_token_create(
+            workspace=workspace, user=owner, name="generated client", scopes=("read", "write"), actor=None
+        )
+        runner = ProductopsWalk(
+            generated,
+            key=key,
+            # What get_wsgi_application() returns, without its django.setup() (which
+            # would configure logging again).
+            wsgi_app=WSGIHandler(),
+            people=People(owner=owner, member=member, invitee=invitee),
+            slug=workspace.slug,
+            workspace_id=workspace.pk,
+        )
+        runner.all()
+        transaction.set_rollback(True)
+    runner.report.seconds = time.monotonic() - started
+    return runner.report
+
+
+SCHEMA_MISMATCHES = ("undocumented_field", "wrong_type")
+
+
+def _listing(problems: list[Problem]) -> str:
+    return "\n".join(str(problem) for problem in problems)
+
+
+def test_generator_skips_nothing(generated) -> None:
+    """openapi-python-client generated every operation and model of the schema."""
+    fatal = [w for w in generated.warnings if w.fatal]
+    assert not fatal, "generator warnings:\n" + "\n".join(f"- {w}" for w in fatal)
+
+
+def test_every_call_answers_and_parses(walk) -> None:
+    """Each call answered the expected 2xx (or the documented 301) and the generated client
+    parsed it into its generated model."""
+    problems = walk.of_kind(*SCHEMA_MISMATCHES, exclude=True)
+    assert not problems, (
+        f"{len(problems)} problem(s) in {sum(walk.calls.values())} calls:\n{_listing(problems)}"
+    )
+
+
+def test_parsed_models_match_the_schema(walk) -> None:
+    """No parsed model kept undocumented keys, and every value has its field's declared type."""
+    problems = walk.of_kind(*SCHEMA_MISMATCHES)
+    assert not problems, f"{len(problems)} mismatch(es):\n{_listing(problems)}"
+
+
+def test_every_generated_operation_is_exercised(generated, walk) -> None:
+    """Every operation module of the generated client was called (but SKIPPED_OPERATIONS)."""
+    print(
+        f"\n{len(walk.calls)} of {len(generated.operations)} generated operations exercised, "
+        f"{sum(walk.calls.values())} calls in {walk.seconds:.1f}s:"
+    )
+    for operation, count in sorted(walk.calls.items()):
+        print(f"  {operation} x{count}")
+    stale = sorted(set(SKIPPED_OPERATIONS) - set(generated.operations))
+    assert not stale, f"SKIPPED_OPERATIONS names operations the client does not have: {stale}"
+    missed = sorted(set(generated.operations) - set(walk.calls) - set(SKIPPED_OPERATIONS))
+    assert not missed, f"generated operations never called: {missed}"

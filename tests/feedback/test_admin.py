@@ -206,3 +206,25 @@ def test_creating_a_webhook_shows_its_secret_once_to_its_creator(admin_client):
         webhook.secret
         not in admin_client.get(admin_url(InboundWebhook, "change", webhook.pk)).content.decode()
     )
+
+
+def test_feedback_received_before_1970_is_refused_in_the_console(admin_client):
+    workspace = WorkspaceFactory()
+
+    response = admin_client.post(
+        admin_url(FeedbackItem, "add"),
+        {
+            "workspace": workspace.pk,
+            "text": "Spreadsheet epoch",
+            "source": "portal",
+            "kind": "request",
+            "importance": "important",
+            "tags": "[]",
+            "received_at_0": "1899-12-30",
+            "received_at_1": "00:00:00",
+        },
+        follow=True,
+    )
+
+    assert "Must be between 1970-01-01 and" in response.content.decode()
+    assert not FeedbackItem.objects.exists()

@@ -1690,3 +1690,19 @@ def test_a_new_rate_re_scores_the_workspace(
         {"USD": "0.92"},
     )
     assert Feature.objects.get(pk=feature.pk).score_state == ScoreState.DIRTY
+
+
+def test_tombstones_page_with_their_cursor(workspace, pm, session_client):
+    companies = CompanyFactory.create_batch(3, workspace=workspace)
+    client = session_client(pm)
+    for company in companies:
+        assert client.delete(url(workspace, "companies", company.pk)).status_code == 204
+
+    seen, page = [], url(workspace, "companies") + "deleted/?page_size=2"
+    while page:
+        response = client.get(page)
+        assert response.status_code == 200
+        seen += [row["id"] for row in response.json()["results"]]
+        page = response.json()["next"]
+
+    assert seen == [company.pk for company in companies]
