@@ -11,7 +11,7 @@ SCALE ?= 1
 help:
 	@echo "make run     venv + install + migrate + demo data + web/worker/beat on http://$(HOST):$(PORT)/"
 	@echo "make test    venv + dev install + the whole pytest suite (but the contract tests)"
-	@echo "make contract  schemathesis contract tests of every API operation (admin and viewer)"
+	@echo "make contract  API contract: schemathesis on every operation (admin, viewer), demo reads, generated client"
 	@echo "make lint    ruff check + format check + the layering contract"
 	@echo "make ci      what CI runs (.ci/run)"
 	@echo "make screenshots  retake docs/screenshots/ from a fresh demo (needs /usr/bin/chromium)"
