@@ -429,6 +429,11 @@ def contact_delete(*, contact: Contact, actor: User | None) -> None:
 # --- feedback items: validation and ingestion -------------------------------------
 
 
+# Longer is a field error, never a database error: the e-mail goes into Contact.email,
+# the domain is compared with Company.domain. (A new contact's name is cut to 200.)
+PERSON_FIELD_LENGTHS = {"contact_email": 254, "company_domain": 200}
+
+
 def feedback_item_check(*, workspace: Workspace, data: Mapping[str, Any]) -> dict[str, Any]:
     """Validate one item's input and return its column values; writes nothing.
 
@@ -483,7 +488,19 @@ def feedback_item_check(*, workspace: Workspace, data: Mapping[str, Any]) -> dic
     for attr in ("contact_email", "contact_name", "company_domain"):
         if data.get(attr) is not None and not isinstance(data[attr], str):
             raise ValidationFailed("Must be a string.", attr=attr, code="invalid")
+        if attr in PERSON_FIELD_LENGTHS and len((data.get(attr) or "").strip()) > PERSON_FIELD_LENGTHS[attr]:
+            raise ValidationFailed(
+                f"At most {PERSON_FIELD_LENGTHS[attr]} characters.", attr=attr, code="max_length"
+            )
     contact, company = data.get("contact"), data.get("company")
+    email = (data.get("contact_email") or "").strip()
+    if email and contact is None:
+        try:
+            validate_email(email)
+        except DjangoValidationError:
+            raise ValidationFailed(
+                "Enter a valid email address.", attr="contact_email", code="invalid"
+            ) from None
     for attr, model, obj in (("contact", Contact, contact), ("company", Company, company)):
         if obj is not None and not isinstance(obj, model):  # an id no row of the workspace has
             raise ValidationFailed("Not found in this workspace.", attr=attr, code="does_not_exist")
@@ -617,17 +634,8 @@ def feedback_items_ingest_bulk(
         try:
             if not isinstance(data, Mapping):
                 raise ValidationFailed("Each item is an object.", attr=None, code="invalid")
-            values = feedback_item_check(workspace=workspace, data=data)
-            email = (data.get("contact_email") or "").strip()
-            if email and values["contact"] is None:
-                try:
-                    validate_email(email)
-                except DjangoValidationError:
-                    # One bad address is one invalid item, not a failed call.
-                    raise ValidationFailed(
-                        "Enter a valid email address.", attr="contact_email", code="invalid"
-                    ) from None
-            cleaned[index] = values
+            # A bad address or an overlong name is one invalid item, not a failed call.
+            cleaned[index] = feedback_item_check(workspace=workspace, data=data)
         except ValidationFailed as exc:
             results[index].errors = [{"code": exc.code, "detail": exc.detail, "attr": exc.attr}]
 

@@ -329,8 +329,9 @@ class FeedbackItemViewSet(_FeedbackViewSet):
     @extend_schema(request=FeedbackMergeInput, responses=FeedbackItemOutput)
     @action(detail=True, methods=["post"], filter_backends=[])
     def merge(self, request: Request, workspace_slug: str, pk: str) -> Response:
-        """Merge this item into ``into``: its links and tags move there, it is archived and
-        its URL redirects (301) to ``into``. Answers with the surviving item."""
+        """Merge this item into ``into``: it keeps its links (its company still counts as
+        asking), its tags join the target's, it is archived and its URL redirects (301) to
+        ``into``, which lists it under "also asked by". Answers with the surviving item."""
         source = self.get_object()
         values = self.validated(FeedbackMergeInput)
         target = services.feedback_items_merge(source=source, target=values["into"], actor=request.user)

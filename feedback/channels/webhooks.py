@@ -278,6 +278,10 @@ def map_zendesk(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# An item's field → the generic payload's key it came from.
+GENERIC_FIELDS = {"contact_email": "email", "contact_name": "name", "source_ref": "external_id"}
+
+
 def map_generic(payload: Mapping[str, Any]) -> dict[str, Any]:
     """Our own JSON: ``{text, email, name, company_domain, external_id, importance, kind, tags}``.
 
@@ -367,6 +371,12 @@ def inbound_webhook_receive(
             data["company"] = company
     data["source"] = SOURCE_BY_PROVIDER[webhook.provider]
     data.setdefault("source_ref", "sha256:" + hashlib.sha256(body).hexdigest())
-    item, created = feedback_item_ingest(workspace=webhook.workspace, actor=None, data=data)
+    try:
+        item, created = feedback_item_ingest(workspace=webhook.workspace, actor=None, data=data)
+    except ValidationFailed as exc:
+        # Name the field as the sender wrote it (our generic JSON says "email", not "contact_email").
+        if webhook.provider == InboundWebhook.Provider.GENERIC and exc.attr in GENERIC_FIELDS:
+            exc.attr = GENERIC_FIELDS[exc.attr]
+        raise
     InboundWebhook.objects.filter(pk=webhook.pk).update(last_delivery_at=now)
     return item, created

@@ -55,9 +55,17 @@ def workspace_settings(request: HttpRequest) -> HttpResponse:
             initial={"name": workspace.name, "reporting_currency": workspace.reporting_currency}
         )
         rates = CurrencyRateFormSet(initial=initial_rates, prefix="rates")
+    in_use = sorted(currencies_in_use(workspace=workspace))
+    rated = {workspace.reporting_currency, *(workspace.currency_rates or {})}
     return render(
         request,
         "portal/settings/workspace.html",
-        {"form": form, "rates": rates, "in_use": sorted(currencies_in_use(workspace=workspace))},
+        {
+            "form": form,
+            "rates": rates,
+            "in_use": in_use,
+            # Companies whose ARR counts 0 until their currency has a rate.
+            "missing": [code for code in in_use if code not in rated],
+        },
         status=400 if form.errors or rates.errors or rates.non_form_errors() else 200,
     )

@@ -6,7 +6,8 @@ Every error renders as::
      "errors": [{"code": "...", "detail": "...", "attr": "field.path" | null}],
      "request_id": "..."}
 
-with its HTTP status (400, 401, 403, 404, 405, 409, 413, 415, 422, 429). Anything
+with its HTTP status (400, 401, 403, 404, 405, 409, 415, 422, 429; a body over
+``API_MAX_BODY_BYTES`` is a 400 ``request_too_large``). Anything
 else is a bug: it is logged with its traceback and answered as a real 500 with the
 same body (``server_error``), never an HTML page. The request id is the one in the
 ``X-Request-ID`` header, so a report can be matched to its log line.

@@ -33,3 +33,33 @@ def test_duplicate_pairs_stored_both_ways_become_one_row_each():
     ]
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_workspace_on_the_defaults_reports_in_the_currency_most_arr_is_in():
+    executor = MigrationExecutor(connection)
+    before = [("feedback", "0011_sync_timestamps_and_external_ids")]
+    after = [("feedback", "0012_reporting_currency_from_arr")]
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    Workspace = old.get_model("productops", "Workspace")
+    Company = old.get_model("feedback", "Company")
+    euro = Workspace.objects.create(name="Euro", slug="euro")
+    chosen = Workspace.objects.create(name="Chosen", slug="chosen", currency_rates={"EUR": "1.1"})
+    dollar = Workspace.objects.create(name="Dollar", slug="dollar")
+    Company.objects.create(workspace=euro, name="A", arr=900, arr_currency="EUR")
+    Company.objects.create(workspace=euro, name="B", arr=100, arr_currency="USD")
+    Company.objects.create(workspace=chosen, name="C", arr=900, arr_currency="EUR")
+    Company.objects.create(workspace=dollar, name="D", arr=900, arr_currency="USD")
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+
+    new = executor.loader.project_state(after).apps.get_model("productops", "Workspace")
+    assert dict(new.objects.values_list("slug", "reporting_currency")) == {
+        "euro": "EUR",
+        "chosen": "USD",
+        "dollar": "USD",
+    }
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())

@@ -91,7 +91,7 @@ def test_ingest_is_idempotent_by_source_reference(workspace):
         ({"text": "ok", "deal_value": "-5"}, "deal_value", "out_of_range"),
         ({"text": "ok", "tags": "a,b"}, "tags", "invalid"),
         ({"text": "ok", "colour": "red"}, "colour", "unknown_field"),
-        ({"text": "ok", "contact_email": "not-an-email"}, "email", "invalid"),
+        ({"text": "ok", "contact_email": "not-an-email"}, "contact_email", "invalid"),
         ({"text": "ok", "company_domain": "nobody.example"}, "company_domain", "does_not_exist"),
     ],
 )
@@ -171,6 +171,26 @@ def test_bulk_ingest_refuses_more_than_the_limit(workspace):
 
     assert error.value.attr == "items"
     assert FeedbackItem.objects.count() == 0
+
+
+def test_bulk_items_with_an_overlong_or_bad_address_or_domain_are_invalid_items_not_a_failed_call(workspace):
+    items = [
+        {"text": "Long address", "contact_email": "a" * 250 + "@x.example"},
+        {"text": "Long domain", "company_domain": "d" * 201},
+        {"text": "Not an address", "contact_email": "nobody"},
+        {"text": "Fine", "contact_email": "cy@x.example", "contact_name": "n" * 300},
+    ]
+
+    results = services.feedback_items_ingest_bulk(workspace=workspace, actor=None, items=items)
+
+    assert [(r.status, [(e["attr"], e["code"]) for e in r.errors]) for r in results] == [
+        ("invalid", [("contact_email", "max_length")]),
+        ("invalid", [("company_domain", "max_length")]),
+        ("invalid", [("contact_email", "invalid")]),
+        ("created", []),
+    ]
+    assert list(Contact.objects.values_list("email", "name")) == [("cy@x.example", "n" * 200)]
+    assert FeedbackItem.objects.count() == 1
 
 
 # --- triage, links, votes --------------------------------------------------------------

@@ -571,3 +571,17 @@ def test_only_admins_reach_the_workspace_settings(portal_client, workspace):
     assert client.post("/w/acme/settings/workspace/", {"name": "Hijacked"}).status_code == 403
     workspace.refresh_from_db()
     assert workspace.name == "Acme"
+
+
+def test_the_page_names_currencies_companies_use_without_a_rate(portal_client, workspace):
+    from feedback.models import Company
+    from tests.feedback.factories import CompanyFactory
+
+    client, _ = portal_client(workspace, Role.ADMIN)
+    # Stored before rates were required (an upgraded install), so around the service.
+    company = CompanyFactory(workspace=workspace, arr_currency="USD")
+    Company.objects.filter(pk=company.pk).update(arr_currency="GBP")
+
+    page = client.get("/w/acme/settings/workspace/").content.decode()
+
+    assert "No rate for GBP: the ARR of companies in it counts 0" in page
