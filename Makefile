@@ -38,8 +38,11 @@ run: $(VENV)/.run-installed
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Two pytest-xdist workers (each with its own test database and seeded workspace): the
+# admin and viewer runs must together stay within 8 minutes on a 2-core machine.
+CONTRACT_WORKERS ?= 2
 contract: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest -m contract tests/contract $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m contract tests/contract -n $(CONTRACT_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

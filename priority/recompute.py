@@ -112,20 +112,27 @@ def _chunks(rows: Sequence, size: int = WRITE_CHUNK) -> Iterable[Sequence]:
         yield rows[start : start + size]
 
 
-def _values(rows: Sequence[Sequence], columns: Sequence[tuple[str, str]]) -> tuple[str, list]:
-    """A ``VALUES`` list as a derived table ``v`` with named columns, on both backends.
+_PYTHON_TYPE = {"bigint": int, "integer": int, "float8": float}
 
-    ``columns`` are (name, PostgreSQL type); the first row carries the casts, so a column
-    that is NULL in every row still has its type.
+
+def _values(rows: Sequence[Sequence], columns: Sequence[tuple[str, str]]) -> tuple[str, list]:
+    """Rows as a derived table ``v`` with named columns, on both backends.
+
+    ``columns`` are (name, PostgreSQL type). On PostgreSQL the rows travel as one array per
+    column (``unnest``): a handful of parameters whatever the chunk's size, which the
+    server parses and plans in no time, where a ``VALUES`` list of thousands of
+    parameters costs more than the update itself.
     """
+    if connection.vendor == "postgresql":
+        params = [
+            [None if value is None else _PYTHON_TYPE[kind](value) for value in column]
+            for column, (_, kind) in zip(zip(*rows, strict=True), columns, strict=True)
+        ]
+        arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
+        names = ", ".join(name for name, _ in columns)
+        return f"unnest({arrays}) AS v({names})", params
     width = len(columns)
     params = [value for row in rows for value in row]
-    if connection.vendor == "postgresql":
-        first = "(" + ", ".join(f"%s::{kind}" for _, kind in columns) + ")"
-        rest = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * (len(rows) - 1))
-        body = first + (", " + rest if rest else "")
-        names = ", ".join(name for name, _ in columns)
-        return f"(VALUES {body}) AS v({names})", params
     body = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(rows))
     names = ", ".join(f"column{i + 1} AS {name}" for i, (name, _) in enumerate(columns))
     return f"(SELECT {names} FROM (VALUES {body})) AS v", params

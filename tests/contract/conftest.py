@@ -30,6 +30,7 @@ from django.core.signals import got_request_exception, request_finished, request
 from django.db import close_old_connections, transaction
 from schemathesis.core.failures import Failure
 
+from productops import services as core_services
 from tests.contract.seed import ContractData, seed
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -66,9 +67,14 @@ def _quiet_request_log() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _contract_environment(settings, _keep_connection_in_test_transaction, _quiet_request_log) -> None:
+def _contract_environment(
+    settings, monkeypatch, _keep_connection_in_test_transaction, _quiet_request_log
+) -> None:
     # schemathesis' WSGI transport sends `Host: localhost`.
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost"]
+    # The seed marks its tokens used; every example's savepoint is rolled back, so the
+    # once-a-minute "last used" write would otherwise be redone by every request.
+    monkeypatch.setattr(core_services, "TOKEN_LAST_USED_RESOLUTION_SECONDS", 10**9)
 
 
 @dataclass

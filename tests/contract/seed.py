@@ -22,6 +22,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils import timezone
+
 from board import demo as board_demo
 from feedback import demo as feedback_demo
 from feedback import services as feedback_services
@@ -277,6 +279,7 @@ def seed() -> ContractData:
         core_services.api_token_create(
             workspace=workspace, user=users[user_key], name="integration", scopes=("read",), actor=None
         )
+    ApiToken.objects.filter(workspace=workspace).update(last_used_at=timezone.now())
 
     # Another tenant, so cross-workspace leaks would show up in the lists.
     other = core_services.workspace_create(

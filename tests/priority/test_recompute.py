@@ -726,3 +726,63 @@ def test_a_history_point_bumps_updated_at_and_a_run_that_moves_nothing_does_not(
     after = dict(Feature.objects.values_list("pk", "updated_at"))
     assert after[low.pk] == later  # both changed rank
     assert after[high.pk] == later
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_vote_on_a_clean_feature_during_a_paused_full_run_stays_dirty_and_is_counted_next():
+    """A full run claims clean features too; a mark after its claim must still win over its
+    write."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs two real concurrent transactions; SQLite serialises every writer")
+    from priority.recompute import ADVISORY_LOCK_NAMESPACE
+
+    feature = FeatureFactory()
+    workspace_id = feature.workspace_id
+    recompute_workspace(workspace_id=workspace_id)
+    contact = ContactFactory(workspace=feature.workspace, company=CompanyFactory(workspace=feature.workspace))
+    held, release = threading.Event(), threading.Event()
+    outcome: dict = {}
+
+    def hold_the_write_lock() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [ADVISORY_LOCK_NAMESPACE, workspace_id])
+            held.set()
+            release.wait(30)
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_LOCK_NAMESPACE, workspace_id])
+        connection.close()
+
+    def run() -> None:
+        try:
+            outcome["result"] = recompute_workspace(workspace_id=workspace_id, full=True)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    assert held.wait(10)
+    runner = threading.Thread(target=run)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while _advisory_waiters() == 0:
+            assert time.monotonic() < deadline, "the recompute never reached its write"
+            time.sleep(0.01)
+        claimed = Feature.objects.get(pk=feature.pk)
+        run_number = RoadmapSettings.objects.get(workspace_id=workspace_id).recompute_run
+        assert (claimed.score_state, claimed.recompute_run) == (ScoreState.RECOMPUTING, run_number)
+
+        started = time.monotonic()
+        feedback_services.vote_cast(contact=contact, feature=feature)
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join()
+        runner.join()
+
+    assert waited < 0.1
+    assert outcome["result"].failed is False
+    feature.refresh_from_db()
+    assert (feature.score_state, feature.requesting_companies) == (ScoreState.DIRTY, 0)
+    recompute_workspace(workspace_id=workspace_id)
+    feature.refresh_from_db()
+    assert (feature.score_state, feature.requesting_companies) == (ScoreState.CLEAN, 1)
