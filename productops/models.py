@@ -282,3 +282,39 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class Event(models.Model):
+    """Append-only record of something that happened in a workspace, for consumers to read.
+
+    Written by domain services in the transaction of the change (``productops.services.
+    event_record``); never updated. Consumers (comms, the board) keep their own cursor
+    (the last ``id`` they handled), so an event is read once per consumer, in order.
+    ``release.shipped`` is recorded at most once per release (a unique constraint).
+    """
+
+    class Kind(models.TextChoices):
+        RELEASE_SHIPPED = "release.shipped", "Release shipped"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=60, choices=Kind.choices)
+    subject_type = models.CharField(max_length=100, help_text="app_label.model")
+    subject_id = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    occurred_at = models.DateTimeField()
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["kind", "id"], name="event_kind_cursor")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "subject_type", "subject_id"],
+                condition=models.Q(kind="release.shipped"),
+                name="event_release_shipped_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject_type}#{self.subject_id}"

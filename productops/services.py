@@ -33,6 +33,7 @@ from productops.models import (
     ROLE_RANK,
     ApiToken,
     AuditEvent,
+    Event,
     Heartbeat,
     Invitation,
     Membership,
@@ -97,6 +98,44 @@ def audit_record(
         target_repr=str(target)[:200],
         changes=dict(changes or {}),
     )
+
+
+def event_record(
+    *,
+    workspace: Workspace,
+    kind: str,
+    subject: models.Model,
+    payload: Mapping[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> tuple[Event, bool]:
+    """Append one event in the caller's transaction; (event, created).
+
+    A kind recorded once per subject (``release.shipped``) that is already there returns
+    the existing row and ``created=False``, in a savepoint, so a concurrent second
+    recorder never aborts the caller's transaction.
+    """
+    if kind not in Event.Kind.values:
+        raise ValueError(f"unknown event kind {kind!r}")
+    meta = subject._meta
+    fields = {
+        "kind": kind,
+        "subject_type": f"{meta.app_label}.{meta.model_name}",
+        "subject_id": str(subject.pk),
+    }
+    try:
+        with transaction.atomic():
+            event = Event.objects.create(
+                workspace=workspace,
+                payload=dict(payload or {}),
+                occurred_at=occurred_at or timezone.now(),
+                **fields,
+            )
+    except IntegrityError:
+        existing = Event.objects.filter(workspace=workspace, **fields).first()
+        if existing is None:
+            raise
+        return existing, False
+    return event, True
 
 
 def audit_record_many(

@@ -464,7 +464,7 @@ def seed(context: DemoContext, rng: random.Random) -> None:
     features: dict[str, Feature] = {}
     for index, row in enumerate(FEATURES):
         title, product, initiative, team, status, horizon = row[:6]
-        effort, reach, impact, confidence, tags, competitors, mvp = row[6:]
+        effort, reach, impact, confidence, tags, competitors, _mvp = row[6:]
         feature = Feature.objects.filter(workspace=workspace, title=title).first()
         if feature is None:
             start, target = HORIZON_DATES.get(horizon, (None, None))
@@ -494,7 +494,6 @@ def seed(context: DemoContext, rng: random.Random) -> None:
                     "risk_reduction": 1 + (index * 3) % 13,
                     "job_size": Decimal(effort),
                     "value": min(10, 2 + int(impact * 3)),
-                    "is_mvp": mvp,
                     "is_public": status != FeatureStatus.DECLINED,
                     "tags": tags,
                     "competitors": competitors,

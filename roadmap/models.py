@@ -15,8 +15,19 @@ from django.db.models.functions import Lower
 from productops.models import WorkspaceOwnedModel
 
 
+class VersionScheme(models.TextChoices):
+    SEMVER = "semver", "Semantic versioning (1.4.2)"
+    CALVER = "calver", "Calendar versioning (2027.03, 2027.03.1)"
+
+
 class Product(WorkspaceOwnedModel):
     name = models.CharField(max_length=120)
+    version_scheme = models.CharField(
+        max_length=10,
+        choices=VersionScheme.choices,
+        default=VersionScheme.SEMVER,
+        help_text="How its releases are numbered and ordered.",
+    )
     vision = models.TextField(blank=True)
     personas = models.JSONField(default=list, blank=True, help_text="Target personas, as short names.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -319,6 +330,9 @@ class Horizon(models.TextChoices):
 class Feature(WorkspaceOwnedModel):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # What customers read in release notes and the changelog; the description stays internal.
+    public_title = models.CharField(max_length=200, blank=True, help_text="Customer-facing title.")
+    release_note = models.TextField(blank=True, help_text="Customer-facing note (Markdown).")
     # RESTRICT, not PROTECT: a product with features cannot be deleted, but a
     # whole workspace (products and features together) can.
     product = models.ForeignKey(Product, on_delete=models.RESTRICT, related_name="features")
@@ -336,7 +350,6 @@ class Feature(WorkspaceOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="features")
-    is_mvp = models.BooleanField(default=False, help_text="Must-have for its release.")
     is_public = models.BooleanField(default=False, help_text="Shown on the public roadmap.")
     merged_into = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_features"
@@ -459,6 +472,9 @@ class FeatureStatusChange(WorkspaceOwnedModel):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # What made the change, when not a person's edit: {"release": {"id", "name", "version"}}
+    # for a status set by shipping a release (the roadmap knows no release model).
+    context = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -469,10 +469,26 @@ def product_create(*, workspace: Workspace, actor: User | None, data: Mapping[st
     return _create(model=Product, workspace=workspace, actor=actor, data=data)
 
 
+#: Callables (product) -> reason or None, registered by apps above the roadmap that number
+#: things by the product's version scheme (releases): the scheme is fixed once one does.
+_VERSION_SCHEME_USERS: list[Callable[[Product], str | None]] = []
+
+
+def product_version_scheme_users_register(check: Callable[[Product], str | None]) -> None:
+    _VERSION_SCHEME_USERS.append(check)
+
+
 @transaction.atomic
 def product_update(*, product: Product, actor: User | None, data: Mapping[str, Any]) -> Product:
     require_role(workspace=product.workspace, user=actor, role=Role.PRODUCT_MANAGER)
-    return _update(instance=product, actor=actor, data=data, fields=["name", "vision", "personas"])[0]
+    if "version_scheme" in data and data["version_scheme"] != product.version_scheme:
+        for check in _VERSION_SCHEME_USERS:
+            reason = check(product)
+            if reason:
+                raise ValidationFailed(reason, attr="version_scheme", code="in_use")
+    return _update(
+        instance=product, actor=actor, data=data, fields=["name", "vision", "personas", "version_scheme"]
+    )[0]
 
 
 @transaction.atomic
@@ -739,8 +755,9 @@ FEATURE_FIELDS = [
     "effort",
     "owner",
     "team",
-    "is_mvp",
     "is_public",
+    "public_title",
+    "release_note",
     *sorted(SCORING_INPUTS - {"status", "effort"}),
 ]
 
@@ -863,9 +880,17 @@ def feature_update(*, feature: Feature, actor: User | None, data: Mapping[str, A
 
 @transaction.atomic
 def feature_change_status(
-    *, feature: Feature, to_status: str, actor: User | None, reason: str = ""
+    *,
+    feature: Feature,
+    to_status: str,
+    actor: User | None,
+    reason: str = "",
+    context: Mapping[str, Any] | None = None,
 ) -> Feature:
-    """Move a feature along the workflow; skipping steps or leaving a final state needs a reason."""
+    """Move a feature along the workflow; skipping steps or leaving a final state needs a reason.
+
+    ``context`` says what made the change when it is not a person's edit (a shipped
+    release: ``{"release": {...}}``); it is kept on the history row and in the audit."""
     require_role(workspace=feature.workspace, user=actor, role=Role.PRODUCT_MANAGER)
     if to_status not in FeatureStatus.values:
         raise ValidationFailed("Unknown status.", attr="status", code="invalid_choice")
@@ -897,13 +922,14 @@ def feature_change_status(
         to_status=to_status,
         reason=reason,
         actor=actor,
+        context=dict(context or {}),
     )
     audit_record(
         workspace=feature.workspace,
         actor=actor,
         action=AuditEvent.Action.STATE_CHANGED,
         target=feature,
-        changes={"status": [from_status, to_status], "reason": reason},
+        changes={"status": [from_status, to_status], "reason": reason, **dict(context or {})},
     )
     features_mark_dirty(workspace_id=feature.workspace_id, feature_ids=[feature.pk])
     return feature
