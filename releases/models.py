@@ -159,6 +159,7 @@ class ScopeOutcome(models.TextChoices):
     MOVED = "moved", "Moved to another release"
     DEFERRED = "deferred", "Back to the backlog"
     CANCELLED = "cancelled", "Release cancelled"
+    MERGED = "merged", "Merged into another feature"
 
 
 class ScopeItem(WorkspaceOwnedModel):

@@ -196,13 +196,12 @@ def check_version(*, product: Product, version: str, release: Release | None = N
     return parsed.text
 
 
-def _uses_version_scheme(product: Product) -> str | None:
+def product_uses_version_scheme(product: Product) -> str | None:
+    """Why the product's version scheme cannot change (it has releases), or None; registered
+    with the roadmap at start-up (``ReleasesConfig.ready``)."""
     if Release.objects.filter(product=product).exists():
         return "The product has releases numbered by this scheme; it cannot change."
     return None
-
-
-roadmap_services.product_version_scheme_users_register(_uses_version_scheme)
 
 
 def parse_relative_due(value: Any, *, attr: str = "relative_due") -> int:
@@ -537,6 +536,7 @@ def release_cancel(*, release: Release, actor: User | None, reason: str = "") ->
 def release_delete(*, release: Release, actor: User | None) -> None:
     """Delete a release that has not shipped (a shipped one is history: cancel is for plans)."""
     require_role(workspace=release.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    release = Release.objects.select_for_update().get(pk=release.pk)
     if release.status == ReleaseStatus.RELEASED:
         raise Conflict("A shipped release is kept; it cannot be deleted.", code="release_shipped")
     audit_deletion(workspace=release.workspace, actor=actor, instance=release)
@@ -682,6 +682,37 @@ def _move(item: ScopeItem, to_release: Release | None, *, actor: User | None) ->
     return moved
 
 
+def scope_follow_merge(*, source: Feature, target: Feature, actor: User | None) -> dict[str, int]:
+    """The releases' part of merging feature ``source`` into ``target`` (registered with
+    ``roadmap.services.feature_merge`` in ``ReleasesConfig.ready``; runs inside the merge's
+    transaction): the source's open scope row moves to the target when the target is in no
+    open release and belongs to the same product; otherwise it closes as "merged"."""
+    item = (
+        ScopeItem.objects.select_for_update()
+        .select_related("release")
+        .filter(feature=source, is_open=True)
+        .first()
+    )
+    if item is None:
+        return {}
+    target_open = ScopeItem.objects.filter(feature=target, is_open=True).exists()
+    if not target_open and item.release.product_id == target.product_id:
+        item.feature = target
+        item.save(update_fields=["feature", "updated_at"])
+        moved = 1
+    else:
+        _close_scope([item], ScopeOutcome.MERGED)
+        moved = 0
+    audit_record(
+        workspace=item.release.workspace,
+        actor=actor,
+        action=AuditEvent.Action.UPDATED,
+        target=item,
+        changes={"feature": [source.pk, target.pk] if moved else source.pk, "merged": True},
+    )
+    return {"scope_moved": moved}
+
+
 # --- checklist tasks --------------------------------------------------------------------------
 
 
@@ -708,6 +739,7 @@ def _task_values(workspace: Workspace, data: Mapping[str, Any]) -> dict[str, Any
 @transaction.atomic
 def checklist_task_create(*, release: Release, actor: User | None, data: Mapping[str, Any]) -> ChecklistTask:
     require_role(workspace=release.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    release = Release.objects.select_for_update().get(pk=release.pk)
     _check_open(release)
     values = _task_values(release.workspace, data)
     if not values.get("title"):

@@ -30,7 +30,7 @@ class ScopeItemFactory(factory.django.DjangoModelFactory):
 
     release = factory.SubFactory(ReleaseFactory)
     workspace = factory.LazyAttribute(lambda s: s.release.workspace)
-    feature = factory.LazyAttribute(lambda s: FeatureFactory(product=s.release.product))
+    feature = factory.SubFactory(FeatureFactory, product=factory.SelfAttribute("..release.product"))
     is_must_have = True
 
 
