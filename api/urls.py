@@ -19,4 +19,5 @@ urlpatterns = [
     *router.urls,
     path("", include("api.roadmap.urls")),
     path("", include("api.feedback.urls")),
+    path("", include("api.releases.urls")),
 ]

@@ -1,4 +1,4 @@
-"""Server time and query count of every portal page on the demo data.
+"""Server time and query count of every portal page (and the release API lists) on the demo data.
 
     python -m bench portal_pages [--scale 1] [--repeat 15]
 
@@ -41,6 +41,7 @@ def main(argv: list[str]) -> None:
     from board import selectors as board_selectors
     from feedback.models import Company, FeedbackItem
     from productops.models import User, Workspace
+    from releases.models import OPEN_STATUSES, Release
     from roadmap.models import Feature
 
     call_command("seed_demo", scale=args.scale, force=True, verbosity=0)
@@ -49,6 +50,9 @@ def main(argv: list[str]) -> None:
     public = board_selectors.public_feature_list(workspace=workspace).first()
     item = FeedbackItem.objects.filter(workspace=workspace, merged_into=None).order_by("-received_at").first()
     company = Company.objects.filter(workspace=workspace).order_by("-arr").first()
+    release = (
+        Release.objects.filter(workspace=workspace, status__in=OPEN_STATUSES).order_by("planned_date").first()
+    )
 
     team = Client(HTTP_HOST="localhost")
     team.force_login(User.objects.get(username="demo"))
@@ -64,18 +68,28 @@ def main(argv: list[str]) -> None:
         (team, f"/w/demo/feedback/{item.pk}/"),
         (team, "/w/demo/companies/"),
         (team, f"/w/demo/companies/{company.pk}/"),
+        (team, "/w/demo/releases/"),
+        (team, f"/w/demo/releases/{release.pk}/"),
+        (team, f"/w/demo/releases/{release.pk}/ship/"),
         (team, "/w/demo/settings/scoring/"),
+        (team, "/w/demo/settings/releases/"),
         (team, "/w/demo/settings/members/"),
         (team, "/w/demo/settings/tokens/"),
         (team, "/w/demo/settings/public-board/"),
+        (team, "/api/v1/workspaces/demo/releases/"),
+        (team, "/api/v1/workspaces/demo/scope-items/"),
         (customer, "/p/demo/"),
         (customer, f"/p/demo/features/{public.pk}/"),
         (customer, "/p/demo/roadmap/"),
+        (customer, "/p/demo/changelog/"),
+        (customer, "/p/demo/changelog/rss/"),
+        (customer, "/p/demo/changelog/atom/"),
     ]
     print(
         f"scale {args.scale}: {Feature.objects.filter(workspace=workspace).count()} features, "
         f"{FeedbackItem.objects.filter(workspace=workspace).count()} feedback items, "
-        f"{Company.objects.filter(workspace=workspace).count()} companies ({connection.vendor})"
+        f"{Company.objects.filter(workspace=workspace).count()} companies, "
+        f"{Release.objects.filter(workspace=workspace).count()} releases ({connection.vendor})"
     )
     print(f"{'page':48} {'queries':>7} {'median ms':>10} {'max ms':>8}")
     slowest = 0.0

@@ -41,6 +41,7 @@ from productops.errors import Conflict, NotFound, ValidationFailed
 from productops.models import AuditEvent, Role, User, Workspace
 from productops.services import audit_record, model_update, require_role
 from productops.tasking import enqueue_on_commit
+from releases import selectors as release_selectors
 from roadmap.models import Feature, FeatureStatus, FeatureStatusChange
 
 MAGIC_LINK_SALT = "board.magic-link"
@@ -356,21 +357,40 @@ def _recipients(changes: list[FeatureStatusChange]) -> list[BoardNotification]:
     ]
 
 
+def shipped_in_release(change: FeatureStatusChange) -> dict[str, Any] | None:
+    """The release (``{"id", "name", "version"}``) whose shipping made this status change, if one did."""
+    release = (change.context or {}).get("release") if change.to_status == FeatureStatus.SHIPPED else None
+    if isinstance(release, dict) and isinstance(release.get("id"), int):
+        return release
+    return None
+
+
+def _batch(board: BoardSettings) -> list[FeatureStatusChange]:
+    """The next changes after the board's cursor. A batch that stops inside the changes one
+    release's shipping wrote (in one transaction, so all visible at once) runs on to the
+    last of them, so that release's e-mail lists every feature and nothing is skipped."""
+    fields = ("id", "workspace_id", "feature_id", "to_status", "context")
+    after = FeatureStatusChange.objects.filter(workspace_id=board.workspace_id).order_by("id").only(*fields)
+    changes = list(after.filter(id__gt=board.notified_through_id)[:NOTIFY_BATCH])
+    release = shipped_in_release(changes[-1]) if len(changes) == NOTIFY_BATCH else None
+    if release is not None:
+        last = changes[-1].pk
+        through = after.filter(id__gt=last, context__release__id=release["id"]).aggregate(m=Max("id"))["m"]
+        if through is not None:
+            changes += list(after.filter(id__gt=last, id__lte=through))
+    return changes
+
+
 def notifications_collect() -> int:
     """Turn new status changes of public features on enabled boards into notifications.
 
     Each board keeps a cursor (the last change looked at); rows are unique per contact and
     change, so a second or concurrent run adds nothing. Returns how many rows were added.
+    The changes one shipped release made are e-mailed together (:func:`notification_send`).
     """
     added = 0
     for board in BoardSettings.objects.filter(enabled=True).only("id", "workspace_id", "notified_through_id"):
-        changes = list(
-            FeatureStatusChange.objects.filter(
-                workspace_id=board.workspace_id, id__gt=board.notified_through_id
-            )
-            .order_by("id")
-            .only("id", "workspace_id", "feature_id")[:NOTIFY_BATCH]
-        )
+        changes = _batch(board)
         if not changes:
             continue
         public = set(
@@ -395,7 +415,10 @@ def notifications_collect() -> int:
 
 
 def notification_send(*, notification_id: int) -> bool:
-    """E-mail one notification exactly once (claimed by stamping ``sent_at`` first)."""
+    """E-mail one notification exactly once (claimed by stamping ``sent_at`` first).
+
+    A status change made by shipping a release is sent with the contact's other unsent
+    notifications of that release, in one e-mail listing the features."""
     claimed_at = timezone.now()
     if not BoardNotification.objects.filter(pk=notification_id, sent_at__isnull=True).update(
         sent_at=claimed_at
@@ -405,6 +428,9 @@ def notification_send(*, notification_id: int) -> bool:
         "contact", "contact__board", "status_change", "status_change__feature", "workspace"
     ).get(pk=notification_id)
     contact, change, workspace = row.contact, row.status_change, row.workspace
+    release = shipped_in_release(change)
+    if release is not None:
+        return _release_notification_send(row, release, claimed_at)
     board_contact = getattr(contact, "board", None)
     if board_contact is None or not board_contact.notifications_enabled or not change.feature.is_public:
         BoardNotification.objects.filter(pk=row.pk).update(skipped=True)
@@ -433,6 +459,71 @@ def notification_send(*, notification_id: int) -> bool:
     return True
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _release_notification_send(row: BoardNotification, release: dict[str, Any], claimed_at) -> bool:
+    """One e-mail for every unsent notification of ``row``'s contact about ``release``:
+    they are claimed together (``sent_at`` = this claim) and released together if the mail
+    server refuses. The release is named only if it is public, and linked to on the
+    changelog when it is there."""
+    contact, workspace = row.contact, row.workspace
+    BoardNotification.objects.filter(
+        workspace_id=row.workspace_id,
+        contact_id=contact.pk,
+        sent_at__isnull=True,
+        failed_attempts__lt=NOTIFY_MAX_ATTEMPTS,
+        status_change__to_status=FeatureStatus.SHIPPED,
+        status_change__context__release__id=release["id"],
+    ).update(sent_at=claimed_at)
+    group = list(
+        BoardNotification.objects.filter(contact_id=contact.pk, sent_at=claimed_at)
+        .select_related("status_change__feature")
+        .order_by("id")
+    )
+    ids = [n.pk for n in group]
+    features: dict[int, Feature] = {}
+    for notification in group:
+        feature = notification.status_change.feature
+        if feature.is_public:
+            features.setdefault(feature.pk, feature)
+    board_contact = getattr(contact, "board", None)
+    if board_contact is None or not board_contact.notifications_enabled or not features:
+        BoardNotification.objects.filter(pk__in=ids).update(skipped=True)
+        return False
+    ref = release_selectors.shipped_release_refs(release_ids=[release["id"]]).get(release["id"])
+    name = _one_line(f"{release.get('name', '')} {release.get('version', '')}")
+    public = ref is not None and ref["is_public"] and bool(name)
+    asked = _plural(len(features), "feature") + " you asked for"
+    subject = f"{name} shipped: {asked}" if public else f"Shipped: {asked}"
+    intro = f"shipped in {name}:" if public else "shipped:"
+    lines = [f"Ideas you asked for or voted on {intro}", ""]
+    titled = sorted((_one_line(f.public_title or f.title), f.pk) for f in features.values())
+    for title, feature_id in titled:
+        lines += [f"- {title}", f"  {_board_url(workspace, 'feature', feature_id=feature_id)}"]
+    on_changelog = public and ref["public_id"] is not None
+    if on_changelog and release_selectors.changelog_settings(workspace=workspace).enabled:
+        notes_url = _board_url(workspace, "changelog-release", public_id=ref["public_id"])
+        lines += ["", f"Release notes: {notes_url}"]
+    unsubscribe_url = _board_url(workspace, "unsubscribe", token=unsubscribe_token(contact))
+    lines += ["", f"Stop these e-mails: {unsubscribe_url}"]
+    try:
+        send_mail(
+            subject=_one_line(subject),
+            message="\n".join(lines),
+            from_email=None,
+            recipient_list=[contact.email],
+        )
+    except (smtplib.SMTPException, OSError) as exc:
+        BoardNotification.objects.filter(pk__in=ids, sent_at=claimed_at).update(
+            sent_at=None, failed_attempts=F("failed_attempts") + 1
+        )
+        exc.notification_ids = ids  # tried once in this sweep, not once per feature
+        raise
+    return True
+
+
 def notifications_send_pending(*, limit: int = NOTIFY_BATCH) -> int:
     pending = list(
         BoardNotification.objects.filter(sent_at__isnull=True, failed_attempts__lt=NOTIFY_MAX_ATTEMPTS)
@@ -440,9 +531,13 @@ def notifications_send_pending(*, limit: int = NOTIFY_BATCH) -> int:
         .values_list("pk", flat=True)[:limit]
     )
     sent = 0
+    refused: set[int] = set()
     for pk in pending:
+        if pk in refused:  # went with a release e-mail the mail server refused just now
+            continue
         try:
             sent += notification_send(notification_id=pk)
-        except (smtplib.SMTPException, OSError):
+        except (smtplib.SMTPException, OSError) as exc:
+            refused.update(getattr(exc, "notification_ids", ()))
             logger.warning("board notification %s: the mail server refused it", pk, exc_info=True)
     return sent

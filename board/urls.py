@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from board.views import public
+from board.views import changelog, public
 
 app_name = "board"
 
@@ -20,6 +20,13 @@ board_patterns = [
     path("verify/<str:token>/", public.verify, name="verify"),
     path("sign-out/", public.sign_out, name="sign-out"),
     path("unsubscribe/<str:token>/", public.unsubscribe, name="unsubscribe"),
+    # The changelog: its own opt-in, readable without signing in (board/views/changelog.py).
+    path("changelog/", changelog.changelog_page, name="changelog"),
+    path("changelog/releases/<uuid:public_id>/", changelog.changelog_release, name="changelog-release"),
+    path("changelog/rss/", changelog.ChangelogRssFeed(), name="changelog-rss"),
+    path("changelog/atom/", changelog.ChangelogAtomFeed(), name="changelog-atom"),
+    path("changelog/<int:product_id>/rss/", changelog.ChangelogRssFeed(), name="changelog-product-rss"),
+    path("changelog/<int:product_id>/atom/", changelog.ChangelogAtomFeed(), name="changelog-product-atom"),
 ]
 
 urlpatterns = [path("<slug:workspace_slug>/", include(board_patterns))]

@@ -19,6 +19,7 @@ from django.utils import timezone
 from feedback import services
 from feedback.models import Company, FeedbackItem, Importance, Segment
 from productops.demo import DemoContext
+from roadmap.demo import FEATURES as ROADMAP_FEATURES
 from roadmap.models import Feature
 
 COMPANIES = [
@@ -311,7 +312,10 @@ def seed(context: DemoContext, rng: random.Random) -> None:
             feature = features.get(title) if title else None
             if feature is not None and feature.status != "declined":
                 services.feedback_link_create(item=item, feature=feature, importance=importance, actor=actor)
-    votable = [f for f in features.values() if f.status not in ("declined", "shipped")]
+    # By the status the roadmap demo gave them, not today's: a later seeder ships some of them
+    # (releases), and a re-run must pick the same features.
+    seeded = {row[0]: row[4] for row in ROADMAP_FEATURES}
+    votable = [f for f in features.values() if seeded.get(f.title, f.status) not in ("declined", "shipped")]
     for contact in contacts:
         # Seeded by the contact, so a re-run picks the same features (and adds no vote).
         picker = random.Random(contact.email)  # noqa: S311 (demo data)

@@ -21,6 +21,7 @@ from productops.errors import DomainError
 from productops.models import (
     ApiToken,
     AuditEvent,
+    Event,
     Heartbeat,
     IdempotencyKey,
     Invitation,
@@ -292,6 +293,17 @@ class AuditEventAdmin(ReadOnlyModelAdmin):
     list_select_related = ["workspace"]
     search_fields = ["actor_label", "target_repr", "target_id"]
     date_hierarchy = "created_at"
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyModelAdmin):
+    """Read-only: the event table is append-only (written by the services, read by consumers)."""
+
+    list_display = ["id", "occurred_at", "workspace", "kind", "subject_type", "subject_id"]
+    list_filter = ["kind", "subject_type"]
+    list_select_related = ["workspace"]
+    search_fields = ["subject_id", "workspace__name", "workspace__slug"]
+    date_hierarchy = "occurred_at"
 
 
 @admin.register(Heartbeat)

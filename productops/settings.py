@@ -304,6 +304,13 @@ SPECTACULAR_SETTINGS = {
         "SourceEnum": "roadmap.models.ScorecardCriterion.Source",
         "FeedbackSourceEnum": "feedback.models.FeedbackItem.Source",
         "FeatureStatusEnum": "roadmap.models.FeatureStatus",
+        # Releases: a status and two states that share field names with other choice sets (and
+        # the feedback state keeps its name).
+        "StateEnum": "feedback.models.FeedbackItem.State",
+        "ReleaseStatusEnum": "releases.models.ReleaseStatus",
+        "ReleaseManualStatusEnum": "api.releases.serializers.MANUAL_STATUS_CHOICES",
+        "ScopeStateEnum": "releases.models.ScopeState",
+        "ChecklistStateEnum": "releases.models.ChecklistState",
     },
 }
 

@@ -3,7 +3,8 @@
 Notes are stored as written (Markdown, which may hold anything a person typed) and made
 inert when rendered: ``markdown`` turns them into HTML and ``nh3`` (the Rust ammonia
 sanitiser) keeps only an allow-list of tags and attributes — no script, no style, no
-event handler — and only http, https and mailto links, which open with
+event handler — and only absolute http, https and mailto links (relative ones are
+dropped: the notes are read in feeds and e-mails too), which open with
 ``rel="noopener noreferrer nofollow"``.
 """
 
@@ -53,6 +54,7 @@ def render(text: str) -> str:
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
+        url_relative="deny",
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )

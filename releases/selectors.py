@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from productops.models import Workspace
@@ -41,7 +41,7 @@ def release_list(*, workspace: Workspace) -> QuerySet[Release]:
     return (
         Release.objects.filter(workspace=workspace)
         .select_related("product", "owner")
-        .order_by("planned_date", "id")
+        .order_by(F("planned_date").asc(nulls_last=True), "id")
     )
 
 
@@ -288,7 +288,8 @@ def release_health(
             days_left = (planned - today).days
             if days_left < 0:
                 h.risks.append(
-                    f"The planned date passed {_days(-days_left)} ago with must-haves to do: {', '.join(todo)}"
+                    f"The planned date passed {_days(-days_left)} ago "
+                    f"with must-haves to do: {', '.join(todo)}"
                 )
             elif days_left <= window:
                 h.risks.append(
@@ -307,10 +308,15 @@ def release_health(
             (i.feature.effort for i in remaining if i.feature.effort is not None), Decimal(0)
         )
         if planned is not None and remaining and h.remaining_effort > 0:
-            h.available_capacity = _available(
+            h.available_capacity, periods = _available(
                 remaining, loads_by_team, start=today, end=planned, in_release=scope_features[release.pk]
             )
-            if h.remaining_effort > h.available_capacity:
+            if not periods and any(i.feature.team_id for i in remaining):
+                h.risks.append(
+                    f"Their teams have no capacity planned before {planned:%Y-%m-%d} "
+                    f"for the remaining must-have effort {h.remaining_effort}"
+                )
+            elif h.remaining_effort > h.available_capacity:
                 h.risks.append(
                     f"Remaining must-have effort {h.remaining_effort} exceeds the {h.available_capacity} "
                     f"available to their teams before {planned:%Y-%m-%d}"
@@ -339,19 +345,22 @@ def release_health(
 
 def _available(
     remaining: list[ScopeItem], loads_by_team: dict, *, start: date, end: date, in_release: set[int]
-) -> Decimal:
-    """Capacity of the remaining must-haves' teams from ``start`` to ``end``: each period
-    by the share of its days inside the window, minus the same share of the other work
-    planned in it (features of this release do not count against it)."""
+) -> tuple[Decimal, int]:
+    """Capacity of the remaining must-haves' teams from ``start`` to ``end``, and how many
+    capacity periods it came from: each period by the share of its days inside the window,
+    minus the same share of the other work planned in it (features of this release do not
+    count against it)."""
     if end < start:
-        return Decimal(0)
+        return Decimal(0), 0
     total = Decimal(0)
+    periods = 0
     for team_id in {i.feature.team_id for i in remaining if i.feature.team_id is not None}:
         for load in loads_by_team.get(team_id, []):
             capacity = load.capacity
             first, last = max(capacity.starts_on, start), min(capacity.ends_on, end)
             if last < first:
                 continue
+            periods += 1
             share = Decimal((last - first).days + 1) / Decimal(
                 (capacity.ends_on - capacity.starts_on).days + 1
             )
@@ -364,7 +373,7 @@ def _available(
                 Decimal(0),
             )
             total += max(Decimal(0), (capacity.capacity - other) * share)
-    return total.quantize(Decimal("0.01"))
+    return total.quantize(Decimal("0.01")), periods
 
 
 def upcoming_releases(*, workspace: Workspace, limit: int = 5) -> list[tuple[Release, ReleaseHealth]]:
@@ -372,7 +381,7 @@ def upcoming_releases(*, workspace: Workspace, limit: int = 5) -> list[tuple[Rel
     releases = list(
         release_list(workspace=workspace)
         .filter(status__in=OPEN_STATUSES)
-        .order_by("planned_date", "id")[:limit]
+        .order_by(F("planned_date").asc(nulls_last=True), "id")[:limit]
     )
     health = release_health(workspace=workspace, releases=releases)
     return [(r, health[r.pk]) for r in releases]
@@ -459,3 +468,82 @@ def releases_prefetch_scope() -> Prefetch:
 
 def days_until(day: date | None, today: date | None = None) -> int | None:
     return None if day is None else (day - (today or timezone.localdate())).days
+
+
+# --- the team portal's release pages ---------------------------------------------------------
+
+
+def release_feature_candidates(*, release: Release) -> list[Feature]:
+    """Features that can join ``release``: its product's, unmerged, not shipped or declined,
+    and in no open release; by rank (unranked last), one query."""
+    in_open_release = ScopeItem.objects.filter(feature=OuterRef("pk"), is_open=True)
+    return list(
+        Feature.objects.filter(
+            workspace_id=release.workspace_id,
+            product_id=release.product_id,
+            merged_into__isnull=True,
+        )
+        .exclude(status__in=[FeatureStatus.SHIPPED, FeatureStatus.DECLINED])
+        .exclude(Exists(in_open_release))
+        .select_related("team")
+        .order_by(F("priority_rank").asc(nulls_last=True), "title", "id")
+    )
+
+
+def release_move_targets(*, release: Release) -> list[Release]:
+    """The product's other open releases: where the release's scope can move."""
+    return list(
+        Release.objects.filter(product_id=release.product_id, status__in=OPEN_STATUSES)
+        .exclude(pk=release.pk)
+        .order_by("planned_date", "id")
+    )
+
+
+def release_success_metrics(*, release: Release) -> list[SuccessMetric]:
+    """The release's metrics with ``latest_actual`` and their key result, by review date."""
+    return list(
+        SuccessMetric.objects.filter(release=release)
+        .select_related("key_result")
+        .annotate(latest_actual=_latest_actual())
+        .order_by("review_date", "id")
+    )
+
+
+# --- reads of the API ----------------------------------------------------------------------------
+
+
+def feature_is_must_have() -> Exists:
+    """Whether a feature is a must-have of its open release (what the roadmap called
+    ``is_mvp``), to annotate or filter a feature queryset with: one subquery, no N+1."""
+    return Exists(ScopeItem.objects.filter(feature=OuterRef("pk"), is_open=True, is_must_have=True))
+
+
+def release_settings(*, workspace: Workspace) -> ReleaseSettings:
+    """The workspace's release settings, or the defaults (unsaved) before anyone changed them."""
+    return ReleaseSettings.objects.filter(workspace=workspace).first() or ReleaseSettings(workspace=workspace)
+
+
+# --- for the board's shipped-release e-mails (appended) ------------------------------------------
+
+
+def shipped_release_refs(*, release_ids: Iterable[int]) -> dict[int, dict]:
+    """Per release id: ``is_public`` and, when the release is on the changelog (shipped,
+    public, notes published), its ``public_id`` (else None). One query; a deleted
+    release is absent."""
+    rows = Release.objects.filter(pk__in=list(release_ids)).values_list(
+        "pk", "is_public", "status", "notes_published_at", "public_id"
+    )
+    return {
+        pk: {
+            "is_public": is_public,
+            "public_id": public_id
+            if is_public and status == ReleaseStatus.RELEASED and published is not None
+            else None,
+        }
+        for pk, is_public, status, published, public_id in rows
+    }
+
+
+def metric_actuals(*, metric: SuccessMetric) -> QuerySet[MetricActual]:
+    """The metric's recorded actuals with who recorded them, latest first."""
+    return MetricActual.objects.filter(metric=metric).select_related("actor").order_by("-recorded_on", "-id")

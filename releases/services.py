@@ -281,7 +281,16 @@ def checklist_template_ensure(*, workspace: Workspace) -> list[ChecklistTemplate
     items = list(ChecklistTemplateItem.objects.filter(workspace=workspace))
     if items or ReleaseSettings.objects.filter(workspace=workspace, checklist_seeded=True).exists():
         return items
-    settings_row = release_settings_for(workspace)
+    release_settings_for(workspace)
+    with transaction.atomic():
+        # The settings row's lock makes two first readers seed the template once.
+        settings_row = ReleaseSettings.objects.select_for_update().get(workspace=workspace)
+        if settings_row.checklist_seeded:
+            return list(ChecklistTemplateItem.objects.filter(workspace=workspace))
+        return _seed_template(workspace, settings_row)
+
+
+def _seed_template(workspace: Workspace, settings_row: ReleaseSettings) -> list[ChecklistTemplateItem]:
     items = ChecklistTemplateItem.objects.bulk_create(
         [
             ChecklistTemplateItem(

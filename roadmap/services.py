@@ -17,7 +17,7 @@ from celery import current_app
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, RestrictedError
 from django.utils import timezone
 
 from productops.errors import Conflict, ValidationFailed
@@ -497,7 +497,10 @@ def product_delete(*, product: Product, actor: User | None) -> None:
     count = Feature.objects.filter(product=product).count()
     if count:
         raise Conflict(f"The product still has {count} feature(s).", code="has_features")
-    _delete(instance=product, actor=actor)
+    try:
+        _delete(instance=product, actor=actor)
+    except RestrictedError:  # rows of an app above the roadmap (its releases) still name it
+        raise Conflict("The product still has releases.", code="has_releases") from None
 
 
 def _check_goal_parent(goal: Goal | None, parent: Goal | None) -> None:

@@ -43,6 +43,9 @@ PAGES = [
     ("scoring-settings", "/w/demo/settings/scoring/", True),
     ("public-board", "/p/demo/", True),
     ("public-roadmap", "/p/demo/roadmap/", True),
+    ("releases", "/w/demo/releases/", True),
+    ("release", "/w/demo/releases/{at_risk}/", True),
+    ("changelog", "/p/demo/changelog/", True),
 ]
 PHONE = [("phone-dashboard", "/w/demo/"), ("phone-public-board", "/p/demo/")]
 
@@ -59,6 +62,21 @@ def main() -> None:
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     subprocess.run([*manage, "seed_demo"], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    # The demo's release in progress and at risk, for the release page's picture.
+    at_risk = subprocess.run(
+        [
+            *manage,
+            "shell",
+            "-c",
+            "from releases.models import Release; "
+            "print(Release.objects.filter(status='in_progress').first().pk)",
+        ],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]  # after the shell's own "objects imported" line
     server = subprocess.Popen(
         [*manage, "runserver", f"127.0.0.1:{PORT}", "--noreload"],
         env=env,
@@ -90,7 +108,7 @@ def main() -> None:
                 page.get_by_role("button", name="Sign in").click()
                 page.wait_for_url("**/w/demo/")
                 for name, path, full in shots:
-                    page.goto(path)
+                    page.goto(path.format(at_risk=at_risk))
                     page.wait_for_load_state("networkidle")
                     page.screenshot(path=str(OUT / f"{name}.png"), full_page=full)
                     print(f"{name}.png  {path}")

@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
 from productops.api.filters import IdFilter, StrictBooleanFilter, SyncFilterSet, sync_filterset
+from releases import selectors as release_selectors
 from roadmap.models import (
     Competitor,
     Feature,
@@ -47,7 +48,9 @@ class FeatureFilter(SyncFilterSet):
     tag = django_filters.CharFilter(
         field_name="tags__name", lookup_expr="iexact", distinct=True, help_text="A tag name."
     )
-    is_mvp = StrictBooleanFilter()
+    is_mvp = StrictBooleanFilter(
+        method="filter_is_mvp", help_text="Deprecated: a must-have (or not) of its open release."
+    )
     is_public = StrictBooleanFilter()
     search = django_filters.CharFilter(
         method="filter_search", help_text="Words that must each appear in the title or description."
@@ -64,6 +67,10 @@ class FeatureFilter(SyncFilterSet):
     class Meta:
         model = Feature
         fields: list[str] = []
+
+    def filter_is_mvp(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+        must_have = release_selectors.feature_is_must_have()
+        return queryset.filter(must_have if value else ~must_have)
 
     def filter_horizon(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(horizon="" if value == UNSCHEDULED else value)

@@ -22,6 +22,7 @@ from productops.api.base import StrictSerializer
 from productops.api.fields import BlankAsNullChoiceField, ModelOutput
 from productops.models import User, Workspace
 from productops.validation import clamp_planning_date
+from releases import selectors as release_selectors
 from roadmap.models import (
     Competitor,
     EffortUnit,
@@ -42,6 +43,7 @@ from roadmap.models import (
     Tag,
     Team,
     TeamCapacity,
+    VersionScheme,
 )
 from roadmap.selectors import CAPACITY_LISTED, CapacityFit
 
@@ -99,7 +101,16 @@ class ProductOutput(ModelOutput):
 
     class Meta:
         model = Product
-        fields = ["id", "name", "vision", "personas", "feature_count", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "vision",
+            "personas",
+            "version_scheme",
+            "feature_count",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -107,6 +118,11 @@ class ProductInput(StrictSerializer):
     name = serializers.CharField(max_length=120)
     vision = serializers.CharField(required=False, allow_blank=True)
     personas = serializers.ListField(child=serializers.CharField(max_length=120), required=False)
+    version_scheme = serializers.ChoiceField(
+        choices=VersionScheme.choices,
+        required=False,
+        help_text="How its releases are numbered (default semver); fixed once it has releases (400 in_use).",
+    )
 
 
 # --- goals and key results --------------------------------------------------------
@@ -273,6 +289,7 @@ class FeatureOutput(ModelOutput):
     competitors = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
     depends_on = serializers.SerializerMethodField(help_text="Ids of the features this one depends on.")
     score_state = serializers.SerializerMethodField()
+    is_mvp = serializers.SerializerMethodField()
 
     class Meta:
         model = Feature
@@ -280,6 +297,8 @@ class FeatureOutput(ModelOutput):
             "id",
             "title",
             "description",
+            "public_title",
+            "release_note",
             "product",
             "initiative",
             "goals",
@@ -332,6 +351,26 @@ class FeatureOutput(ModelOutput):
     def get_score_state(self, feature: Feature) -> str:
         return SCORE_STATE_LABELS[ScoreState(feature.score_state)]
 
+    @extend_schema_field(
+        {
+            "type": "boolean",
+            "readOnly": True,
+            "deprecated": True,
+            "description": "Deprecated (read-only): true when the feature is a must-have of its open "
+            "release. Set it on the release's scope item (`scope-items/`, `is_must_have`).",
+        }
+    )
+    def get_is_mvp(self, feature: Feature) -> bool:
+        # The list's queryset annotates it (one subquery); a feature rendered without it asks once.
+        value = getattr(feature, "is_mvp", None)
+        if value is None:
+            value = (
+                Feature.objects.filter(pk=feature.pk)
+                .filter(release_selectors.feature_is_must_have())
+                .exists()
+            )
+        return bool(value)
+
 
 class FeatureSummary(ModelOutput):
     """A feature on a card: only its own columns, so any queryset renders without joins."""
@@ -369,8 +408,13 @@ class FeatureInput(StrictSerializer):
     effort = serializers.DecimalField(max_digits=10, decimal_places=2, required=False, allow_null=True)
     owner = MemberField(required=False, allow_null=True)
     team = _related(Team)
-    is_mvp = serializers.BooleanField(required=False)
     is_public = serializers.BooleanField(required=False)
+    public_title = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="Customer-facing title (release notes)."
+    )
+    release_note = serializers.CharField(
+        required=False, allow_blank=True, help_text="Customer-facing note for the release notes (Markdown)."
+    )
     reach = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False, allow_null=True)
     impact = serializers.DecimalField(max_digits=4, decimal_places=2, required=False, allow_null=True)
     confidence_pct = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
@@ -398,6 +442,19 @@ class FeatureStatusInput(StrictSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
+class ReleaseReferenceOutput(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    version = serializers.CharField(read_only=True)
+
+
+class FeatureStatusContextOutput(serializers.Serializer):
+    # Not read-only: the schema lists read-only fields as required, and this one is optional.
+    release = ReleaseReferenceOutput(
+        required=False, help_text="Set when shipping this release changed the status."
+    )
+
+
 class FeatureStatusChangeOutput(ModelOutput):
     # One enum component for the status wherever it appears (ENUM_NAME_OVERRIDES in settings).
     from_status = BlankAsNullChoiceField(
@@ -405,10 +462,13 @@ class FeatureStatusChangeOutput(ModelOutput):
     )
     to_status = serializers.ChoiceField(choices=FeatureStatus.choices, read_only=True)
     actor = UserSummary(read_only=True, allow_null=True)
+    context = FeatureStatusContextOutput(
+        read_only=True, help_text="What made the change when it was not a person's edit; {} when it was."
+    )
 
     class Meta:
         model = FeatureStatusChange
-        fields = ["id", "from_status", "to_status", "reason", "actor", "created_at"]
+        fields = ["id", "from_status", "to_status", "reason", "actor", "context", "created_at"]
         read_only_fields = fields
 
 

@@ -86,6 +86,7 @@ from productops.api.base import (
 from productops.api.filters import StableOrderingFilter
 from productops.api.redirects import MERGED_REDIRECT_RESPONSE, merged_redirect
 from productops.models import Role, Workspace
+from releases import selectors as release_selectors
 from roadmap import selectors, services
 
 # --- products, goals, key results, initiatives, teams, capacities -------------------
@@ -385,7 +386,10 @@ class FeatureViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     conflict_actions = {"destroy", "change_status", "merge"}
 
     def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
-        return selectors.feature_list(workspace=workspace)
+        # ``is_mvp`` (deprecated) reads the feature's open scope row: one subquery, not one a row.
+        return selectors.feature_list(workspace=workspace).annotate(
+            is_mvp=release_selectors.feature_is_must_have()
+        )
 
     @extend_schema(
         request=FeatureInput,

@@ -15,6 +15,7 @@ from django.urls import reverse
 from board import selectors
 from feedback.models import Contact
 from productops.safe_redirect import safe_next
+from releases import selectors as release_selectors
 
 SESSION_KEY = "board_contacts"
 
@@ -81,4 +82,16 @@ def board_page(*, verified: bool = False, sign_in_page: bool = False) -> Callabl
 
 
 def board_context(request: HttpRequest, **extra: object) -> dict:
-    return {"board": request.board, "board_workspace": request.workspace, "contact": request.contact, **extra}
+    workspace = request.workspace
+
+    def changelog_enabled() -> bool:
+        # Called by the template only where the navigation renders (not in htmx fragments).
+        return release_selectors.changelog_settings(workspace=workspace).enabled
+
+    return {
+        "board": request.board,
+        "board_workspace": workspace,
+        "contact": request.contact,
+        "changelog_enabled": changelog_enabled,
+        **extra,
+    }

@@ -110,10 +110,23 @@ class MatrixFilterForm(RoadmapFilterForm):
 
 
 class FeatureEditForm(forms.Form):
-    """Title, description, horizon, effort and the active scoring model's inputs."""
+    """Title, description, the customer-facing title and release note, horizon, effort and the
+    active scoring model's inputs."""
 
     title = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 5}))
+    public_title = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Customer-facing title",
+        help_text="What release notes and the changelog call it; the title when empty.",
+    )
+    release_note = forms.CharField(
+        required=False,
+        label="Release note",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One or two customer-facing sentences (Markdown) for the generated release notes.",
+    )
     horizon = forms.ChoiceField(choices=[("", "Unscheduled"), *Horizon.choices], required=False)
     effort = forms.DecimalField(
         required=False,
@@ -123,6 +136,7 @@ class FeatureEditForm(forms.Form):
         help_text="Greater than 0.",
     )
 
+    BASE_FIELDS = ("title", "description", "public_title", "release_note", "horizon", "effort")
     MODEL_FIELDS = {
         ScoringModel.RICE: ["reach", "impact", "confidence_pct"],
         ScoringModel.ICE: ["ice_impact", "ice_confidence", "ice_ease"],
@@ -142,7 +156,7 @@ class FeatureEditForm(forms.Form):
         scoring_model: str,
         criteria: list[ScorecardCriterion],
     ) -> None:
-        initial = {name: getattr(feature, name) for name in ("title", "description", "horizon", "effort")}
+        initial = {name: getattr(feature, name) for name in self.BASE_FIELDS}
         self.model_fields = self.MODEL_FIELDS[ScoringModel(scoring_model)]
         for name in self.model_fields:
             value = getattr(feature, name)
@@ -195,7 +209,7 @@ class FeatureEditForm(forms.Form):
         )
 
     def feature_data(self) -> dict:
-        names = ["title", "description", "horizon", "effort", *self.model_fields]
+        names = [*self.BASE_FIELDS, *self.model_fields]
         return {name: self.cleaned_data.get(name) for name in names}
 
     def criterion_values(self) -> dict:

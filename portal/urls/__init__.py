@@ -6,7 +6,7 @@ here, so pages are added without touching the others.
 
 from django.urls import include, path
 
-from portal.urls import board, feedback, roadmap, workspace
+from portal.urls import board, feedback, releases, roadmap, workspace
 from portal.views import auth, dashboard, home, invitations
 
 app_name = "portal"
@@ -14,6 +14,7 @@ app_name = "portal"
 workspace_patterns = [
     path("", dashboard.dashboard, name="dashboard"),
     *roadmap.urlpatterns,
+    *releases.urlpatterns,
     *feedback.urlpatterns,
     *workspace.urlpatterns,
     *board.urlpatterns,

@@ -6,6 +6,7 @@ from portal.views import board as team
 
 urlpatterns = [
     path("settings/public-board/", team.board_settings, name="board-settings"),
+    path("settings/public-board/changelog/", team.changelog_settings, name="board-changelog"),
     path(
         "settings/public-board/comments/<int:comment_id>/",
         team.comment_moderate,

@@ -12,8 +12,39 @@ from board import selectors, services
 from board.forms import BoardSettingsForm
 from board.models import Comment
 from portal.access import require_role, workspace_page
+from portal.forms import add_domain_error
+from portal.forms.releases import ChangelogSettingsForm
 from productops.errors import DomainError
 from productops.models import Role
+from releases import selectors as release_selectors
+from releases import services as release_services
+
+
+def _render(
+    request: HttpRequest,
+    form: BoardSettingsForm,
+    board: object,
+    changelog_form: ChangelogSettingsForm | None = None,
+) -> HttpResponse:
+    workspace = request.workspace
+    changelog = release_selectors.changelog_settings(workspace=workspace)
+    if changelog_form is None:
+        changelog_form = ChangelogSettingsForm(
+            initial={"enabled": changelog.enabled, "title": changelog.title, "intro": changelog.intro},
+            auto_id="changelog-%s",
+        )
+    return render(
+        request,
+        "portal/settings/board.html",
+        {
+            "form": form,
+            "board": board,
+            "comments": selectors.moderation_comment_list(workspace=workspace),
+            "changelog_form": changelog_form,
+            "changelog": changelog,
+        },
+        status=400 if form.errors or changelog_form.errors else 200,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -30,16 +61,29 @@ def board_settings(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Public board settings saved.")
             return redirect("portal:board-settings", workspace_slug=workspace.slug)
-    return render(
-        request,
-        "portal/settings/board.html",
-        {
-            "form": form,
-            "board": current,
-            "comments": selectors.moderation_comment_list(workspace=workspace),
-        },
-        status=400 if form.errors else 200,
-    )
+    return _render(request, form, current)
+
+
+@require_POST
+@workspace_page(Role.ADMIN)
+def changelog_settings(request: HttpRequest) -> HttpResponse:
+    """The public changelog's switch, title and intro (admins, as the API's settings endpoint)."""
+    form = ChangelogSettingsForm(request.POST, auto_id="changelog-%s")
+    if form.is_valid():
+        try:
+            release_services.changelog_settings_update(
+                workspace=request.workspace, actor=request.user, data=form.cleaned_data
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, "Changelog settings saved.")
+            return redirect(
+                reverse("portal:board-settings", kwargs={"workspace_slug": request.workspace.slug})
+                + "#changelog"
+            )
+    current = selectors.board_settings(workspace=request.workspace)
+    return _render(request, BoardSettingsForm(instance=current), current, form)
 
 
 @require_POST

@@ -1,4 +1,5 @@
-"""The workspace dashboard: top priorities, what moved this week, feedback volume, key results."""
+"""The workspace dashboard: top priorities, what moved this week, feedback volume, key results,
+releases coming up and success metrics due for review."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from feedback import selectors as feedback_selectors
 from portal import charts
 from portal.access import workspace_page
 from priority import selectors as priority_selectors
+from releases import selectors as release_selectors
 from roadmap import selectors as roadmap_selectors
 
 TOP_PRIORITIES = 10
@@ -30,6 +32,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         title=f"Feedback received per week, last {VOLUME_WEEKS} weeks",
     )
     key_results = list(roadmap_selectors.key_result_list(workspace=workspace))
+    reviews_due = [
+        {"metric": metric, "actual": release_selectors.metric_actual(metric)}
+        for metric in release_selectors.metric_reviews_due(workspace=workspace)
+    ]
     return render(
         request,
         "portal/dashboard.html",
@@ -39,6 +45,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "volume_chart": volume_chart,
             "volume_total": sum(count for _, count in weekly),
             "key_results": key_results,
+            "upcoming_releases": release_selectors.upcoming_releases(workspace=workspace),
+            "reviews_due": reviews_due,
             "settings": roadmap_selectors.roadmap_settings(workspace=workspace),
         },
     )

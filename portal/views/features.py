@@ -1,5 +1,5 @@
 """The feature page: description, score breakdown, priority history, demand, dependencies,
-status history and audit trail, with an inline (htmx) edit form."""
+releases, status history and audit trail, with an inline (htmx) edit form."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from portal.forms.roadmap import FeatureEditForm, StatusForm
 from priority import selectors as priority_selectors
 from productops.errors import DomainError
 from productops.models import Role
+from releases import selectors as release_selectors
 from roadmap import selectors as roadmap_selectors
 from roadmap import services as roadmap_services
 from roadmap.models import Feature, FeatureStatus, ScoringModel
@@ -83,6 +84,7 @@ def _page_context(request: HttpRequest, feature: Feature, **extra: object) -> di
         "score_chart": score_chart,
         "demand": feedback_selectors.feature_linked_feedback(feature=feature),
         "dependencies": roadmap_selectors.feature_dependencies(feature=feature),
+        "releases": release_selectors.feature_releases(feature=feature),
         "status_history": list(roadmap_selectors.feature_status_history(feature=feature)[:50]),
         "audit": [
             {

@@ -1,4 +1,5 @@
-"""Roadmap views: now / next / later board, timeline, kanban by status, priority matrix.
+"""Roadmap views: now / next / later board, timeline (with release markers), kanban by status,
+priority matrix.
 
 Every view takes the same GET filters (``RoadmapFilterForm``), so a view is shareable by
 URL; moving a card (horizon or status) posts to a small endpoint that calls the service the
@@ -30,6 +31,7 @@ from portal.forms.roadmap import (
 from productops.errors import DomainError
 from productops.models import Role
 from productops.safe_redirect import safe_next
+from releases import selectors as release_selectors
 from roadmap import selectors as roadmap_selectors
 from roadmap import services as roadmap_services
 from roadmap.models import Feature, FeatureStatus, ScoringModel
@@ -206,9 +208,12 @@ MONTH_WIDTH = 64
 HEAD_HEIGHT = 24
 
 
-def _gantt(months: list[dict], start: date, end: date, workspace_slug: str) -> dict:
-    """Bars of the features over the months, and arrows from each prerequisite's end to its
-    dependant's start (both on the chart). Geometry only; the template draws it."""
+def _gantt(
+    months: list[dict], start: date, end: date, workspace_slug: str, releases: list | None = None
+) -> dict:
+    """Bars of the features over the months, arrows from each prerequisite's end to its
+    dependant's start (both on the chart), and a marker at each release's date (shipped on,
+    else planned for). Geometry only; the template draws it."""
     features: list[Feature] = []
     seen: set[int] = set()
     for bucket in months:
@@ -269,10 +274,25 @@ def _gantt(months: list[dict], start: date, end: date, workspace_slug: str) -> d
         }
         for i, bucket in enumerate(months)
     ]
+    release_url = reverse("portal:release", args=[workspace_slug, 0]).replace("/0/", "/{}/")
+    markers = []
+    for release in releases or []:
+        day = release.shipped_on or release.planned_date
+        x = x_of(day) + plot_width / total_days / 2
+        markers.append(
+            {
+                "release": release,
+                "day": day,
+                "x": x,
+                "head": f"M{x:.1f},{HEAD_HEIGHT - 6} l5,5 l-5,5 l-5,-5 z",
+                "href": release_url.format(release.pk),
+            }
+        )
     return {
         "width": LABEL_WIDTH + plot_width + 8,
         "height": HEAD_HEIGHT + max(1, len(bars)) * ROW_HEIGHT + 4,
         "bars": bars,
+        "releases": markers,
         "arrows": arrows,
         "months": month_marks,
         "label_width": LABEL_WIDTH,
@@ -297,13 +317,17 @@ def timeline(request: HttpRequest) -> HttpResponse:
     capacity = roadmap_selectors.team_capacity_load(
         workspace=request.workspace, start=start, end=end, team=filters["team"]
     )
+    releases = release_selectors.timeline_release_markers(workspace=request.workspace, start=start, end=end)
+    if filters["product"] is not None:
+        releases = [r for r in releases if r.product_id == filters["product"].pk]
     return render(
         request,
         "portal/roadmap/timeline.html",
         {
             "form": form,
             "months": months,
-            "gantt": _gantt(months, start, end, request.workspace.slug),
+            "gantt": _gantt(months, start, end, request.workspace.slug, releases),
+            "releases": releases,
             "capacity": capacity,
             "start": start,
             "end": end,

@@ -46,6 +46,12 @@ class ErrorItemOutput(serializers.Serializer):
     dependants = ErrorDependantOutput(
         many=True, required=False, help_text="Code has_dependants: the features that depend on it."
     )
+    features = ErrorDependantOutput(
+        many=True,
+        required=False,
+        help_text="Codes must_haves_unfinished and dependencies_unshipped (shipping a release): "
+        "the features that block it.",
+    )
 
 
 @extend_schema_serializer(component_name="Error")
@@ -73,7 +79,11 @@ WRITE_METHODS = {"POST", "PUT", "PATCH"}
 
 def _singular(resource: str) -> str:
     """The resource's noun for one row: "team capacities" → "team capacity"."""
-    special = {"feedback": "feedback item", "scorecard criteria": "scorecard criterion"}
+    special = {
+        "feedback": "feedback item",
+        "scorecard criteria": "scorecard criterion",
+        "checklist template": "checklist template item",
+    }
     if resource in special:
         return special[resource]
     if resource.endswith("ies"):

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
 
 from board import services
 from board.models import BoardSettings, Comment, MagicLink
 from board.tasks import magic_link_send
 from feedback.models import Contact, FeedbackItem, Vote
 from productops.models import AuditEvent, Role
+from releases.models import ChangelogSettings
 from tests.board.factories import BoardSettingsFactory, CommentFactory
 from tests.feedback.factories import (
     CompanyFactory,
@@ -25,6 +28,8 @@ from tests.feedback.factories import (
     FeedbackLinkFactory,
     VoteFactory,
 )
+from tests.productops.factories import UserFactory
+from tests.releases.factories import ReleaseFactory, ScopeItemFactory
 from tests.roadmap.factories import FeatureFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -396,7 +401,24 @@ def test_no_public_page_shows_internal_fields(board, product, workspace, verifie
         score_customer_impact=31337.0,
         effort=99,
     )
-    FeatureFactory(product=product, title="Stealth feature", is_public=False, horizon="now")
+    stealth = FeatureFactory(product=product, title="Stealth feature", is_public=False, horizon="now")
+    # The changelog: a shipped release whose owner, draft and scope are internal.
+    ChangelogSettings.objects.create(workspace=workspace, enabled=True)
+    shipped_at = timezone.now() - timedelta(days=1)
+    release = ReleaseFactory(
+        product=product,
+        name="Spring release",
+        owner=UserFactory(username="owen-internal", first_name="Owen", last_name="Ownerly"),
+        status="released",
+        shipped_at=shipped_at,
+        shipped_on=timezone.localdate(shipped_at),
+        summary="Faster everything.",
+        notes="INTERNAL NOTE: the draft mentions Megacorp",
+        published_notes="- **Public widget** is here",
+        notes_published_at=shipped_at,
+    )
+    ScopeItemFactory(release=release, feature=stealth, state="done")
+    ScopeItemFactory(release=release, feature=public, state="done")
     other_item = FeedbackItemFactory(
         workspace=workspace, contact=other, company=megacorp, text="Rival's internal feedback text"
     )
@@ -425,13 +447,23 @@ def test_no_public_page_shows_internal_fields(board, product, workspace, verifie
             f"/p/{slug}/submit/",
             f"/p/{slug}/submit/similar/?text=public+widget+please+soon",
             f"/p/{slug}/sign-in/",
+            f"/p/{slug}/changelog/",
+            f"/p/{slug}/changelog/?product={product.pk}",
+            f"/p/{slug}/changelog/releases/{release.public_id}/",
+            f"/p/{slug}/changelog/rss/",
+            f"/p/{slug}/changelog/atom/",
+            f"/p/{slug}/changelog/{product.pk}/rss/",
+            f"/p/{slug}/changelog/{product.pk}/atom/",
         )
     ]
     pages.append(
         client.post(f"/p/{slug}/features/{public.pk}/vote/", {"action": "vote"}, HTTP_HX_REQUEST="true")
     )
-    assert [p.status_code for p in pages] == [200] * 9
+    assert [p.status_code for p in pages] == [200] * 16
     forbidden = [
+        "Owen",
+        "Ownerly",
+        "owen-internal",
         "Megacorp",
         "987654",
         "987,654",
@@ -454,6 +486,8 @@ def test_no_public_page_shows_internal_fields(board, product, workspace, verifie
     assert "A public comment" in detail
     assert "Rita" in detail
     assert "My own request" in pages[4].content.decode()
+    for changelog_page in pages[8:15]:
+        assert "Spring release" in changelog_page.content.decode()
 
 
 # --- query counts ------------------------------------------------------------------

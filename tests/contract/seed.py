@@ -20,6 +20,7 @@ import random
 import re
 import zlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -41,6 +42,15 @@ from priority import demo as priority_demo
 from productops import services as core_services
 from productops.demo import DemoContext
 from productops.models import ApiToken, AuditEvent, Invitation, Membership, Role, User
+from releases import services as release_services
+from releases.models import (
+    ChecklistTask,
+    ChecklistTemplateItem,
+    Release,
+    ScopeItem,
+    ScopeState,
+    SuccessMetric,
+)
 from roadmap import demo as roadmap_demo
 from roadmap import services as roadmap_services
 from roadmap.models import (
@@ -90,6 +100,11 @@ COLLECTION_KINDS = {
     "initiatives": "initiative",
     "key-results": "key_result",
     "products": "product",
+    "releases": "release",
+    "scope-items": "scope_item",
+    "checklist-tasks": "checklist_task",
+    "checklist-template": "checklist_template_item",
+    "success-metrics": "success_metric",
     "scorecard-criteria": "scorecard_criterion",
     "team-capacities": "team_capacity",
     "teams": "team",
@@ -110,8 +125,12 @@ FIELD_KINDS = {
     "ids": "feedback_item",
     "initiative": "initiative",
     "owner": "user",
+    "default_owner": "user",
+    "key_result": "key_result",
+    "move_unfinished_to": "release",
     "parent": "goal",
     "product": "product",
+    "release": "release",
     "team": "team",
     "user": "user",
 }
@@ -213,6 +232,80 @@ def _kind_of_id(path: str) -> str | None:
     return COLLECTION_KINDS.get(match.group(1)) if match else None
 
 
+def _seed_releases(workspace: Any, pm: User) -> None:
+    """Releases of the first product with their scope, launch checklists (the default
+    template) and metrics: a planned one (must-haves done and to do, a nice-to-have in
+    progress), a later open one to move scope to, and a shipped one with published notes."""
+    product = Product.objects.for_workspace(workspace).order_by("id").first()
+    free = list(
+        Feature.objects.for_workspace(workspace)
+        .filter(product=product, merged_into__isnull=True, dependants__isnull=True, depends_on__isnull=True)
+        .exclude(status__in=[FeatureStatus.SHIPPED, FeatureStatus.DECLINED])
+        .order_by("id")[:5]
+    )
+    today = timezone.localdate()
+
+    def release(name: str, version: str, days: int) -> Release:
+        return release_services.release_create(
+            workspace=workspace,
+            actor=pm,
+            data={
+                "product": product,
+                "name": name,
+                "version": version,
+                "planned_date": today + timedelta(days=days),
+                "owner": pm,
+                "summary": f"The {name.lower()} release.",
+            },
+        )
+
+    spring, summer, shipped = (
+        release("Spring", "5.0.0", 30),
+        release("Summer", "5.1.0", 90),
+        release("Hotfix", "4.9.0", 7),
+    )
+    plan = [
+        (spring, True, ScopeState.DONE),
+        (spring, True, ScopeState.TODO),
+        (spring, False, ScopeState.IN_PROGRESS),
+        (summer, True, ScopeState.TODO),
+        (shipped, True, ScopeState.DONE),
+    ]
+    for feature, (target, must_have, state) in zip(free, plan, strict=False):
+        release_services.scope_add(
+            release=target, feature=feature, actor=pm, data={"is_must_have": must_have, "state": state}
+        )
+    release_services.release_notes_update(release=spring, actor=pm, notes="## New\n\n- **Faster** dashboards")
+    if len(free) == len(plan):
+        release_services.release_ship(release=shipped, actor=pm)
+    metric = release_services.success_metric_create(
+        workspace=workspace,
+        actor=pm,
+        data={
+            "release": spring,
+            "name": "Weekly active teams",
+            "unit": "teams",
+            "baseline": 40,
+            "target": 60,
+            "review_date": today + timedelta(days=60),
+        },
+    )
+    release_services.metric_actual_record(metric=metric, actor=pm, value=44, note="First week")
+    release_services.success_metric_create(
+        workspace=workspace,
+        actor=pm,
+        data={
+            "feature": free[0],
+            "name": "Dashboard loads under a second",
+            "unit": "%",
+            "baseline": 50,
+            "target": 95,
+            "review_date": today,
+            "key_result": KeyResult.objects.for_workspace(workspace).order_by("id").first(),
+        },
+    )
+
+
 def seed() -> ContractData:
     """Create the contract workspace and everything in it. Call inside a transaction."""
     users: dict[str, User] = {}
@@ -253,6 +346,7 @@ def seed() -> ContractData:
         feedback_services.feedback_items_merge(source=items[1], target=items[0], actor=users["carlos"])
 
     priority_demo.finish(context)  # score everything, so ranks and snapshots exist
+    _seed_releases(workspace, pm)
 
     # Channels and the core: an inbound webhook, invitations (one pending, one revoked), tokens.
     webhook, _ = webhooks.inbound_webhook_create(
@@ -307,6 +401,11 @@ def seed() -> ContractData:
             "initiative": ids(Initiative),
             "key_result": ids(KeyResult),
             "product": ids(Product),
+            "release": ids(Release),
+            "scope_item": ids(ScopeItem),
+            "checklist_task": ids(ChecklistTask),
+            "checklist_template_item": ids(ChecklistTemplateItem),
+            "success_metric": ids(SuccessMetric),
             "scorecard_criterion": ids(ScorecardCriterion),
             "team_capacity": ids(TeamCapacity),
             "team": ids(Team),

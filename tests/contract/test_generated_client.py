@@ -53,7 +53,7 @@ import typing
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -607,6 +607,9 @@ class ProductopsWalk(Walk):
             self.scorecard_criteria,
             self.features,
             self.roadmap_reports,
+            self.releases,
+            self.release_plans,
+            self.release_settings,
             self.companies,
             self.contacts,
             self.feedback,
@@ -759,7 +762,12 @@ class ProductopsWalk(Walk):
             m.ProductOutput,
             want=201,
             workspace_slug=slug,
-            body=m.ProductInputRequest(name="Analytics", vision="Answers in seconds", personas=["Analyst"]),
+            body=m.ProductInputRequest(
+                name="Analytics",
+                vision="Answers in seconds",
+                personas=["Analyst"],
+                version_scheme=m.VersionSchemeEnum.SEMVER,
+            ),
         )
         self.ids["product"] = created["id"]
         spare = self.call(
@@ -783,7 +791,11 @@ class ProductopsWalk(Walk):
             want=200,
             workspace_slug=slug,
             id=created["id"],
-            body=m.PatchedProductInputRequest(vision="Answers in a second", personas=["Analyst", "Admin"]),
+            body=m.PatchedProductInputRequest(
+                vision="Answers in a second",
+                personas=["Analyst", "Admin"],
+                version_scheme=m.VersionSchemeEnum.SEMVER,
+            ),
         )
         self.call("v1_workspaces_products_destroy", None, want=204, workspace_slug=slug, id=spare["id"])
 
@@ -857,6 +869,7 @@ class ProductopsWalk(Walk):
                 goal=self.ids["goal"], metric="Logos", baseline="0", target="3", current="1"
             ),
         )
+        self.ids["key_result"] = created["id"]
         self.pages(
             "v1_workspaces_key_results_list",
             m.PaginatedKeyResultOutputList,
@@ -1079,8 +1092,9 @@ class ProductopsWalk(Walk):
             effort="8",
             owner=self.people.owner.pk,
             team=self.ids["team"],
-            is_mvp=True,
             is_public=True,
+            public_title="Single sign-on (SAML, OIDC)",
+            release_note="Sign in with your identity provider.",
             tags=["security", "enterprise"],
             competitors=["Globex"],
             reach=500,
@@ -1250,6 +1264,433 @@ class ProductopsWalk(Walk):
                 ),
                 vote_weight="0.5",
                 recency_half_life_days=60,
+            ),
+        )
+
+    # -- releases
+
+    def _release(self, name: str, version: str, **fields: Any) -> Result:
+        m = self.models
+        return self.call(
+            "v1_workspaces_releases_create",
+            m.ReleaseOutput,
+            want=201,
+            workspace_slug=self.slug,
+            body=m.ReleaseCreateInputRequest(
+                product=self.ids["product"], name=name, version=version, **fields
+            ),
+        )
+
+    def _scope(self, release_id: int, feature_id: int, **fields: Any) -> Result:
+        m = self.models
+        return self.call(
+            "v1_workspaces_scope_items_create",
+            m.ScopeItemOutput,
+            want=201,
+            workspace_slug=self.slug,
+            body=m.ScopeItemCreateInputRequest(release=release_id, feature=feature_id, **fields),
+        )
+
+    def releases(self) -> None:
+        m, slug = self.models, self.slug
+        today = date.today()
+        spring = self._release(
+            "Spring",
+            "1.0.0",
+            planned_date=today + timedelta(days=30),
+            owner=self.people.owner.pk,
+            summary="Usage insights for every team.",
+            is_public=True,
+        )
+        summer = self._release("Summer", "1.1.0", planned_date=today + timedelta(days=90))
+        spare = self._release("Scratch", "1.2.0")  # undated; deleted below
+        self.ids.update(release=spring["id"], release_later=summer["id"], release_spare=spare["id"])
+        self.pages("v1_workspaces_releases_list", m.PaginatedReleaseOutputList, workspace_slug=slug)
+        self.call(
+            "v1_workspaces_releases_list",
+            m.PaginatedReleaseOutputList,
+            want=200,
+            workspace_slug=slug,
+            product=self.ids["product"],
+            status=[
+                m.V1WorkspacesReleasesListStatusItem.PLANNED,
+                m.V1WorkspacesReleasesListStatusItem.IN_PROGRESS,
+            ],
+            planned_after=today,
+            planned_before=today + timedelta(days=365),
+            search="spring",
+            ordering="-planned_date",
+        )
+        self.call(
+            "v1_workspaces_releases_retrieve", m.ReleaseOutput, want=200, workspace_slug=slug, id=spring["id"]
+        )
+        self.call(
+            "v1_workspaces_releases_partial_update",
+            m.ReleaseOutput,
+            want=200,
+            workspace_slug=slug,
+            id=spring["id"],
+            body=m.PatchedReleaseUpdateInputRequest(
+                summary="Usage insights for every team, in seconds.", planned_date=today + timedelta(days=35)
+            ),
+        )
+        self.call(
+            "v1_workspaces_releases_status_create",
+            m.ReleaseOutput,
+            want=200,
+            workspace_slug=slug,
+            id=spring["id"],
+            body=m.ReleaseStatusInputRequest(status=m.ReleaseManualStatusEnum.IN_PROGRESS, reason="Kick-off"),
+        )
+        self.pages(
+            "v1_workspaces_releases_status_history_list",
+            m.PaginatedReleaseStatusChangeOutputList,
+            workspace_slug=slug,
+            id=spring["id"],
+        )
+
+    def release_plans(self) -> None:
+        """Scope, checklists, metrics, notes and shipping of the releases made above."""
+        m, slug = self.models, self.slug
+        spring, summer, spare = self.ids["release"], self.ids["release_later"], self.ids["release_spare"]
+        today = date.today()
+        # Features of their own, so the other steps' features keep their statuses.
+        ready = self._feature(
+            "Usage dashboard", public_title="Usage at a glance", release_note="Who uses what."
+        )
+        todo = self._feature("Usage alerts")
+        nice = self._feature("Usage export")
+        wanderer = self._feature("Usage API")
+        done_item = self._scope(
+            spring,
+            ready["id"],
+            is_must_have=True,
+            change_type=m.ChangeTypeEnum.NEW,
+            state=m.ScopeStateEnum.IN_PROGRESS,
+        )
+        self._scope(spring, todo["id"])
+        self._scope(spring, nice["id"], is_must_have=False, change_type=m.ChangeTypeEnum.IMPROVED)
+        moving = self._scope(summer, wanderer["id"], position=3)
+        self.pages("v1_workspaces_scope_items_list", m.PaginatedScopeItemOutputList, workspace_slug=slug)
+        self.call(
+            "v1_workspaces_scope_items_list",
+            m.PaginatedScopeItemOutputList,
+            want=200,
+            workspace_slug=slug,
+            release=spring,
+            feature=ready["id"],
+            is_open=True,
+            is_must_have=True,
+            state=m.V1WorkspacesScopeItemsListState.IN_PROGRESS,
+        )
+        self.call(
+            "v1_workspaces_scope_items_retrieve",
+            m.ScopeItemOutput,
+            want=200,
+            workspace_slug=slug,
+            id=done_item["id"],
+        )
+        self.call(
+            "v1_workspaces_scope_items_partial_update",
+            m.ScopeItemOutput,
+            want=200,
+            workspace_slug=slug,
+            id=done_item["id"],
+            body=m.PatchedScopeItemUpdateInputRequest(state=m.ScopeStateEnum.DONE),
+        )
+        moved = self.call(
+            "v1_workspaces_scope_items_move_create",
+            m.ScopeItemOutput,
+            want=200,
+            workspace_slug=slug,
+            id=moving["id"],
+            body=m.ScopeItemMoveInputRequest(release=spare),
+        )
+        self.call("v1_workspaces_scope_items_destroy", None, want=204, workspace_slug=slug, id=moved["id"])
+
+        # The launch checklist: the template (the defaults, then one of ours), and the tasks.
+        template = self.pages(
+            "v1_workspaces_checklist_template_list",
+            m.PaginatedChecklistTemplateItemOutputList,
+            workspace_slug=slug,
+        )
+        item = self.call(
+            "v1_workspaces_checklist_template_create",
+            m.ChecklistTemplateItemOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.ChecklistTemplateItemInputRequest(
+                title="Status page updated",
+                category=m.CategoryEnum.SUPPORT_TRAINING,
+                relative_due="-2 days",
+                is_required=False,
+                default_owner=self.people.owner.pk,
+                position=10,
+            ),
+        )
+        self.call(
+            "v1_workspaces_checklist_template_retrieve",
+            m.ChecklistTemplateItemOutput,
+            want=200,
+            workspace_slug=slug,
+            id=item["id"],
+        )
+        self.call(
+            "v1_workspaces_checklist_template_partial_update",
+            m.ChecklistTemplateItemOutput,
+            want=200,
+            workspace_slug=slug,
+            id=item["id"],
+            body=m.PatchedChecklistTemplateItemInputRequest(relative_due="-1 week"),
+        )
+        self.call(
+            "v1_workspaces_checklist_template_destroy",
+            None,
+            want=204,
+            workspace_slug=slug,
+            id=template["results"][0]["id"],
+        )
+        self.pages(
+            "v1_workspaces_checklist_tasks_list", m.PaginatedChecklistTaskOutputList, workspace_slug=slug
+        )
+        tasks = self.call(
+            "v1_workspaces_checklist_tasks_list",
+            m.PaginatedChecklistTaskOutputList,
+            want=200,
+            workspace_slug=slug,
+            release=spring,
+            state=m.V1WorkspacesChecklistTasksListState.TODO,
+            is_required=True,
+            page_size=200,
+        )
+        task = self.call(
+            "v1_workspaces_checklist_tasks_create",
+            m.ChecklistTaskOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.ChecklistTaskCreateInputRequest(
+                release=spring,
+                title="Record the demo video",
+                category=m.CategoryEnum.SALES_ENABLEMENT,
+                owner=self.people.member.pk,
+                due_date=today + timedelta(days=20),
+                is_required=False,
+            ),
+        )
+        self.call(
+            "v1_workspaces_checklist_tasks_retrieve",
+            m.ChecklistTaskOutput,
+            want=200,
+            workspace_slug=slug,
+            id=task["id"],
+        )
+        for row in tasks["results"]:  # every required task done: the release is ready
+            self.call(
+                "v1_workspaces_checklist_tasks_partial_update",
+                m.ChecklistTaskOutput,
+                want=200,
+                workspace_slug=slug,
+                id=row["id"],
+                body=m.PatchedChecklistTaskUpdateInputRequest(state=m.ChecklistStateEnum.DONE),
+            )
+        self.call("v1_workspaces_checklist_tasks_destroy", None, want=204, workspace_slug=slug, id=task["id"])
+
+        # Success metrics: of the release, and of a feature read from a key result.
+        metric = self.call(
+            "v1_workspaces_success_metrics_create",
+            m.SuccessMetricOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.SuccessMetricCreateInputRequest(
+                release=spring,
+                name="Teams using the dashboard",
+                unit="teams",
+                baseline="10",
+                target="25.5",
+                review_date=today + timedelta(days=60),
+            ),
+        )
+        spare_metric = self.call(
+            "v1_workspaces_success_metrics_create",
+            m.SuccessMetricOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.SuccessMetricCreateInputRequest(
+                feature=ready["id"],
+                name="Enterprise ARR",
+                baseline="0",
+                target="300000",
+                review_date=today,
+                key_result=self.ids["key_result"],
+            ),
+        )
+        self.pages(
+            "v1_workspaces_success_metrics_list", m.PaginatedSuccessMetricOutputList, workspace_slug=slug
+        )
+        self.call(
+            "v1_workspaces_success_metrics_list",
+            m.PaginatedSuccessMetricOutputList,
+            want=200,
+            workspace_slug=slug,
+            release=spring,
+            review_due=False,
+        )
+        self.call(
+            "v1_workspaces_success_metrics_retrieve",
+            m.SuccessMetricOutput,
+            want=200,
+            workspace_slug=slug,
+            id=spare_metric["id"],
+        )
+        self.call(
+            "v1_workspaces_success_metrics_partial_update",
+            m.SuccessMetricOutput,
+            want=200,
+            workspace_slug=slug,
+            id=metric["id"],
+            body=m.PatchedSuccessMetricUpdateInputRequest(target="30", reviewed=False),
+        )
+        for value, note in (("12.5", "Week 1"), ("14", "")):
+            self.call(
+                "v1_workspaces_success_metrics_actuals_create",
+                m.MetricActualOutput,
+                want=201,
+                workspace_slug=slug,
+                id=metric["id"],
+                body=m.MetricActualInputRequest(value=value, recorded_on=today, note=note),
+            )
+        self.pages(
+            "v1_workspaces_success_metrics_actuals_list",
+            m.PaginatedMetricActualOutputList,
+            workspace_slug=slug,
+            id=metric["id"],
+        )
+        self.call(
+            "v1_workspaces_success_metrics_destroy",
+            None,
+            want=204,
+            workspace_slug=slug,
+            id=spare_metric["id"],
+        )
+
+        # Readiness, the ship plan and the notes, then shipping.
+        self.call(
+            "v1_workspaces_releases_readiness_retrieve",
+            m.ReleaseReadinessOutput,
+            want=200,
+            workspace_slug=slug,
+            id=spring,
+        )
+        self.call(
+            "v1_workspaces_releases_ship_plan_retrieve",
+            m.ShipPlanOutput,
+            want=200,
+            workspace_slug=slug,
+            id=spring,
+        )
+        self.call(
+            "v1_workspaces_releases_notes_retrieve",
+            m.ReleaseNotesOutput,
+            want=200,
+            workspace_slug=slug,
+            id=spring,
+        )
+        self.call(
+            "v1_workspaces_releases_notes_generate_create",
+            m.ReleaseNotesGeneratedOutput,
+            want=200,
+            workspace_slug=slug,
+            id=spring,
+            body=m.ReleaseNotesGenerateInputRequest(save=False),
+        )
+        self.call(
+            "v1_workspaces_releases_notes_preview_create",
+            m.ReleaseNotesPreviewOutput,
+            want=200,
+            workspace_slug=slug,
+            id=spring,
+            body=m.ReleaseNotesPreviewInputRequest(notes="## New\n\n- **Usage at a glance**"),
+        )
+        self.call(
+            "v1_workspaces_releases_notes_partial_update",
+            m.ReleaseNotesOutput,
+            want=200,
+            workspace_slug=slug,
+            id=spring,
+            body=m.PatchedReleaseNotesInputRequest(notes="## New\n\n- **Usage at a glance** for every team"),
+        )
+        self.call(
+            "v1_workspaces_releases_notes_publish_create",
+            m.ReleaseNotesOutput,
+            want=200,
+            workspace_slug=slug,
+            id=spring,
+        )
+        # 409 must_haves_unfinished, with the features in the error item.
+        self.error(
+            "v1_workspaces_releases_ship_create",
+            409,
+            workspace_slug=slug,
+            id=spring,
+            body=m.ReleaseShipInputRequest(),
+        )
+        blocked = self.last_response.json() if self.last_response is not None else {}
+        if [f["id"] for f in blocked.get("errors", [{}])[0].get("features", [])] != [todo["id"]]:
+            self.problem(
+                "v1_workspaces_releases_ship_create", "parse", "409 without the features", str(blocked)
+            )
+        for changed in (True, False):  # forced by the owner; then again: nothing changes
+            shipped = self.call(
+                "v1_workspaces_releases_ship_create",
+                m.ShipOutput,
+                want=200,
+                workspace_slug=slug,
+                id=spring,
+                body=m.ReleaseShipInputRequest(force=True, reason="Launch event", move_unfinished_to=summer),
+            )
+            if shipped.parsed is not None and shipped.parsed.changed is not changed:
+                self.problem("v1_workspaces_releases_ship_create", "status", f"changed is not {changed}")
+        self.call(
+            "v1_workspaces_releases_cancel_create",
+            m.ReleaseOutput,
+            want=200,
+            workspace_slug=slug,
+            id=summer,
+            body=m.ReleaseCancelInputRequest(reason="Folded into autumn"),
+        )
+        self.call("v1_workspaces_releases_destroy", None, want=204, workspace_slug=slug, id=spare)
+        self.pages(
+            "v1_workspaces_features_status_history_list",
+            m.PaginatedFeatureStatusChangeOutputList,
+            workspace_slug=slug,
+            id=ready["id"],
+        )
+
+    def release_settings(self) -> None:
+        m, slug = self.models, self.slug
+        self.call(
+            "v1_workspaces_release_settings_retrieve", m.ReleaseSettingsOutput, want=200, workspace_slug=slug
+        )
+        self.call(
+            "v1_workspaces_release_settings_partial_update",
+            m.ReleaseSettingsOutput,
+            want=200,
+            workspace_slug=slug,
+            body=m.PatchedReleaseSettingsInputRequest(risk_window_days=10),
+        )
+        self.call(
+            "v1_workspaces_changelog_settings_retrieve",
+            m.ChangelogSettingsOutput,
+            want=200,
+            workspace_slug=slug,
+        )
+        self.call(
+            "v1_workspaces_changelog_settings_partial_update",
+            m.ChangelogSettingsOutput,
+            want=200,
+            workspace_slug=slug,
+            body=m.PatchedChangelogSettingsInputRequest(
+                enabled=True, title="What's new", intro="Fresh each month."
             ),
         )
 

@@ -18,6 +18,7 @@ from productops import services
 from productops.models import (
     ApiToken,
     AuditEvent,
+    Event,
     Heartbeat,
     IdempotencyKey,
     Invitation,
@@ -82,6 +83,13 @@ def _audit_event(n: int) -> AuditEvent:
     return services.audit_record(workspace=workspace, actor=None, action="created", target=workspace)
 
 
+def _event(n: int) -> Event:
+    workspace = WorkspaceFactory()
+    return services.event_record(
+        workspace=workspace, kind=Event.Kind.RELEASE_SHIPPED, subject=workspace, payload={"n": n}
+    )[0]
+
+
 PRODUCTOPS_MAKERS = {
     User: lambda n: UserFactory(),
     Workspace: _workspace,
@@ -89,6 +97,7 @@ PRODUCTOPS_MAKERS = {
     Invitation: _invitation,
     ApiToken: _token,
     AuditEvent: _audit_event,
+    Event: _event,
     Heartbeat: lambda n: Heartbeat.objects.create(name=f"hb{n}", last_seen_at=timezone.now()),
     WorkspaceDeletion: lambda n: WorkspaceDeletion.objects.create(workspace_id=10_000 + n),
     IdempotencyKey: lambda n: IdempotencyKey.objects.create(
@@ -130,6 +139,23 @@ def test_audit_log_cannot_be_added_changed_or_deleted(admin_client):
     event.refresh_from_db()
     assert event.action == "created"
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_events_cannot_be_added_changed_or_deleted(admin_client):
+    event = _event(0)
+
+    assert admin_client.get(admin_url(Event, "changelist")).status_code == 200
+    assert admin_client.get(admin_url(Event, "change", event.pk)).status_code == 200  # viewable
+    assert admin_client.get(admin_url(Event, "add")).status_code == 403
+    change = admin_client.post(admin_url(Event, "change", event.pk), {"kind": "other", "subject_id": "9"})
+    assert change.status_code == 403
+    assert admin_client.post(admin_url(Event, "delete", event.pk), {"post": "yes"}).status_code == 403
+    bulk = admin_client.post(
+        admin_url(Event, "changelist"), {"action": "delete_selected", "_selected_action": [event.pk]}
+    )
+    assert bulk.status_code == 200  # the action is not offered
+    event.refresh_from_db()
+    assert (event.kind, event.payload) == (Event.Kind.RELEASE_SHIPPED, {"n": 0})
 
 
 def test_membership_role_change_goes_through_the_service(admin_client, workspace, owner):

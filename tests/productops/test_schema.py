@@ -24,6 +24,15 @@ CONFLICTS = {
     ("post", "/api/v1/workspaces/{workspace_slug}/feedback/{id}/merge/"),
     ("post", "/api/v1/workspaces/{workspace_slug}/feedback/{id}/links/"),
     ("post", "/api/v1/workspaces/{workspace_slug}/votes/"),
+    ("delete", "/api/v1/workspaces/{workspace_slug}/releases/{id}/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/releases/{id}/status/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/releases/{id}/ship/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/releases/{id}/cancel/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/scope-items/"),
+    ("patch", "/api/v1/workspaces/{workspace_slug}/scope-items/{id}/"),
+    ("delete", "/api/v1/workspaces/{workspace_slug}/scope-items/{id}/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/scope-items/{id}/move/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/checklist-tasks/"),
 }
 
 
@@ -168,7 +177,7 @@ def test_every_example_is_a_valid_body_of_its_operation(schema):
             component = schema["components"]["schemas"][body_schema["$ref"].rsplit("/", 1)[1]]
             if set(value) != set(component["properties"]):
                 problems.append(f"{label} {where} {name}: keys differ from {body_schema['$ref']}")
-    # Product, feature, company, contact, feedback and vote: a request and a 201 each, and
-    # the 200 of feedback and votes already stored.
-    assert len({(label, where) for label, where, *_ in found}) == 14
+    # Product, feature, release, company, contact, feedback and vote: a request and a 201 each,
+    # and the 200 of feedback and votes already stored.
+    assert len({(label, where) for label, where, *_ in found}) == 16
     assert problems == []

@@ -92,8 +92,8 @@ def test_remaining_effort_beyond_the_teams_capacity_is_at_risk(workspace, team):
     health = _health(release)
     assert health.remaining_effort == Decimal(4)
     assert (
-        f"Remaining must-have effort 4.00 exceeds the 3.00 available to their teams before {release.planned_date:%Y-%m-%d}"
-        in health.risks
+        "Remaining must-have effort 4.00 exceeds the 3.00 available to their teams "
+        f"before {release.planned_date:%Y-%m-%d}" in health.risks
     )
 
 
@@ -181,3 +181,14 @@ def test_health_of_a_list_takes_the_same_queries_whatever_its_length(
         five = selectors.release_health(workspace=workspace, releases=releases)
     assert one[releases[0].pk].risks == five[releases[0].pk].risks
     assert all(h.risks for h in five.values())
+
+
+def test_teams_without_capacity_before_the_date_say_so(workspace, team):
+    release = ReleaseFactory(product=ProductFactory(workspace=workspace), planned_date=in_days(60))
+    ScopeItemFactory(release=release, feature__title="Search", feature__team=team, feature__effort=Decimal(5))
+    TeamCapacityFactory(team=team, period="later", starts_on=in_days(61), ends_on=in_days(90), capacity=50)
+
+    assert _health(release).risks == [
+        f"Their teams have no capacity planned before {in_days(60):%Y-%m-%d} "
+        "for the remaining must-have effort 5.00"
+    ]

@@ -26,6 +26,7 @@ from roadmap.models import (
     TeamCapacity,
 )
 from tests.feedback.factories import CompanyFactory, FeedbackLinkFactory
+from tests.releases.factories import ReleaseFactory, ScopeItemFactory
 from tests.roadmap.factories import (
     CriterionFactory,
     FeatureFactory,
@@ -40,6 +41,8 @@ FEATURE_KEYS = {
     "id",
     "title",
     "description",
+    "public_title",
+    "release_note",
     "product",
     "initiative",
     "goals",
@@ -147,6 +150,7 @@ def test_product_crud(workspace, pm, session_client):
         "name": "Analytics",
         "vision": "See it all",
         "personas": ["Analyst"],
+        "version_scheme": "semver",
         "feature_count": 0,
         "created_at": ANY,
         "updated_at": ANY,
@@ -215,7 +219,8 @@ def test_feature_crud(workspace, pm, contributor, session_client, product):
         "reach": 100,
         "impact": "2",
         "confidence_pct": 80,
-        "is_mvp": True,
+        "public_title": "Offline mode",
+        "release_note": "Keep working on the train.",
         "tags": ["Mobile", "sync"],
         "competitors": ["Rival"],
     }
@@ -237,6 +242,7 @@ def test_feature_crud(workspace, pm, contributor, session_client, product):
     assert body["score_state"] == "dirty"
     assert body["priority_rank"] is None
     assert body["is_public"] is False
+    assert body["is_mvp"] is False  # deprecated and read-only: a must-have of its open release
     assert client.get(url(workspace, "features", feature_id)).json() == body
     assert ids(client.get(url(workspace, "features"))) == [feature_id]
 
@@ -269,6 +275,7 @@ def test_unknown_and_read_only_fields_are_rejected(workspace, contributor, sessi
         {"title": "X", "product": product.pk, "priority_score": 99, "colour": "red"},
     )
     patched = client.patch(url(workspace, "features", feature.pk), {"status": "shipped", "title": "Changed"})
+    deprecated = client.patch(url(workspace, "features", feature.pk), {"is_mvp": True})
 
     assert created.status_code == 400
     assert created.json()["errors"] == [
@@ -278,6 +285,10 @@ def test_unknown_and_read_only_fields_are_rejected(workspace, contributor, sessi
     assert patched.status_code == 400
     assert patched.json()["errors"] == [
         {"code": "unknown_field", "detail": "Unknown or read-only field.", "attr": "status"}
+    ]
+    assert deprecated.status_code == 400
+    assert deprecated.json()["errors"] == [
+        {"code": "unknown_field", "detail": "Unknown or read-only field.", "attr": "is_mvp"}
     ]
     assert Feature.objects.count() == 1
     feature.refresh_from_db()
@@ -1088,8 +1099,10 @@ def test_feature_filters(workspace, contributor, session_client, product):
     web = services.feature_create(
         workspace=workspace,
         actor=None,
-        data={"title": "Web app", "product": product, "horizon": "next", "is_mvp": True, "tags": ["Web"]},
+        data={"title": "Web app", "product": product, "horizon": "next", "tags": ["Web"]},
     )
+    # is_mvp (deprecated) reads the scope: a must-have of the feature's open release.
+    ScopeItemFactory(release=ReleaseFactory(product=product), feature=web, is_must_have=True)
     shipped = services.feature_create(
         workspace=workspace, actor=None, data={"title": "Push", "product": product, "tags": ["mobile"]}
     )
