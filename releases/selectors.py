@@ -156,7 +156,8 @@ class ReleaseHealth:
 
     @property
     def is_ready(self) -> bool:
-        return not self.missing
+        """Ready to ship: open, nothing missing (a shipped or cancelled release is not)."""
+        return self.release.status in OPEN_STATUSES and not self.missing
 
     @property
     def at_risk(self) -> bool:

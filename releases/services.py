@@ -445,7 +445,7 @@ def release_update(*, release: Release, actor: User | None, data: Mapping[str, A
     planned date, is fixed once shipped. Moving the planned date moves the due dates of the
     checklist tasks still to do by as many days."""
     require_role(workspace=release.workspace, user=actor, role=Role.PRODUCT_MANAGER)
-    release = Release.objects.select_for_update().select_related("product").get(pk=release.pk)
+    release = Release.objects.select_for_update(of=("self",)).select_related("product").get(pk=release.pk)
     values = _release_values(release.workspace, data)
     if release.status == ReleaseStatus.RELEASED:
         for attr in ("version", "planned_date"):
@@ -575,6 +575,12 @@ def _check_feature_for(release: Release, feature: Feature) -> None:
         raise ValidationFailed(
             "The feature belongs to another product.", attr="feature", code="other_product"
         )
+    if feature.status in (FeatureStatus.SHIPPED, FeatureStatus.DECLINED):
+        raise ValidationFailed(
+            f"The feature is {FeatureStatus(feature.status).label.lower()}; it cannot join a release.",
+            attr="feature",
+            code="feature_closed",
+        )
     if feature.merged_into_id is not None:
         raise ValidationFailed(
             "The feature was merged into another one.", attr="feature", code="feature_merged"
@@ -612,7 +618,9 @@ def scope_add(
 
 
 def _locked_open_item(item: ScopeItem) -> ScopeItem:
-    item = ScopeItem.objects.select_for_update().select_related("release", "feature").get(pk=item.pk)
+    item = (
+        ScopeItem.objects.select_for_update(of=("self",)).select_related("release", "feature").get(pk=item.pk)
+    )
     if not item.is_open:
         raise Conflict("This scope row is closed; it is kept for history.", code="scope_closed")
     _check_open(item.release)
@@ -707,7 +715,7 @@ def scope_follow_merge(*, source: Feature, target: Feature, actor: User | None) 
     target_open = ScopeItem.objects.filter(feature=target, is_open=True).exists()
     if not target_open and item.release.product_id == target.product_id:
         item.feature = target
-        item.save(update_fields=["feature", "updated_at"])
+        _save(item, update_fields=["feature", "updated_at"])
         moved = 1
     else:
         _close_scope([item], ScopeOutcome.MERGED)
@@ -795,7 +803,9 @@ def checklist_task_update(
 
 @transaction.atomic
 def checklist_task_delete(*, task: ChecklistTask, actor: User | None) -> None:
+    """Remove a task from an open release's checklist (a shipped or cancelled one's is history)."""
     require_role(workspace=task.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    _check_open(Release.objects.select_for_update().get(pk=task.release_id))
     audit_deletion(workspace=task.workspace, actor=actor, instance=task)
     task.delete()
 
@@ -804,23 +814,24 @@ def checklist_task_delete(*, task: ChecklistTask, actor: User | None) -> None:
 
 
 def notes_entries(items: Iterable[ScopeItem]) -> list[tuple[str, str, str]]:
-    """(change type, customer-facing title, note) of each scope row, for the generator; the
-    internal title stands in for a missing customer-facing one."""
+    """(change type, customer-facing title, note) of each scope row with a customer-facing
+    title, for the generator. A feature without one is left out: its internal title may
+    name what customers must not read (a code name, a customer), and generated notes are
+    published without anyone reading them when a release ships with no draft."""
     return [
-        (item.change_type, item.feature.public_title or item.feature.title, item.feature.release_note)
+        (item.change_type, item.feature.public_title, item.feature.release_note)
         for item in items
+        if item.feature.public_title.strip()
     ]
 
 
 def notes_generate(*, release: Release) -> str:
-    """Notes from the scope that is to ship: the done rows and the open must-haves (a
-    shipped release: the rows it shipped)."""
+    """Notes from what would ship now, the done rows (a shipped release: the rows it
+    shipped), so a draft saved from them names nothing that moves out at the ship."""
     if release.status == ReleaseStatus.RELEASED:
         items = ScopeItem.objects.filter(release=release, outcome=ScopeOutcome.SHIPPED)
     else:
-        items = ScopeItem.objects.filter(release=release, is_open=True).filter(
-            models.Q(state=ScopeState.DONE) | models.Q(is_must_have=True)
-        )
+        items = ScopeItem.objects.filter(release=release, is_open=True, state=ScopeState.DONE)
     items = items.select_related("feature").only(
         "change_type", "position", "feature__title", "feature__public_title", "feature__release_note"
     )
@@ -940,6 +951,8 @@ def ship_plan(*, release: Release) -> dict[str, Any]:
         ],
         "dependencies_unshipped": outside,
         "notes_generated": not release.notes.strip(),
+        # Left out of generated notes (no customer-facing title): the PM sees it before shipping.
+        "without_public_title": [f for f in ordered if not f.public_title.strip()],
     }
 
 
@@ -968,7 +981,13 @@ def release_ship(
     ``dependencies_unshipped``). Shipping a shipped release returns it and does nothing.
     """
     require_role(workspace=release.workspace, user=actor, role=Role.PRODUCT_MANAGER)
-    release = Release.objects.select_for_update().select_related("product", "workspace").get(pk=release.pk)
+    # Only the release's row (``of``): FOR UPDATE on the workspace or product would block every
+    # insert that references them (foreign keys take KEY SHARE) for the whole ship.
+    release = (
+        Release.objects.select_for_update(of=("self",))
+        .select_related("product", "workspace")
+        .get(pk=release.pk)
+    )
     if release.status == ReleaseStatus.RELEASED:
         return ShipResult(
             release=release,
@@ -991,7 +1010,15 @@ def release_ship(
             raise ValidationFailed(
                 "Not found in this workspace.", attr="move_unfinished_to", code="does_not_exist"
             )
-        move_unfinished_to = Release.objects.select_for_update().get(pk=move_unfinished_to.pk)
+        # Both releases locked in id order, so two ships moving work into each other's
+        # release cannot deadlock.
+        locked = {
+            r.pk: r
+            for r in Release.objects.select_for_update()
+            .filter(pk__in=sorted({release.pk, move_unfinished_to.pk}))
+            .order_by("pk")
+        }
+        move_unfinished_to = locked[move_unfinished_to.pk]
         if (
             move_unfinished_to.pk == release.pk
             or move_unfinished_to.product_id != release.product_id
@@ -1000,6 +1027,9 @@ def release_ship(
             raise ValidationFailed(
                 "Choose another open release of the same product.", attr="move_unfinished_to", code="invalid"
             )
+    # The product's row (FOR NO KEY UPDATE: inserts referencing it go on) orders concurrent
+    # ships of its releases, so two cannot both pass the version check below.
+    list(Product.objects.select_for_update(no_key=True).filter(pk=release.product_id).values_list("pk"))
     parsed = versions.parse_or_none(release.version, release.product.version_scheme)
     if parsed is not None:
         last = versions.last_released_in_line(parsed, _released_versions(release.product, exclude=release))
@@ -1007,6 +1037,7 @@ def release_ship(
             raise Conflict(
                 f"{last.text} is already released; {release.version} is not greater.",
                 code="version_not_greater",
+                attr="version",
             )
 
     items = list(

@@ -231,6 +231,10 @@ class ShipPlanOutput(serializers.Serializer):
     notes_generated = serializers.BooleanField(
         help_text="No notes draft: the notes published are generated from the scope."
     )
+    without_public_title = FeatureReferenceOutput(
+        many=True,
+        help_text="Shipping features with no customer-facing title: generated notes leave them out.",
+    )
 
 
 class ShipOutput(serializers.Serializer):

@@ -327,7 +327,7 @@ class ChecklistTaskViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     serializer_class = ChecklistTaskOutput
     write_role = Role.PRODUCT_MANAGER
     action_roles = {"partial_update": Role.CONTRIBUTOR}
-    conflict_actions = {"create"}  # a shipped or cancelled release
+    conflict_actions = {"create", "destroy"}  # a shipped or cancelled release
     filterset_class = ChecklistTaskFilter
     search_fields = ["title"]
     ordering_fields = ["due_date", "position", "updated_at"]

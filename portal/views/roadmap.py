@@ -274,7 +274,6 @@ def _gantt(
         }
         for i, bucket in enumerate(months)
     ]
-    release_url = reverse("portal:release", args=[workspace_slug, 0]).replace("/0/", "/{}/")
     markers = []
     for release in releases or []:
         day = release.shipped_on or release.planned_date
@@ -285,7 +284,7 @@ def _gantt(
                 "day": day,
                 "x": x,
                 "head": f"M{x:.1f},{HEAD_HEIGHT - 6} l5,5 l-5,5 l-5,-5 z",
-                "href": release_url.format(release.pk),
+                "href": reverse("portal:release", args=[workspace_slug, release.pk]),
             }
         )
     return {

@@ -35,7 +35,9 @@ def product(workspace):
 def _release(product, titles, *, name="Spring", version="2.4.0", **fields):
     """A release whose scope (public features, all done) has these titles."""
     release = ReleaseFactory(product=product, name=name, version=version, **fields)
-    features = [FeatureFactory(product=product, title=title, is_public=True) for title in titles]
+    features = [
+        FeatureFactory(product=product, title=title, public_title=title, is_public=True) for title in titles
+    ]
     for feature in features:
         ScopeItemFactory(release=release, feature=feature, state=ScopeState.DONE)
     return release, features

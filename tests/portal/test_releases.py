@@ -888,8 +888,10 @@ def ship_ready(workspace):
     nice-to-have, an unfinished nice-to-have and a later release to move it to."""
     product = ProductFactory(workspace=workspace)
     release = new_release(workspace, product, name="Spring", version="1.0.0")
-    base = FeatureFactory(product=product, title="Base API", status="in_progress")
-    top = FeatureFactory(product=product, title="A dashboard", status="in_progress")
+    base = FeatureFactory(product=product, title="Base API", public_title="Base API", status="in_progress")
+    top = FeatureFactory(
+        product=product, title="A dashboard", public_title="A dashboard", status="in_progress"
+    )
     roadmap_services.feature_add_dependency(feature=top, depends_on=base, actor=None)
     ScopeItemFactory(release=release, feature=top, state="done", position=0)
     ScopeItemFactory(release=release, feature=base, state="done", is_must_have=False, position=1)

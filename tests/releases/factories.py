@@ -30,7 +30,12 @@ class ScopeItemFactory(factory.django.DjangoModelFactory):
 
     release = factory.SubFactory(ReleaseFactory)
     workspace = factory.LazyAttribute(lambda s: s.release.workspace)
-    feature = factory.SubFactory(FeatureFactory, product=factory.SelfAttribute("..release.product"))
+    # Customer-facing title = the title, so generated notes have something to say.
+    feature = factory.SubFactory(
+        FeatureFactory,
+        product=factory.SelfAttribute("..release.product"),
+        public_title=factory.LazyAttribute(lambda f: f.title),
+    )
     is_must_have = True
 
 

@@ -87,8 +87,12 @@ def _act(admin_client, action: str, releases) -> list[tuple[str, str]]:
 def _ready(product, **fields) -> Release:
     """A release whose must-haves are done."""
     release = ReleaseFactory(product=product, **fields)
-    ScopeItemFactory(release=release, state=ScopeState.DONE, feature__title="Dark mode")
-    ScopeItemFactory(release=release, state=ScopeState.DONE, feature__title="Exports")
+    ScopeItemFactory(
+        release=release, state=ScopeState.DONE, feature__title="Dark mode", feature__public_title="Dark mode"
+    )
+    ScopeItemFactory(
+        release=release, state=ScopeState.DONE, feature__title="Exports", feature__public_title="Exports"
+    )
     return release
 
 

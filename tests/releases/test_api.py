@@ -505,6 +505,7 @@ def test_the_ship_plan_lists_what_ships_and_what_blocks(workspace, pm, session_c
         "nice_to_haves_unfinished": [{"id": nice.pk, "title": "Nice"}],
         "dependencies_unshipped": [{"id": outside.pk, "title": "Outside"}],
         "notes_generated": True,
+        "without_public_title": [],
     }
 
 

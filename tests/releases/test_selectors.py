@@ -155,7 +155,7 @@ def test_shipped_and_cancelled_releases_are_neither_ready_nor_at_risk(workspace)
     cancelled = ReleaseFactory(product=product, status=ReleaseStatus.CANCELLED, planned_date=in_days(1))
     ScopeItemFactory(release=cancelled, feature__effort=None)
     health = selectors.release_health(workspace=workspace, releases=[shipped, cancelled])
-    assert [(h.missing, h.risks) for h in health.values()] == [([], []), ([], [])]
+    assert [(h.is_ready, h.missing, h.risks) for h in health.values()] == [(False, [], []), (False, [], [])]
 
 
 def _release_with_everything(workspace, product, team, n):

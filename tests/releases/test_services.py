@@ -347,7 +347,8 @@ def test_shipping_ships_the_done_scope_in_dependency_order_and_records_one_event
         assert (feature.status, feature.score_state) == (FeatureStatus.SHIPPED, ScoreState.DIRTY)
     release.refresh_from_db()
     assert (release.status, release.shipped_on) == (ReleaseStatus.RELEASED, timezone.localdate())
-    assert release.published_notes == ("## New\n\n- **A: Dark mode**\n\n## Improved\n\n- **Public API**")
+    # "A: Dark mode" has no customer-facing title: generated notes leave it out.
+    assert release.published_notes == "## Improved\n\n- **Public API**"
     assert result.notes_generated is True
     assert result.moved == [(extra, next_release)]
     assert ScopeItem.objects.get(feature=extra, is_open=True).release == next_release
@@ -462,7 +463,7 @@ def test_shipping_a_version_below_one_released_meanwhile_is_a_conflict(planned_r
     _released(release.product, "1.2.0")
     with pytest.raises(Conflict) as error:
         services.release_ship(release=release, actor=pm)
-    assert error.value.code == "version_not_greater"
+    assert (error.value.attr, error.value.code) == ("version", "version_not_greater")
     assert Event.objects.count() == 0
 
 
@@ -695,3 +696,40 @@ def test_a_workspace_with_shipped_releases_can_be_deleted_and_a_product_with_rel
     core_services.workspace_delete(workspace=workspace, actor=None)
 
     assert (Release.objects.count(), ScopeItem.objects.count(), Event.objects.count()) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("status", [FeatureStatus.SHIPPED, FeatureStatus.DECLINED])
+def test_a_shipped_or_declined_feature_cannot_join_a_release(product, pm, status):
+    feature = FeatureFactory(product=product, status=status)
+    with pytest.raises(ValidationFailed) as error:
+        services.scope_add(release=ReleaseFactory(product=product), feature=feature, actor=pm)
+    assert (error.value.attr, error.value.code) == ("feature", "feature_closed")
+    assert ScopeItem.objects.count() == 0
+
+
+def test_a_shipped_releases_checklist_is_history(planned_release, pm):
+    release = planned_release[0]
+    task = ChecklistTaskFactory(release=release)
+    services.release_ship(release=release, actor=pm)
+    with pytest.raises(Conflict):
+        services.checklist_task_delete(task=task, actor=pm)
+    with pytest.raises(Conflict):
+        services.checklist_task_create(release=release, actor=pm, data={"title": "Late"})
+    assert ChecklistTask.objects.filter(release=release).count() == 1
+
+
+def test_the_ship_plan_names_shipping_features_that_generated_notes_leave_out(planned_release):
+    release, base, top, _ = planned_release
+    plan = services.ship_plan(release=release)
+    assert (plan["ship"], plan["without_public_title"], plan["notes_generated"]) == ([base, top], [top], True)
+
+
+def test_generated_notes_never_show_an_internal_title(product, pm):
+    release = ReleaseFactory(product=product)
+    ScopeItemFactory(
+        release=release, feature__title="Project FALCON for Initech", feature__public_title="", state="done"
+    )
+    with pytest.raises(ValidationFailed) as error:
+        services.release_ship(release=release, actor=pm)
+    assert (error.value.attr, error.value.code) == ("notes", "required")
+    assert services.notes_generate(release=release) == ""
