@@ -548,3 +548,17 @@ def shipped_release_refs(*, release_ids: Iterable[int]) -> dict[int, dict]:
 def metric_actuals(*, metric: SuccessMetric) -> QuerySet[MetricActual]:
     """The metric's recorded actuals with who recorded them, latest first."""
     return MetricActual.objects.filter(metric=metric).select_related("actor").order_by("-recorded_on", "-id")
+
+
+# --- for the feature page's success metrics (appended) ---------------------------------------------
+
+
+def feature_success_metrics(*, feature: Feature) -> list[SuccessMetric]:
+    """The feature's own metrics with ``latest_actual`` and their key result, by review date
+    (one query; a release's metrics are on the release page)."""
+    return list(
+        SuccessMetric.objects.filter(feature=feature)
+        .select_related("key_result")
+        .annotate(latest_actual=_latest_actual())
+        .order_by("review_date", "id")
+    )

@@ -703,15 +703,18 @@ def scope_follow_merge(*, source: Feature, target: Feature, actor: User | None) 
     """The releases' part of merging feature ``source`` into ``target`` (registered with
     ``roadmap.services.feature_merge`` in ``ReleasesConfig.ready``; runs inside the merge's
     transaction): the source's open scope row moves to the target when the target is in no
-    open release and belongs to the same product; otherwise it closes as "merged"."""
+    open release and belongs to the same product; otherwise it closes as "merged". The
+    source's success metrics measure the target from then on."""
+    metrics = SuccessMetric.objects.filter(feature=source).update(feature=target, updated_at=timezone.now())
+    counts = {"success_metrics_moved": metrics} if metrics else {}
     item = (
-        ScopeItem.objects.select_for_update()
+        ScopeItem.objects.select_for_update(of=("self",))
         .select_related("release")
         .filter(feature=source, is_open=True)
         .first()
     )
     if item is None:
-        return {}
+        return counts
     target_open = ScopeItem.objects.filter(feature=target, is_open=True).exists()
     if not target_open and item.release.product_id == target.product_id:
         item.feature = target
@@ -727,7 +730,7 @@ def scope_follow_merge(*, source: Feature, target: Feature, actor: User | None) 
         target=item,
         changes={"feature": [source.pk, target.pk] if moved else source.pk, "merged": True},
     )
-    return {"scope_moved": moved}
+    return {"scope_moved": moved, **counts}
 
 
 # --- checklist tasks --------------------------------------------------------------------------

@@ -185,15 +185,26 @@ class TaskForm(forms.Form):
 
 
 class TaskUpdateForm(forms.Form):
-    """One checklist row: its owner, due date and state."""
+    """One checklist row: its owner, due date and state (contributors), and with ``planning``
+    its title, category and whether it is required (product managers)."""
 
+    title = forms.CharField(max_length=200)
+    category = forms.ChoiceField(choices=ChecklistCategory.choices)
+    is_required = forms.BooleanField(required=False, label="Required")
     owner = ObjectChoiceField(required=False)
     due_date = forms.DateField(required=False, label="Due", widget=forms.DateInput(attrs=DATE_WIDGET))
     state = forms.ChoiceField(choices=ChecklistState.choices)
 
-    def __init__(self, data: object = None, *, members: Iterable[Any], **kwargs: Any) -> None:
+    PLANNING = ("title", "category", "is_required")
+
+    def __init__(
+        self, data: object = None, *, members: Iterable[Any], planning: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(data, **kwargs)
         _members(self.fields["owner"], members)
+        if not planning:
+            for name in self.PLANNING:
+                del self.fields[name]
 
 
 class TaskTickForm(forms.Form):

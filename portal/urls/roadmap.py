@@ -4,6 +4,8 @@ from django.urls import path
 
 from portal.views import features, roadmap, scoring
 
+M = "features/<int:feature_id>/metrics/"
+
 urlpatterns = [
     path("roadmap/", roadmap.board, name="roadmap-board"),
     path("roadmap/timeline/", roadmap.timeline, name="roadmap-timeline"),
@@ -14,6 +16,11 @@ urlpatterns = [
     path("features/<int:feature_id>/details/", features.details, name="feature-details"),
     path("features/<int:feature_id>/horizon/", roadmap.move, name="feature-move"),
     path("features/<int:feature_id>/status/", roadmap.change_status, name="feature-status"),
+    path(M, features.metric_add, name="feature-metric-add"),
+    path(M + "<int:metric_id>/", features.metric_edit, name="feature-metric-edit"),
+    path(M + "<int:metric_id>/actuals/", features.metric_actual, name="feature-metric-actual"),
+    path(M + "<int:metric_id>/review/", features.metric_review, name="feature-metric-review"),
+    path(M + "<int:metric_id>/delete/", features.metric_delete, name="feature-metric-delete"),
     path("settings/scoring/", scoring.scoring, name="scoring"),
     path("settings/scoring/preview/", scoring.preview, name="scoring-preview"),
     path("settings/scoring/criteria/", scoring.criterion_add, name="scoring-criterion-add"),

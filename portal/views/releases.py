@@ -105,6 +105,42 @@ def _metric_rows(metrics: list, today: Any) -> list[dict]:
     return rows
 
 
+def metric_section_context(
+    request: HttpRequest, metrics: list, bound: dict[str, Any], *, today: Any = None
+) -> dict[str, Any]:
+    """The success metrics section of a release page or a feature page: a row per metric with
+    its actual, progress, "Record an actual" form and (product managers) edit form, and the
+    "Add a metric" form; ``bound`` forms (``metric``, ``metricedit-<id>``, ``actual-<id>``)
+    replace the blank ones. Two queries at most whatever the rows (the key results once)."""
+    today = today or timezone.localdate()
+    can_manage = has_role(request.membership, Role.PRODUCT_MANAGER)
+    rows = _metric_rows(metrics, today)
+    key_results = list(roadmap_selectors.key_result_list(workspace=request.workspace)) if can_manage else []
+    for row in rows:
+        metric = row["metric"]
+        key = f"actual-{metric.pk}"
+        row["form"] = bound.get(key) or ActualForm(initial={"recorded_on": today}, auto_id=f"{key}-%s")
+        if can_manage:
+            row["edit_form"] = bound.get(f"metricedit-{metric.pk}") or MetricForm(
+                key_results=key_results,
+                initial={
+                    "name": metric.name,
+                    "unit": metric.unit,
+                    "baseline": format(metric.baseline.normalize(), "f"),
+                    "target": format(metric.target.normalize(), "f"),
+                    "review_date": metric.review_date,
+                    "key_result": metric.key_result_id,
+                },
+                auto_id=f"metricedit-{metric.pk}-%s",
+            )
+    context: dict[str, Any] = {"metric_rows": rows}
+    if can_manage:
+        context["metric_form"] = bound.get("metric") or MetricForm(
+            key_results=key_results, auto_id="metric-%s"
+        )
+    return context
+
+
 # --- the list ---------------------------------------------------------------------------------
 
 
@@ -222,35 +258,25 @@ def _detail_context(request: HttpRequest, release: Release, bound: dict[str, Any
             "overdue": not task.is_finished and task.due_date is not None and task.due_date < today,
             "form": bound.get(f"task-{task.pk}")
             or TaskUpdateForm(
-                initial={"owner": task.owner_id, "due_date": task.due_date, "state": task.state},
+                initial={
+                    "title": task.title,
+                    "category": task.category,
+                    "is_required": task.is_required,
+                    "owner": task.owner_id,
+                    "due_date": task.due_date,
+                    "state": task.state,
+                },
                 members=members,
+                planning=can_manage,
                 auto_id=f"task-{task.pk}-%s",
             ),
         }
         for task in tasks
     ]
 
-    metrics = selectors.release_success_metrics(release=release)
-    metric_rows = _metric_rows(metrics, today)
-    key_results = list(roadmap_selectors.key_result_list(workspace=workspace)) if can_manage else []
-    for row in metric_rows:
-        metric = row["metric"]
-        key = f"actual-{metric.pk}"
-        row["form"] = bound.get(key) or ActualForm(initial={"recorded_on": today}, auto_id=f"{key}-%s")
-        if can_manage:
-            row["edit_form"] = bound.get(f"metricedit-{metric.pk}") or MetricForm(
-                key_results=key_results,
-                initial={
-                    "name": metric.name,
-                    "unit": metric.unit,
-                    "baseline": format(metric.baseline.normalize(), "f"),
-                    "target": format(metric.target.normalize(), "f"),
-                    "review_date": metric.review_date,
-                    "key_result": metric.key_result_id,
-                },
-                auto_id=f"metricedit-{metric.pk}-%s",
-            )
-
+    metric_section = metric_section_context(
+        request, selectors.release_success_metrics(release=release), bound, today=today
+    )
     notes_form = bound.get("notes") or _notes_form(request, release, initial={"notes": release.notes})
     draft = notes_form["notes"].value() or ""
     context = {
@@ -263,7 +289,7 @@ def _detail_context(request: HttpRequest, release: Release, bound: dict[str, Any
         "move_targets": move_targets,
         "task_rows": task_rows,
         "tasks_done": sum(1 for t in tasks if t.is_finished),
-        "metric_rows": metric_rows,
+        **metric_section,
         "notes_form": notes_form,
         "notes_preview": release_notes.render(draft),
         "published_html": release_notes.render(release.published_notes),
@@ -294,8 +320,6 @@ def _detail_context(request: HttpRequest, release: Release, bound: dict[str, Any
                 "cancel_form": bound.get("cancel") or CancelForm(auto_id="cancel-%s"),
                 "scope_add_form": bound.get("add") or ScopeAddForm(features=candidates, auto_id="add-%s"),
                 "task_form": bound.get("newtask") or TaskForm(members=members, auto_id="newtask-%s"),
-                "metric_form": bound.get("metric")
-                or MetricForm(key_results=key_results, auto_id="metric-%s"),
             }
         )
     return context
@@ -514,14 +538,21 @@ def task_add(request: HttpRequest, release_id: int) -> HttpResponse:
 @require_POST
 @workspace_page()
 def task_update(request: HttpRequest, release_id: int, task_id: int) -> HttpResponse:
-    """A task's owner, due date and state (contributors); ``tick`` posts only the state."""
+    """A task's owner, due date and state (contributors), its title, category and whether it
+    is required (product managers: a contributor's form has no such fields, so a posted title
+    is ignored); ``tick`` posts only the state."""
     require_role(request, Role.CONTRIBUTOR)
     release = _release(request, release_id)
     task = _task(request, release, task_id)
     if request.POST.get("tick"):
         form = TaskTickForm(request.POST, auto_id=f"task-{task.pk}-%s")
     else:
-        form = TaskUpdateForm(request.POST, members=_members(request), auto_id=f"task-{task.pk}-%s")
+        form = TaskUpdateForm(
+            request.POST,
+            members=_members(request),
+            planning=has_role(request.membership, Role.PRODUCT_MANAGER),
+            auto_id=f"task-{task.pk}-%s",
+        )
     if form.is_valid():
         try:
             task = services.checklist_task_update(task=task, actor=request.user, data=form.cleaned_data)

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from productops.errors import Forbidden
 from productops.models import AuditEvent, Role
 from releases import services as release_services
 from releases.models import (
@@ -656,10 +657,87 @@ def test_someone_outside_the_workspace_cannot_own_a_task(portal_client, workspac
     outsider = member(other_workspace, Role.OWNER).user
     release = new_release(workspace)
     task = release.checklist_tasks.first()
-    response = client.post(url(release, f"tasks/{task.pk}/"), {"owner": outsider.pk, "state": "todo"})
+    response = client.post(
+        url(release, f"tasks/{task.pk}/"),
+        {"title": task.title, "category": task.category, "owner": outsider.pk, "state": "todo"},
+    )
     assert response.status_code == 400
+    assert "Select a valid choice." in response.content.decode()
     task.refresh_from_db()
     assert task.owner is None
+
+
+def test_a_product_manager_edits_a_tasks_title_category_and_required_flag(portal_client, workspace):
+    client, _ = portal_client(workspace, Role.PRODUCT_MANAGER)
+    release = new_release(workspace)
+    task = release.checklist_tasks.get(title="Support team trained")
+    assert task.is_required
+    content = page(client, url(release))
+    title_input = re.search(rf'<input[^>]*id="task-{task.pk}-title"[^>]*>', content).group(0)
+    assert 'value="Support team trained"' in title_input
+    assert f'id="task-{task.pk}-category"' in content
+    assert re.search(rf'<input[^>]*id="task-{task.pk}-is_required"[^>]*checked', content)
+    response = client.post(
+        url(release, f"tasks/{task.pk}/"),
+        {"title": "Support and sales trained", "category": "sales_enablement", "state": "in_progress"},
+    )
+    assert response.status_code == 302
+    assert response["Location"].endswith("#checklist")
+    task.refresh_from_db()
+    assert (task.title, task.category, task.is_required, task.state) == (
+        "Support and sales trained",
+        "sales_enablement",
+        False,
+        "in_progress",
+    )
+    assert "Support and sales trained" in page(client, url(release))
+
+    before = audit_count()
+    for data, message in [
+        ({"title": "  ", "category": "sales_enablement", "state": "todo"}, "This field is required."),
+        ({"title": "X", "category": "party", "state": "todo"}, "Select a valid choice."),
+        (
+            {"title": "X", "category": "sales_enablement", "due_date": "2101-01-01", "state": "todo"},
+            "Must be between",
+        ),
+    ]:
+        bad = client.post(url(release, f"tasks/{task.pk}/"), data)
+        assert bad.status_code == 400
+        assert message in bad.content.decode()
+        assert_strict_csp_ready(bad.content.decode())
+    task.refresh_from_db()
+    assert (task.title, task.category, task.state) == (
+        "Support and sales trained",
+        "sales_enablement",
+        "in_progress",
+    )
+    assert audit_count() == before
+
+
+def test_a_contributor_cannot_plan_a_task(portal_client, workspace):
+    client, membership = portal_client(workspace, Role.CONTRIBUTOR)
+    release = new_release(workspace)
+    task = release.checklist_tasks.get(title="Support team trained")
+    content = page(client, url(release))
+    assert f'id="task-{task.pk}-state"' in content
+    for field in ("title", "category", "is_required"):
+        assert f'id="task-{task.pk}-{field}"' not in content
+    # Planning fields a contributor posts are not on their form: only the state moves.
+    category = task.category
+    response = client.post(
+        url(release, f"tasks/{task.pk}/"), {"title": "Renamed", "category": "press", "state": "done"}
+    )
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert (task.title, task.category, task.is_required, task.state) == (
+        "Support team trained",
+        category,
+        True,
+        "done",
+    )
+    # And the service refuses them anyway.
+    with pytest.raises(Forbidden):
+        release_services.checklist_task_update(task=task, actor=membership.user, data={"title": "Renamed"})
 
 
 def test_a_product_manager_adds_and_removes_tasks(portal_client, workspace):
@@ -1337,6 +1415,7 @@ def test_release_pages_have_no_inline_script_handler_or_style(portal_client, wor
         published_notes=XSS,
     )
     feature = release.scope_items.first().feature
+    SuccessMetricFactory(release=None, feature=feature, workspace=workspace, review_date=timezone.localdate())
     for path in [
         f"/w/{workspace.slug}/releases/",
         url(release),

@@ -733,3 +733,17 @@ def test_generated_notes_never_show_an_internal_title(product, pm):
         services.release_ship(release=release, actor=pm)
     assert (error.value.attr, error.value.code) == ("notes", "required")
     assert services.notes_generate(release=release) == ""
+
+
+def test_a_merged_features_metrics_measure_the_survivor(workspace, pm, product):
+    from tests.releases.factories import SuccessMetricFactory
+
+    source, survivor = FeatureFactory(product=product), FeatureFactory(product=product)
+    metric = SuccessMetricFactory(release=None, feature=source, workspace=workspace)
+
+    roadmap_services.feature_merge(source=source, target=survivor, actor=pm)
+
+    metric.refresh_from_db()
+    assert metric.feature == survivor
+    merge = AuditEvent.objects.get(action="merged")
+    assert merge.changes["success_metrics_moved"] == 1
