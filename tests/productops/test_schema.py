@@ -33,6 +33,7 @@ CONFLICTS = {
     ("delete", "/api/v1/workspaces/{workspace_slug}/scope-items/{id}/"),
     ("post", "/api/v1/workspaces/{workspace_slug}/scope-items/{id}/move/"),
     ("post", "/api/v1/workspaces/{workspace_slug}/checklist-tasks/"),
+    ("delete", "/api/v1/workspaces/{workspace_slug}/checklist-tasks/{id}/"),
 }
 
 

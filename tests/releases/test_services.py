@@ -487,7 +487,9 @@ def test_two_concurrent_ships_record_one_event_and_one_set_of_status_changes(pro
     release = ReleaseFactory(product=product, version="3.0.0")
     for title in ("One", "Two", "Three"):
         ScopeItemFactory(
-            release=release, feature=FeatureFactory(product=product, title=title), state=ScopeState.DONE
+            release=release,
+            feature=FeatureFactory(product=product, title=title, public_title=title),
+            state=ScopeState.DONE,
         )
     held, go = threading.Event(), threading.Event()
     results, errors = [], []
