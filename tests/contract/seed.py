@@ -277,6 +277,9 @@ def _seed_releases(workspace: Any, pm: User) -> None:
         )
     release_services.release_notes_update(release=spring, actor=pm, notes="## New\n\n- **Faster** dashboards")
     if len(free) == len(plan):
+        release_services.release_notes_update(
+            release=shipped, actor=pm, notes="## Fixed\n\n- **Exports** no longer time out"
+        )
         release_services.release_ship(release=shipped, actor=pm)
     metric = release_services.success_metric_create(
         workspace=workspace,
