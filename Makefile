@@ -56,8 +56,18 @@ format: $(VENV)/.dev-installed
 migrate: $(VENV)/.run-installed
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 
+# `make bench BENCH_ARGS="priority_recompute"` runs one benchmark; `make bench SCALE=small`
+# runs a quick set (1,000 features / 100,000 links, the portal pages at demo scale 1) in a
+# database of its own, so the full-size data of productops_bench is kept.
 bench: $(VENV)/.dev-installed
+ifeq ($(SCALE),small)
+	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/productops_bench_small} \
+	  $(BIN)/python -m bench priority_recompute --features 1000 --companies 5000 --links 100000 --votes 5
+	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/productops_bench_small} \
+	  $(BIN)/python -m bench portal_pages --scale 1 --repeat 5
+else
 	$(BIN)/python -m bench $(BENCH_ARGS)
+endif
 
 screenshots: $(VENV)/.dev-installed
 	$(BIN)/python scripts/capture_screenshots.py

@@ -49,6 +49,9 @@ from productops.services import (
     model_update,
     require_role,
 )
+from productops.services import (
+    check_same_workspace as _check_same_workspace,
+)
 from productops.tasking import enqueue_on_commit
 from productops.validation import check_received_at
 from roadmap.models import Feature, FeatureStatus
@@ -112,12 +115,6 @@ def _check_feature(workspace: Workspace, feature: Feature) -> None:
         )
     if feature.status == FeatureStatus.DECLINED:
         raise Conflict("This feature was declined; link or vote on another one.", code="feature_declined")
-
-
-def _check_same_workspace(workspace: Workspace, **related: Any) -> None:
-    for attr, obj in related.items():
-        if obj is not None and obj.workspace_id != workspace.pk:
-            raise ValidationFailed("Not found in this workspace.", attr=attr, code="does_not_exist")
 
 
 def _first_error(exc: DjangoValidationError) -> ValidationFailed:

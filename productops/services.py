@@ -293,6 +293,20 @@ def membership_for(*, workspace: Workspace, user: User) -> Membership | None:
     return Membership.objects.filter(workspace=workspace, user=user).first()
 
 
+def check_same_workspace(workspace: Workspace, **related: models.Model | None) -> None:
+    """Each given related object (None passes) belongs to ``workspace``; else a field error
+    ``does_not_exist`` naming it (another workspace's object is not found)."""
+    for attr, obj in related.items():
+        if obj is not None and getattr(obj, "workspace_id", None) != workspace.pk:
+            raise ValidationFailed("Not found in this workspace.", attr=attr, code="does_not_exist")
+
+
+def check_member(workspace: Workspace, attr: str, user: User | None) -> None:
+    """``user`` (None passes) is a member of ``workspace``; else a field error on ``attr``."""
+    if user is not None and not Membership.objects.filter(workspace=workspace, user=user).exists():
+        raise ValidationFailed("Not a member of this workspace.", attr=attr, code="does_not_exist")
+
+
 def require_role(*, workspace: Workspace, user: User | None, role: Role) -> Membership | None:
     """Check that ``user`` holds at least ``role`` in ``workspace``.
 

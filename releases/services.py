@@ -20,7 +20,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from productops.errors import Conflict, ValidationFailed
-from productops.models import AuditEvent, Event, Membership, Role, User, Workspace
+from productops.models import AuditEvent, Event, Role, User, Workspace
 from productops.services import (
     audit_deletion,
     audit_record,
@@ -31,6 +31,12 @@ from productops.services import (
     integrity_error,
     model_update,
     require_role,
+)
+from productops.services import (
+    check_member as _check_member,
+)
+from productops.services import (
+    check_same_workspace as _check_same_workspace,
 )
 from productops.validation import check_planning_date
 from releases import notes as release_notes
@@ -101,17 +107,6 @@ RELATIVE_DUE = re.compile(r"^\s*(?P<sign>[+\-−]?)\s*(?P<n>\d{1,3})\s*(?P<unit>
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def _check_same_workspace(workspace: Workspace, **related: models.Model | None) -> None:
-    for attr, obj in related.items():
-        if obj is not None and getattr(obj, "workspace_id", None) != workspace.pk:
-            raise ValidationFailed("Not found in this workspace.", attr=attr, code="does_not_exist")
-
-
-def _check_member(workspace: Workspace, attr: str, user: User | None) -> None:
-    if user is not None and not Membership.objects.filter(workspace=workspace, user=user).exists():
-        raise ValidationFailed("Not a member of this workspace.", attr=attr, code="does_not_exist")
 
 
 def _save(instance: models.Model, **kwargs: Any) -> None:

@@ -21,7 +21,7 @@ from django.db.models import F, QuerySet, RestrictedError
 from django.utils import timezone
 
 from productops.errors import Conflict, ValidationFailed
-from productops.models import AuditEvent, Membership, Role, User, Workspace
+from productops.models import AuditEvent, Role, User, Workspace
 from productops.services import (
     audit_deletion,
     audit_record,
@@ -31,6 +31,12 @@ from productops.services import (
     integrity_error,
     model_update,
     require_role,
+)
+from productops.services import (
+    check_member as _check_member,
+)
+from productops.services import (
+    check_same_workspace as _check_same_workspace,
 )
 from productops.validation import check_planning_date
 from roadmap.models import (
@@ -109,17 +115,6 @@ SCORE_INPUT_RANGES = {
 
 
 # --- shared helpers -----------------------------------------------------------
-
-
-def _check_same_workspace(workspace: Workspace, **related: models.Model | None) -> None:
-    for attr, obj in related.items():
-        if obj is not None and getattr(obj, "workspace_id", None) != workspace.pk:
-            raise ValidationFailed("Not found in this workspace.", attr=attr, code="does_not_exist")
-
-
-def _check_member(workspace: Workspace, attr: str, user: User | None) -> None:
-    if user is not None and not Membership.objects.filter(workspace=workspace, user=user).exists():
-        raise ValidationFailed("Not a member of this workspace.", attr=attr, code="does_not_exist")
 
 
 # A product's goals, a goal's key results, a team's capacities, a feature's votes and links
