@@ -41,6 +41,15 @@ class Company(WorkspaceOwnedModel):
     arr_currency = models.CharField(max_length=3, default="USD")
     lifecycle_stage = models.CharField(max_length=20, choices=Lifecycle.choices, default=Lifecycle.ACTIVE)
     crm_external_id = models.CharField(max_length=100, blank=True)
+    account_owners = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="+",
+        help_text="Workspace members who own the account (sales, support); told about it.",
+    )
+    do_not_contact = models.BooleanField(
+        default=False, help_text="Never e-mail this company's contacts (close-the-loop notices included)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -75,6 +84,9 @@ class Contact(WorkspaceOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     crm_external_id = models.CharField(max_length=100, blank=True)
+    unsubscribed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Asked for no more e-mail from this workspace."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

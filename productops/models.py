@@ -295,6 +295,11 @@ class Event(models.Model):
 
     class Kind(models.TextChoices):
         RELEASE_SHIPPED = "release.shipped", "Release shipped"
+        FEATURE_STATUS_CHANGED = "feature.status_changed", "Feature status changed"
+        FEEDBACK_CREATED = "feedback.created", "Feedback created"
+        RANK_CHANGED = "priority.rank_changed", "Priority rank changed"
+        THRESHOLD_CROSSED = "feature.threshold_crossed", "Feature passed a threshold"
+        WEBHOOK_TEST = "webhook.test", "Test event"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=60, choices=Kind.choices)
@@ -318,3 +323,7 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.subject_type}#{self.subject_id}"
+
+
+# The outbox's models live in their own package of the core; imported here so Django finds them.
+from productops.outbox.models import Delivery, EmailSuppression  # noqa: E402, F401

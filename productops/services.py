@@ -135,7 +135,52 @@ def event_record(
         if existing is None:
             raise
         return existing, False
+    _dispatch_events_on_commit()
     return event, True
+
+
+#: Consumers of the event table (comms registers one in ``AppConfig.ready``). Each keeps
+#: its own cursor and is safe to call twice; beat's sweep calls them too.
+_event_consumers: list[Any] = []
+
+
+def event_consumers_register(consumer: Any) -> None:
+    if consumer not in _event_consumers:
+        _event_consumers.append(consumer)
+
+
+def events_dispatch() -> dict[str, int]:
+    """Run every registered consumer over the events it has not handled; one consumer's
+    failure is logged and does not stop the others."""
+    results: dict[str, int] = {}
+    for consumer in list(_event_consumers):
+        name = getattr(consumer, "__qualname__", repr(consumer))
+        try:
+            results[name] = consumer() or 0
+        except Exception:
+            logger.exception("event consumer %s failed; beat's sweep retries it", name)
+    return results
+
+
+def _dispatch_events_on_commit() -> None:
+    """One dispatch task per transaction, however many events it records."""
+    from productops import tasks
+
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        enqueue_on_commit(tasks.events_dispatch)
+        return
+    marker = "_productops_events_dispatch"
+    pending = getattr(connection, marker, None)
+    if pending is not None and any(pending is hook for _, hook, _ in connection.run_on_commit):
+        return
+
+    def send() -> None:
+        tasks.events_dispatch.apply_async()
+
+    send.__qualname__ = "enqueue productops.tasks.events_dispatch"
+    setattr(connection, marker, send)
+    transaction.on_commit(send, robust=True)
 
 
 def audit_record_many(

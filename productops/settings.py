@@ -362,3 +362,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Outbox (docs/reliability.md, "The outbox") --------------------------------------
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300)
+# http://localhost webhook and Slack URLs: only in development, or for a local test receiver.
+OUTBOX_ALLOW_LOCALHOST = env_bool("OUTBOX_ALLOW_LOCALHOST")
+# Bounce and complaint webhooks from the e-mail provider (django-anymail's tracking views).
+ANYMAIL = {"WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "")}

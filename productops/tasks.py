@@ -34,3 +34,26 @@ def idempotency_keys_expire() -> int:
     from productops.idempotency import idempotency_keys_expire as expire
 
     return expire()
+
+
+@shared_task
+def events_dispatch() -> dict:
+    """Hand new events to their consumers (comms); sent after the commit that recorded them,
+    and by beat every minute as the safety net."""
+    return services.events_dispatch()
+
+
+@shared_task
+def outbox_send(delivery_id: int | None = None) -> dict:
+    """Send due deliveries (one, or every due one); beat runs it as the sweeper."""
+    from productops.outbox.services import outbox_send as send
+
+    return send(ids=[delivery_id] if delivery_id is not None else None)
+
+
+@shared_task
+def outbox_sweep() -> dict:
+    """Beat's sweeper: everything due, including rows whose sender died (lease expired)."""
+    from productops.outbox.services import outbox_send as send
+
+    return send(limit=5_000)

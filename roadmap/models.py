@@ -99,6 +99,25 @@ class KeyResult(WorkspaceOwnedModel):
         return float(max(0, min(1, (self.current - self.baseline) / span)))
 
 
+class KeyResultValue(WorkspaceOwnedModel):
+    """A key result's value from ``recorded_at`` on: one row per change of ``current`` (and the
+    first value), so progress since any date is a lookup, not a guess."""
+
+    key_result = models.ForeignKey(KeyResult, on_delete=models.CASCADE, related_name="values")
+    value = models.DecimalField(max_digits=16, decimal_places=4)
+    recorded_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        indexes = [models.Index(fields=["key_result", "-recorded_at"], name="key_result_value_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.key_result_id} = {self.value} @ {self.recorded_at:%Y-%m-%d}"
+
+
 class Initiative(WorkspaceOwnedModel):
     """A theme grouping features under a goal, with a target share of capacity."""
 
@@ -475,6 +494,11 @@ class FeatureStatusChange(WorkspaceOwnedModel):
     # What made the change, when not a person's edit: {"release": {"id", "name", "version"}}
     # for a status set by shipping a release (the roadmap knows no release model).
     context = models.JSONField(default=dict, blank=True)
+    customer_message = models.TextField(
+        max_length=2_000,
+        blank=True,
+        help_text="What customers who asked are told (shipped or declined); the reason stays internal.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -492,6 +516,12 @@ class PrioritySnapshot(WorkspaceOwnedModel):
     score = models.FloatField(null=True)
     rank = models.PositiveIntegerField(null=True)
     computed_at = models.DateTimeField()
+    # Why, at that moment: each criterion's input or contribution to the active model's score
+    # (keys as in the score breakdown's terms), the requesting companies and the ARR they
+    # bring (reporting currency), so a rank move's reason is the difference of two snapshots.
+    contributions = models.JSONField(default=dict, blank=True)
+    requesting_companies = models.PositiveIntegerField(default=0)
+    arr_at_stake = models.FloatField(default=0.0)
 
     class Meta:
         ordering = ["-computed_at", "-id"]
