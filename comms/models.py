@@ -127,6 +127,8 @@ class Subscription(WorkspaceOwnedModel):
     )
     is_active = models.BooleanField(default=True)
     next_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The end of the last digest's window: the next digest reports from here.
+    digest_through = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
