@@ -45,7 +45,29 @@ def priorities_recompute(
     recompute_schedule_clear(workspace_id=workspace_id)
     if _in_backoff(workspace_id, now):
         return RecomputeResult(workspace_id=workspace_id, skipped=True)
-    return recompute.run(workspace_id=workspace_id, full=full, now=now)
+    return _notify(recompute.run(workspace_id=workspace_id, full=full, now=now))
+
+
+#: Called after every finished run that recomputed something, with ``workspace_id`` and the
+#: run's result (comms evaluates rank moves and thresholds once per run). Registered by the
+#: layer above in ``AppConfig.ready``; a listener's failure is logged, never the run's.
+_recompute_listeners: list[Any] = []
+
+
+def recompute_listeners_register(listener: Any) -> None:
+    if listener not in _recompute_listeners:
+        _recompute_listeners.append(listener)
+
+
+def _notify(result: RecomputeResult) -> RecomputeResult:
+    if result.busy or result.failed or result.skipped or not result.recomputed:
+        return result
+    for listener in list(_recompute_listeners):
+        try:
+            listener(workspace_id=result.workspace_id, run=result)
+        except Exception:
+            logger.exception("recompute listener %r failed for workspace %s", listener, result.workspace_id)
+    return result
 
 
 def workspaces_pending(*, now: datetime | None = None) -> list[int]:
@@ -75,7 +97,7 @@ def _run_isolated(workspace_id: int, *, full: bool, now: datetime) -> RecomputeR
     """A run whose failure, even one outside the run's own guard (the database going away
     while the lease is taken), is logged and returned instead of raised."""
     try:
-        return recompute.run(workspace_id=workspace_id, full=full, now=now)
+        return _notify(recompute.run(workspace_id=workspace_id, full=full, now=now))
     except Exception as exc:
         logger.exception("Priority recompute of workspace %s could not start", workspace_id)
         return RecomputeResult(workspace_id=workspace_id, failed=True, error=recompute.describe(exc))

@@ -49,6 +49,7 @@ from roadmap.models import (
     Goal,
     Initiative,
     KeyResult,
+    KeyResultValue,
     Product,
     RoadmapSettings,
     ScorecardCriterion,
@@ -547,7 +548,20 @@ def key_result_create(*, workspace: Workspace, actor: User | None, data: Mapping
     require_role(workspace=workspace, user=actor, role=Role.PRODUCT_MANAGER)
     _check_same_workspace(workspace, goal=data.get("goal"))
     _check_key_result_values(data)
-    return _create(model=KeyResult, workspace=workspace, actor=actor, data=data)
+    key_result = _create(model=KeyResult, workspace=workspace, actor=actor, data=data)
+    _key_result_value_record(key_result, actor)
+    return key_result
+
+
+def _key_result_value_record(key_result: KeyResult, actor: User | None) -> KeyResultValue:
+    """A history point for the key result's current value (progress over time, digests)."""
+    return KeyResultValue.objects.create(
+        workspace_id=key_result.workspace_id,
+        key_result=key_result,
+        value=key_result.current,
+        recorded_at=timezone.now(),
+        actor=actor,
+    )
 
 
 @transaction.atomic
@@ -555,7 +569,10 @@ def key_result_update(*, key_result: KeyResult, actor: User | None, data: Mappin
     require_role(workspace=key_result.workspace, user=actor, role=Role.CONTRIBUTOR)
     _check_key_result_values(data, key_result)
     fields = ["metric", "unit", "baseline", "target", "current"]
-    return _update(instance=key_result, actor=actor, data=data, fields=fields)[0]
+    key_result, changes = _update(instance=key_result, actor=actor, data=data, fields=fields)
+    if "current" in changes:
+        _key_result_value_record(key_result, actor)
+    return key_result
 
 
 @transaction.atomic

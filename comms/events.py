@@ -1,0 +1,5 @@
+"""The comms consumer of the event table (placeholder)."""
+
+
+def events_consume() -> int:
+    return 0
