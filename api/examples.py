@@ -244,3 +244,90 @@ VOTE_RESPONSE = OpenApiExample(
     },
     response_only=True,
 )
+
+STAKEHOLDER_REQUEST = OpenApiExample(
+    "A member who reads the executive digest",
+    value={"kind": "member", "user": 3, "audience": "executive"},
+    request_only=True,
+)
+STAKEHOLDER_RESPONSE = OpenApiExample(
+    "A member who reads the executive digest",
+    value={
+        "id": 8,
+        "kind": "member",
+        "user": 3,
+        "contact": None,
+        "name": "Dana Scully",
+        "email": "dana@acme.example",
+        "audience": "executive",
+        "confirmed_at": STAMP,
+        "unsubscribed_at": None,
+        "subscription_count": 0,
+        "created_at": STAMP,
+        "updated_at": STAMP,
+    },
+    response_only=True,
+)
+
+SUBSCRIPTION_REQUEST = OpenApiExample(
+    "A weekly digest of a product, Monday 9:00 in Paris",
+    value={
+        "stakeholder": 8,
+        "follows": {"type": "product", "id": 7},
+        "channel": "email",
+        "cadence": "weekly",
+        "time_zone": "Europe/Paris",
+        "local_hour": 9,
+        "weekday": 1,
+    },
+    request_only=True,
+)
+SUBSCRIPTION_RESPONSE = OpenApiExample(
+    "A weekly digest of a product, Monday 9:00 in Paris",
+    value={
+        "id": 15,
+        "stakeholder": 8,
+        "follows": {"type": "product", "id": 7, "name": "Analytics"},
+        "channel": "email",
+        "slack_url": None,
+        "cadence": "weekly",
+        "time_zone": "Europe/Paris",
+        "local_hour": 9,
+        "weekday": 1,
+        "is_active": True,
+        "next_due_at": "2027-01-11T08:00:00Z",
+        "digest_through": STAMP,
+        "created_at": STAMP,
+        "updated_at": STAMP,
+    },
+    response_only=True,
+)
+
+WEBHOOK_ENDPOINT_REQUEST = OpenApiExample(
+    "An endpoint for releases and top-10 moves",
+    value={
+        "name": "Data warehouse",
+        "url": "https://hooks.acme.example/productops",
+        "event_types": ["release.shipped", "priority.rank_changed"],
+        "rank_top_n": 10,
+    },
+    request_only=True,
+)
+WEBHOOK_ENDPOINT_RESPONSE = OpenApiExample(
+    "A new endpoint with its secret (shown this once)",
+    value={
+        "id": 4,
+        "name": "Data warehouse",
+        "url": "https://hooks.acme.example/productops",
+        "format": "standard",
+        "event_types": ["release.shipped", "priority.rank_changed"],
+        "rank_top_n": 10,
+        "is_active": True,
+        "previous_secret_expires_at": None,
+        "created_by": 2,
+        "created_at": STAMP,
+        "updated_at": STAMP,
+        "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    },
+    response_only=True,
+)

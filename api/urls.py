@@ -20,4 +20,5 @@ urlpatterns = [
     path("", include("api.roadmap.urls")),
     path("", include("api.feedback.urls")),
     path("", include("api.releases.urls")),
+    path("", include("api.comms.urls")),
 ]

@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["priority_recompute", "feedback_ingest", "portal_pages"]
+BENCHMARKS = ["priority_recompute", "feedback_ingest", "portal_pages", "digests"]
 
 
 def main() -> None:

@@ -78,10 +78,10 @@ def generate(features: int, companies: int, links: int) -> int:
             cursor.execute(
                 """
                 INSERT INTO feedback_company (workspace_id, name, domain, segment, plan, arr, arr_currency,
-                    lifecycle_stage, crm_external_id, created_at, updated_at)
+                    lifecycle_stage, crm_external_id, do_not_contact, created_at, updated_at)
                 SELECT %s, 'Company ' || g, 'c' || g || '.example',
                        (ARRAY['enterprise', 'mid_market', 'smb', ''])[1 + g %% 4], '',
-                       (g %% 997) * 1000, 'USD', 'active', '', now(), now()
+                       (g %% 997) * 1000, 'USD', 'active', '', false, now(), now()
                 FROM generate_series(1, %s) g
                 """,
                 [ws, companies],

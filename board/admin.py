@@ -1,9 +1,10 @@
 """The public board in the operators' console.
 
 Settings change through ``board_settings_update`` and comments are hidden or shown
-through ``comment_hide`` (both audited); magic links, verified contacts and
-notifications are written by the board's services and workers, so they are
-read-only here (a magic link's secret and hash are never shown).
+through ``comment_hide`` (both audited); magic links and verified contacts are
+written by the board's services, so they are read-only here (a magic link's secret
+and hash are never shown). The board's e-mails (sign-in links, status notices) are
+outbox deliveries, in the core's delivery log.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from board import services
-from board.models import BoardContact, BoardNotification, BoardSettings, Comment, MagicLink
+from board.models import BoardContact, BoardSettings, Comment, MagicLink
 from productops.admin import ReadOnlyModelAdmin, ServiceModelAdmin
 from productops.errors import DomainError
 
@@ -74,15 +75,7 @@ class BoardContactAdmin(ReadOnlyModelAdmin):
 
 @admin.register(MagicLink)
 class MagicLinkAdmin(ReadOnlyModelAdmin):
-    list_display = ["id", "workspace", "email", "created_at", "expires_at", "email_sent_at", "used_at"]
+    list_display = ["id", "workspace", "email", "created_at", "expires_at", "used_at"]
     search_fields = ["email"]
     list_select_related = ["workspace"]
     exclude = ["secret", "token_hash"]
-
-
-@admin.register(BoardNotification)
-class BoardNotificationAdmin(ReadOnlyModelAdmin):
-    list_display = ["id", "workspace", "contact", "status_change", "created_at", "sent_at", "skipped"]
-    list_filter = ["skipped"]
-    search_fields = ["contact__email"]
-    list_select_related = ["workspace", "contact", "status_change", "status_change__feature"]

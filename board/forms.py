@@ -66,3 +66,54 @@ class BoardSettingsForm(forms.ModelForm):
             "intro": "A short welcome above the list of ideas (plain text).",
         }
         widgets = {"intro": forms.Textarea(attrs={"rows": 3})}
+
+
+class ChangelogSubscribeForm(HoneypotForm):
+    email = forms.EmailField(
+        label="Your e-mail address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        help_text="We e-mail you a link to confirm; nothing else until you click it.",
+    )
+
+
+#: A subscription's cadence on the preference page; "off" turns it off.
+CADENCE_CHOICES = [
+    ("immediate", "Immediately"),
+    ("daily", "Daily digest"),
+    ("weekly", "Weekly digest"),
+    ("off", "Off"),
+]
+
+
+class PreferencesForm(forms.Form):
+    """A stakeholder's own preferences: one cadence per subscription (``cadence_<id>``) and
+    "unsubscribe from everything"."""
+
+    unsubscribed = forms.BooleanField(
+        required=False,
+        label="Unsubscribe from everything",
+        help_text="No e-mail at all, whatever the cadences above say.",
+    )
+
+    def __init__(self, *args: object, subscriptions: list, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.subscriptions = subscriptions
+        for subscription in subscriptions:
+            self.fields[f"cadence_{subscription.pk}"] = forms.ChoiceField(
+                label=subscription.label,
+                choices=CADENCE_CHOICES,
+                initial=subscription.cadence if subscription.is_active else "off",
+            )
+        # The checkbox comes after the subscriptions.
+        self.order_fields([*(f"cadence_{s.pk}" for s in subscriptions), "unsubscribed"])
+
+    def cadence_fields(self) -> list:
+        return [self[f"cadence_{s.pk}"] for s in self.subscriptions]
+
+    def data_for_service(self) -> dict:
+        """What ``comms.services.preferences_update`` takes."""
+        return {
+            "cadences": {s.pk: self.cleaned_data[f"cadence_{s.pk}"] for s in self.subscriptions},
+            "unsubscribed": self.cleaned_data["unsubscribed"],
+        }

@@ -1,15 +1,16 @@
 """The public feedback board: its per-workspace settings, customers' comments, magic-link
-sign-in, which contacts verified (and whether they want e-mail), and status-change notifications.
+sign-in and which contacts verified (and whether they want e-mail).
 
 Customers are ``feedback.Contact`` rows; votes are ``feedback.Vote`` and submitted ideas
-``feedback.FeedbackItem``: the board only adds what the team's side has no place for.
+``feedback.FeedbackItem``: the board only adds what the team's side has no place for. Every
+e-mail the board sends (sign-in links, status-change notices) is a row of the outbox's
+delivery log (``productops.outbox.models.Delivery``), not a table of the board.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 
 from productops.models import WorkspaceOwnedModel
 
@@ -25,7 +26,7 @@ class BoardSettings(WorkspaceOwnedModel):
     )
     title = models.CharField(max_length=120, blank=True)
     intro = models.TextField(max_length=2_000, blank=True)
-    # Status changes up to this FeatureStatusChange id have been turned into notifications.
+    # Status changes up to this FeatureStatusChange id have been turned into deliveries.
     notified_through_id = models.BigIntegerField(default=0, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -71,8 +72,10 @@ class MagicLink(WorkspaceOwnedModel):
     """A single-use sign-in link for an e-mail address, valid for ``BOARD_MAGIC_LINK_MINUTES``.
 
     The link's token is an HMAC (keyed with ``SECRET_KEY``) of the random ``secret``; only
-    the token's SHA-256 is stored for the lookup. The worker can rebuild the link from the
-    row (so the sweep re-sends what a lost task did not), but the database alone cannot.
+    the token's SHA-256 is stored here for the lookup. The e-mail carrying it is the outbox
+    delivery ``magic-link:<id>`` (kind ``board.sign_in``), rendered when the link is asked
+    for; like every delivery it stores exactly what was sent, so the delivery log holds the
+    link until it is used or expires.
     """
 
     email = models.EmailField()
@@ -81,43 +84,10 @@ class MagicLink(WorkspaceOwnedModel):
     next_path = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
-    email_sent_at = models.DateTimeField(null=True, blank=True)
     used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(
-                fields=["id"], name="board_magic_link_unsent", condition=Q(email_sent_at__isnull=True)
-            )
-        ]
 
     def __str__(self) -> str:
         return f"Sign-in link #{self.pk}"
-
-
-class BoardNotification(WorkspaceOwnedModel):
-    """ "A feature you asked for changed status", once per contact and status change."""
-
-    contact = models.ForeignKey("feedback.Contact", on_delete=models.CASCADE, related_name="+")
-    status_change = models.ForeignKey(
-        "roadmap.FeatureStatusChange", on_delete=models.CASCADE, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    skipped = models.BooleanField(default=False, help_text="Not sent: the contact opted out meanwhile.")
-    failed_attempts = models.PositiveSmallIntegerField(
-        default=0, help_text="Times the mail server refused it; the sweep gives up after a few."
-    )
-
-    class Meta:
-        ordering = ["id"]
-        constraints = [
-            models.UniqueConstraint(fields=["contact", "status_change"], name="board_notification_once")
-        ]
-        indexes = [
-            models.Index(fields=["id"], name="board_notification_unsent", condition=Q(sent_at__isnull=True))
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.contact_id} ← change {self.status_change_id}"

@@ -227,3 +227,70 @@ def moderation_comment_list(*, workspace: Workspace, limit: int = 50) -> list[Co
 
 def board_contact(*, contact: Contact) -> BoardContact | None:
     return BoardContact.objects.filter(contact=contact).first()
+
+
+# --- the public e-mail pages (preferences, unsubscribe, changelog opt-in) -------------------
+
+
+def public_workspace(*, workspace_slug: str) -> Workspace | None:
+    """The workspace an e-mail link names, whether or not its board is on (the pages that
+    answer e-mail links work either way; the link's signed token is what authorises)."""
+    return Workspace.objects.filter(slug=workspace_slug).only("id", "slug", "name").first()
+
+
+def email_page_stakeholder(*, workspace: Workspace, stakeholder_id: int):
+    """The stakeholder a preferences or unsubscribe link names, in this workspace only."""
+    from comms.models import Stakeholder
+
+    return (
+        Stakeholder.objects.for_workspace(workspace)
+        .filter(pk=stakeholder_id)
+        .only("id", "workspace_id", "name", "email", "confirmed_at", "unsubscribed_at")
+        .first()
+    )
+
+
+def email_page_contact(*, workspace: Workspace, contact_id: int) -> Contact | None:
+    return (
+        Contact.objects.for_workspace(workspace)
+        .filter(pk=contact_id)
+        .only("id", "workspace_id", "email", "unsubscribed_at")
+        .first()
+    )
+
+
+def followed_label(subscription: Any) -> str:
+    """What a subscription follows, for its owner's preference page."""
+    if subscription.target_workspace_id is not None:
+        return f"Everything in {subscription.target_workspace.name}"
+    for field, label in (
+        ("product", "Product"),
+        ("goal", "Goal"),
+        ("initiative", "Initiative"),
+        ("feature", "Feature"),
+        ("release", "Release"),
+    ):
+        target = getattr(subscription, field)
+        if target is not None:
+            return f"{label}: {target}"
+    return "Nothing"
+
+
+def stakeholder_subscriptions(*, workspace: Workspace, stakeholder_id: int) -> list[Any]:
+    """A stakeholder's subscriptions, oldest first, each with ``label`` (what it follows)."""
+    from comms.selectors import subscriptions_list
+
+    rows = list(subscriptions_list(workspace=workspace, stakeholder_id=stakeholder_id))
+    for subscription in rows:
+        subscription.label = followed_label(subscription)
+    return rows
+
+
+def verified_contact_ids(*, workspace_id: int, contact_ids: set[int]) -> set[int]:
+    """The contacts among ``contact_ids`` who verified their address on the board (a lawful
+    basis for comms' close-the-loop notices; registered with comms by ``BoardConfig.ready``)."""
+    return set(
+        BoardContact.objects.filter(workspace_id=workspace_id, contact_id__in=contact_ids).values_list(
+            "contact_id", flat=True
+        )
+    )

@@ -7,41 +7,33 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import secrets
-import smtplib
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from board.models import (
-    COMMENT_MAX_LENGTH,
-    BoardContact,
-    BoardNotification,
-    BoardSettings,
-    Comment,
-    MagicLink,
-)
+from board.models import COMMENT_MAX_LENGTH, BoardContact, BoardSettings, Comment, MagicLink
+from comms.links import unsubscribe_headers
+from comms.subscribers import contact_opt_out
 from feedback.models import Contact, FeedbackItem
 from feedback.selectors import contacts_asking_for
 from feedback.services import contact_get_or_create, feedback_item_ingest
 from productops.errors import Conflict, NotFound, ValidationFailed
 from productops.models import AuditEvent, Role, User, Workspace
+from productops.outbox.models import Channel, Delivery, DeliveryState, SuppressedReason
+from productops.outbox.services import Message, deliveries_create, delivery_create, outbox_send
 from productops.services import audit_record, model_update, require_role
-from productops.tasking import enqueue_on_commit
-from releases import selectors as release_selectors
 from roadmap.models import Feature, FeatureStatus, FeatureStatusChange
 
 MAGIC_LINK_SALT = "board.magic-link"
@@ -51,10 +43,11 @@ IDEA_SOURCE = FeedbackItem.Source.PUBLIC_BOARD
 IDEA_MAX_LENGTH = 5_000
 SETTINGS_FIELDS = ["enabled", "anonymous_viewing", "title", "intro"]
 NOTIFY_BATCH = 500
-#: A notification the mail server refused this many times is left unsent (a bad address).
-NOTIFY_MAX_ATTEMPTS = 5
-
-logger = logging.getLogger(__name__)
+#: Outbox kinds of the board's e-mails.
+SIGN_IN_KIND = "board.sign_in"
+STATUS_KIND = "board.status"
+#: Status changes the board does not notice: close-the-loop notices (comms) tell them.
+NOT_NOTICED = (FeatureStatus.SHIPPED, FeatureStatus.DECLINED)
 
 
 def _one_line(text: str) -> str:
@@ -129,15 +122,31 @@ def _clean_email(email: str) -> str:
     return email
 
 
+def _magic_link_key(link_id: int) -> str:
+    return f"magic-link:{link_id}"
+
+
+def _magic_link_message(link: MagicLink) -> Message:
+    board = BoardSettings.objects.filter(workspace=link.workspace).only("title").first()
+    name = (board.title if board else "") or f"{link.workspace.name} feedback"
+    return Message(
+        subject=_one_line(f"Your sign-in link for {name}"),
+        text=(
+            f"Use this link to sign in to {name}:\n\n{magic_link_url(link)}\n\n"
+            f"It works once, for {settings.BOARD_MAGIC_LINK_MINUTES} minutes. "
+            "If you did not ask for it, ignore this e-mail."
+        ),
+    )
+
+
 @transaction.atomic
 def magic_link_request(*, workspace: Workspace, email: str, next_path: str = "") -> MagicLink:
-    """Record a sign-in link for ``email`` and mail it after the commit.
+    """Record a sign-in link for ``email`` and, in the same transaction, its e-mail: the
+    outbox delivery ``magic-link:<id>`` (kind ``board.sign_in``), sent after the commit.
 
     The same happens whether or not the address is a known contact (no enumeration);
     the contact is created only when the link is used.
     """
-    from board import tasks
-
     email = _clean_email(email)
     link = MagicLink(
         workspace=workspace,
@@ -148,7 +157,16 @@ def magic_link_request(*, workspace: Workspace, email: str, next_path: str = "")
     )
     link.token_hash = _hash(_token_for(link))
     link.save()
-    enqueue_on_commit(tasks.magic_link_send, link.pk)
+    delivery_create(
+        workspace=workspace,
+        dedupe_key=_magic_link_key(link.pk),
+        kind=SIGN_IN_KIND,
+        channel=Channel.EMAIL,
+        recipient=email,
+        recipient_ref=_magic_link_key(link.pk),
+        message=_magic_link_message(link),
+        now=link.created_at,
+    )
     return link
 
 
@@ -156,51 +174,28 @@ def magic_link_url(link: MagicLink) -> str:
     return _board_url(link.workspace, "verify", token=_token_for(link))
 
 
-def magic_link_send_email(*, magic_link_id: int) -> MagicLink | None:
-    """Mail the link once: claimed (``email_sent_at``) before the mail server is called,
-    released for the sweep if sending fails. Expired or used links are not sent."""
-    claimed_at = timezone.now()
-    claimed = MagicLink.objects.filter(
-        pk=magic_link_id, email_sent_at__isnull=True, used_at__isnull=True, expires_at__gt=claimed_at
-    ).update(email_sent_at=claimed_at)
-    if not claimed:
-        return None
-    link = MagicLink.objects.select_related("workspace").get(pk=magic_link_id)
-    board = BoardSettings.objects.filter(workspace=link.workspace).first()
-    name = (board.title if board else "") or f"{link.workspace.name} feedback"
-    try:
-        send_mail(
-            subject=_one_line(f"Your sign-in link for {name}"),
-            message=(
-                f"Use this link to sign in to {name}:\n\n{magic_link_url(link)}\n\n"
-                f"It works once, for {settings.BOARD_MAGIC_LINK_MINUTES} minutes. "
-                "If you did not ask for it, ignore this e-mail."
-            ),
-            from_email=None,
-            recipient_list=[link.email],
+def magic_link_send_email(*, magic_link_id: int) -> dict[str, int]:
+    """Send the link's delivery now if it is due (the outbox's sender does the work and
+    records it; a sent row is not sent again). Kept for ``board.tasks.magic_link_send``
+    messages queued before the outbox; new links enqueue the outbox's own task."""
+    ids = list(
+        Delivery.objects.filter(dedupe_key=_magic_link_key(magic_link_id), kind=SIGN_IN_KIND).values_list(
+            "pk", flat=True
         )
-    except (smtplib.SMTPException, OSError):
-        MagicLink.objects.filter(pk=magic_link_id, email_sent_at=claimed_at).update(email_sent_at=None)
-        raise
-    return link
+    )
+    return outbox_send(ids=ids) if ids else {}
 
 
-def magic_links_send_pending() -> int:
-    """The sweep: send links whose task was lost (still valid, never sent)."""
-    pending = MagicLink.objects.filter(
-        email_sent_at__isnull=True, used_at__isnull=True, expires_at__gt=timezone.now()
-    ).values_list("pk", flat=True)
-    sent = 0
-    for pk in list(pending):
-        # One refused address must not hold up the others: it is released and retried next
-        # sweep until the link expires.
-        try:
-            sent += magic_link_send_email(magic_link_id=pk) is not None
-        except (smtplib.SMTPException, OSError):
-            logger.warning(
-                "board sign-in link %s: the mail server refused it; retrying later", pk, exc_info=True
-            )
-    return sent
+def magic_links_expire_pending(*, now: datetime | None = None) -> int:
+    """Sign-in e-mails still unsent when their link expires are not sent: they are
+    ``suppressed`` (``obsolete``). A link's delivery is created with the link, so it is
+    past its validity when it is older than ``BOARD_MAGIC_LINK_MINUTES``. Rows a sender
+    holds (``sending``) are left to it. Returns how many were suppressed."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=settings.BOARD_MAGIC_LINK_MINUTES)
+    return Delivery.objects.filter(
+        kind=SIGN_IN_KIND, state=DeliveryState.PENDING, created_at__lte=cutoff
+    ).update(state=DeliveryState.SUPPRESSED, suppressed_reason=SuppressedReason.OBSOLETE)
 
 
 @transaction.atomic
@@ -309,16 +304,27 @@ def comment_hide(*, comment: Comment, actor: User | None, hidden: bool = True) -
     return comment
 
 
-# --- notifications ---------------------------------------------------------------------
+# --- status-change notices -----------------------------------------------------------
 
 
 def unsubscribe_token(contact: Contact) -> str:
     return signing.dumps({"w": contact.workspace_id, "c": contact.pk}, salt=UNSUBSCRIBE_SALT)
 
 
+def _suppress_pending_notices(*, workspace: Workspace, contact_id: int) -> int:
+    """The contact's status notices not yet sent are not sent (``suppressed``, unsubscribed)."""
+    return Delivery.objects.filter(
+        workspace=workspace,
+        kind=STATUS_KIND,
+        recipient_ref=f"contact:{contact_id}",
+        state=DeliveryState.PENDING,
+    ).update(state=DeliveryState.SUPPRESSED, suppressed_reason=SuppressedReason.UNSUBSCRIBED)
+
+
 @transaction.atomic
 def notifications_unsubscribe(*, workspace: Workspace, token: str) -> Contact:
-    """Stop status e-mails for the contact the (signed, workspace-bound) opt-out token names."""
+    """Stop status e-mails for the contact the (signed, workspace-bound) opt-out token names;
+    the notices already recorded for them and not yet sent are suppressed too."""
     try:
         data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
     except signing.BadSignature:
@@ -342,202 +348,122 @@ def notifications_unsubscribe(*, workspace: Workspace, token: str) -> Contact:
             target=board_contact,
             changes={"notifications_enabled": [True, False]},
         )
+    _suppress_pending_notices(workspace=workspace, contact_id=board_contact.contact_id)
+    # "Stop these e-mails" covers every notice about what they asked for, the
+    # close-the-loop notices included, so it is the contact's opt-out too.
+    contact_opt_out(contact=board_contact.contact, via="board unsubscribe link")
     return board_contact.contact
 
 
-def _recipients(changes: list[FeatureStatusChange]) -> list[BoardNotification]:
-    """(contact, change) pairs: verified board contacts who voted for or requested the feature."""
-    feature_ids = {change.feature_id for change in changes}
-    subscribed = BoardContact.objects.filter(notifications_enabled=True).values("contact_id")
-    by_feature = contacts_asking_for(feature_ids=feature_ids, contact_ids=subscribed)
-    return [
-        BoardNotification(workspace_id=change.workspace_id, contact_id=contact_id, status_change=change)
-        for change in changes
-        for contact_id in sorted(by_feature.get(change.feature_id, ()))
-    ]
+def status_notice_message(
+    *, workspace: Workspace, contact: Contact, feature: Feature, to_status: str
+) -> Message:
+    """The board's plain-text notice of one status change, with its one-click unsubscribe
+    headers (RFC 8058) pointing at the board's own unsubscribe page."""
+    label = FeatureStatus(to_status).label
+    unsubscribe_url = _board_url(workspace, "unsubscribe", token=unsubscribe_token(contact))
+    return Message(
+        subject=_one_line(f"Update: {feature.title} is now {label.lower()}"),
+        text=(
+            f"An idea you asked for or voted on changed status.\n\n{feature.title}\n"
+            f"Now: {label}\n\n"
+            f"{_board_url(workspace, 'feature', feature_id=feature.pk)}\n\n"
+            f"Stop these e-mails: {unsubscribe_url}"
+        ),
+        headers=unsubscribe_headers(unsubscribe_url),
+    )
 
 
-def shipped_in_release(change: FeatureStatusChange) -> dict[str, Any] | None:
-    """The release (``{"id", "name", "version"}``) whose shipping made this status change, if one did."""
-    release = (change.context or {}).get("release") if change.to_status == FeatureStatus.SHIPPED else None
-    if isinstance(release, dict) and isinstance(release.get("id"), int):
-        return release
-    return None
+def _suppressed_reason(contact: Contact) -> str:
+    board_contact = getattr(contact, "board", None)
+    opted_in = board_contact is not None and board_contact.notifications_enabled
+    if contact.unsubscribed_at is not None or not opted_in:
+        return SuppressedReason.UNSUBSCRIBED
+    if contact.company_id is not None and contact.company.do_not_contact:
+        return SuppressedReason.DO_NOT_CONTACT
+    return ""
 
 
-def _batch(board: BoardSettings) -> list[FeatureStatusChange]:
-    """The next changes after the board's cursor. A batch that stops inside the changes one
-    release's shipping wrote (in one transaction, so all visible at once) runs on to the
-    last of them, so that release's e-mail lists every feature and nothing is skipped."""
-    fields = ("id", "workspace_id", "feature_id", "to_status", "context")
-    after = FeatureStatusChange.objects.filter(workspace_id=board.workspace_id).order_by("id").only(*fields)
-    changes = list(after.filter(id__gt=board.notified_through_id)[:NOTIFY_BATCH])
-    release = shipped_in_release(changes[-1]) if len(changes) == NOTIFY_BATCH else None
-    if release is not None:
-        last = changes[-1].pk
-        through = after.filter(id__gt=last, context__release__id=release["id"]).aggregate(m=Max("id"))["m"]
-        if through is not None:
-            changes += list(after.filter(id__gt=last, id__lte=through))
-    return changes
+def _notices(board: BoardSettings, changes: list[FeatureStatusChange]) -> list[dict[str, Any]]:
+    """One delivery (as ``deliveries_create`` rows) per change and verified board contact who
+    voted for or requested the feature; opted-out contacts' rows are ``suppressed``."""
+    workspace = board.workspace
+    noticed = [c for c in changes if c.to_status not in NOT_NOTICED]
+    features = {
+        f.pk: f
+        for f in Feature.objects.filter(
+            workspace=workspace,
+            pk__in={c.feature_id for c in noticed},
+            is_public=True,
+            merged_into__isnull=True,
+        ).only("id", "workspace_id", "title")
+    }
+    verified = BoardContact.objects.filter(workspace=workspace).values("contact_id")
+    by_feature = contacts_asking_for(feature_ids=set(features), contact_ids=verified)
+    contact_ids = set().union(*by_feature.values()) if by_feature else set()
+    contacts = {
+        c.pk: c
+        for c in Contact.objects.filter(pk__in=contact_ids)
+        .select_related("board", "company")
+        .only(
+            "id",
+            "workspace_id",
+            "email",
+            "unsubscribed_at",
+            "company_id",
+            "company__do_not_contact",
+            "board__id",
+            "board__notifications_enabled",
+        )
+    }
+    rows = []
+    for change in noticed:
+        feature = features.get(change.feature_id)
+        if feature is None:
+            continue
+        for contact_id in sorted(by_feature.get(change.feature_id, ())):
+            contact = contacts[contact_id]
+            rows.append(
+                {
+                    "workspace": workspace,
+                    "dedupe_key": f"board:{contact.pk}:{change.pk}",
+                    "kind": STATUS_KIND,
+                    "channel": Channel.EMAIL,
+                    "recipient": contact.email,
+                    "recipient_ref": f"contact:{contact.pk}",
+                    "message": status_notice_message(
+                        workspace=workspace, contact=contact, feature=feature, to_status=change.to_status
+                    ),
+                    "suppressed_reason": _suppressed_reason(contact),
+                }
+            )
+    return rows
 
 
 def notifications_collect() -> int:
-    """Turn new status changes of public features on enabled boards into notifications.
+    """Turn new status changes of public features on enabled boards into outbox deliveries
+    (kind ``board.status``, dedupe key ``board:<contact>:<status change>``), rendered now.
 
-    Each board keeps a cursor (the last change looked at); rows are unique per contact and
-    change, so a second or concurrent run adds nothing. Returns how many rows were added.
-    The changes one shipped release made are e-mailed together (:func:`notification_send`).
+    Changes to shipped or declined are not noticed by the board: close-the-loop notices
+    (``comms``) tell those, so nobody hears twice. Each board keeps a cursor (the last
+    change looked at); deliveries are unique per contact and change, so a second or
+    concurrent run adds nothing. Returns how many rows were added.
     """
     added = 0
-    for board in BoardSettings.objects.filter(enabled=True).only("id", "workspace_id", "notified_through_id"):
-        changes = _batch(board)
+    boards = BoardSettings.objects.filter(enabled=True).select_related("workspace")
+    for board in boards.only("id", "workspace_id", "notified_through_id", "workspace__slug"):
+        changes = list(
+            FeatureStatusChange.objects.filter(
+                workspace_id=board.workspace_id, id__gt=board.notified_through_id
+            )
+            .order_by("id")
+            .only("id", "workspace_id", "feature_id", "to_status")[:NOTIFY_BATCH]
+        )
         if not changes:
             continue
-        public = set(
-            Feature.objects.filter(
-                pk__in={c.feature_id for c in changes}, is_public=True, merged_into__isnull=True
-            ).values_list("pk", flat=True)
-        )
         with transaction.atomic():
-            rows = _recipients([c for c in changes if c.feature_id in public])
-            before = BoardNotification.objects.filter(
-                status_change__in=[r.status_change for r in rows]
-            ).count()
-            BoardNotification.objects.bulk_create(rows, ignore_conflicts=True)
-            added += (
-                BoardNotification.objects.filter(status_change__in=[r.status_change for r in rows]).count()
-                - before
-            )
+            added += deliveries_create(_notices(board, changes))
             BoardSettings.objects.filter(pk=board.pk, notified_through_id__lt=changes[-1].pk).update(
                 notified_through_id=changes[-1].pk
             )
     return added
-
-
-def notification_send(*, notification_id: int) -> bool:
-    """E-mail one notification exactly once (claimed by stamping ``sent_at`` first).
-
-    A status change made by shipping a release is sent with the contact's other unsent
-    notifications of that release, in one e-mail listing the features."""
-    claimed_at = timezone.now()
-    if not BoardNotification.objects.filter(pk=notification_id, sent_at__isnull=True).update(
-        sent_at=claimed_at
-    ):
-        return False
-    row = BoardNotification.objects.select_related(
-        "contact", "contact__board", "status_change", "status_change__feature", "workspace"
-    ).get(pk=notification_id)
-    contact, change, workspace = row.contact, row.status_change, row.workspace
-    release = shipped_in_release(change)
-    if release is not None:
-        return _release_notification_send(row, release, claimed_at)
-    board_contact = getattr(contact, "board", None)
-    if board_contact is None or not board_contact.notifications_enabled or not change.feature.is_public:
-        BoardNotification.objects.filter(pk=row.pk).update(skipped=True)
-        return False
-    feature = change.feature
-    unsubscribe_url = _board_url(workspace, "unsubscribe", token=unsubscribe_token(contact))
-    try:
-        send_mail(
-            subject=_one_line(
-                f"Update: {feature.title} is now {FeatureStatus(change.to_status).label.lower()}"
-            ),
-            message=(
-                f"An idea you asked for or voted on changed status.\n\n{feature.title}\n"
-                f"Now: {FeatureStatus(change.to_status).label}\n\n"
-                f"{_board_url(workspace, 'feature', feature_id=feature.pk)}\n\n"
-                f"Stop these e-mails: {unsubscribe_url}"
-            ),
-            from_email=None,
-            recipient_list=[contact.email],
-        )
-    except (smtplib.SMTPException, OSError):
-        BoardNotification.objects.filter(pk=row.pk, sent_at=claimed_at).update(
-            sent_at=None, failed_attempts=F("failed_attempts") + 1
-        )
-        raise
-    return True
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' if n != 1 else ''}"
-
-
-def _release_notification_send(row: BoardNotification, release: dict[str, Any], claimed_at) -> bool:
-    """One e-mail for every unsent notification of ``row``'s contact about ``release``:
-    they are claimed together (``sent_at`` = this claim) and released together if the mail
-    server refuses. The release is named only if it is public, and linked to on the
-    changelog when it is there."""
-    contact, workspace = row.contact, row.workspace
-    BoardNotification.objects.filter(
-        workspace_id=row.workspace_id,
-        contact_id=contact.pk,
-        sent_at__isnull=True,
-        failed_attempts__lt=NOTIFY_MAX_ATTEMPTS,
-        status_change__to_status=FeatureStatus.SHIPPED,
-        status_change__context__release__id=release["id"],
-    ).update(sent_at=claimed_at)
-    group = list(
-        BoardNotification.objects.filter(contact_id=contact.pk, sent_at=claimed_at)
-        .select_related("status_change__feature")
-        .order_by("id")
-    )
-    ids = [n.pk for n in group]
-    features: dict[int, Feature] = {}
-    for notification in group:
-        feature = notification.status_change.feature
-        if feature.is_public:
-            features.setdefault(feature.pk, feature)
-    board_contact = getattr(contact, "board", None)
-    if board_contact is None or not board_contact.notifications_enabled or not features:
-        BoardNotification.objects.filter(pk__in=ids).update(skipped=True)
-        return False
-    ref = release_selectors.shipped_release_refs(release_ids=[release["id"]]).get(release["id"])
-    name = _one_line(f"{release.get('name', '')} {release.get('version', '')}")
-    public = ref is not None and ref["is_public"] and bool(name)
-    asked = _plural(len(features), "feature") + " you asked for"
-    subject = f"{name} shipped: {asked}" if public else f"Shipped: {asked}"
-    intro = f"shipped in {name}:" if public else "shipped:"
-    lines = [f"Ideas you asked for or voted on {intro}", ""]
-    titled = sorted((_one_line(f.public_title or f.title), f.pk) for f in features.values())
-    for title, feature_id in titled:
-        lines += [f"- {title}", f"  {_board_url(workspace, 'feature', feature_id=feature_id)}"]
-    on_changelog = public and ref["public_id"] is not None
-    if on_changelog and release_selectors.changelog_settings(workspace=workspace).enabled:
-        notes_url = _board_url(workspace, "changelog-release", public_id=ref["public_id"])
-        lines += ["", f"Release notes: {notes_url}"]
-    unsubscribe_url = _board_url(workspace, "unsubscribe", token=unsubscribe_token(contact))
-    lines += ["", f"Stop these e-mails: {unsubscribe_url}"]
-    try:
-        send_mail(
-            subject=_one_line(subject),
-            message="\n".join(lines),
-            from_email=None,
-            recipient_list=[contact.email],
-        )
-    except (smtplib.SMTPException, OSError) as exc:
-        BoardNotification.objects.filter(pk__in=ids, sent_at=claimed_at).update(
-            sent_at=None, failed_attempts=F("failed_attempts") + 1
-        )
-        exc.notification_ids = ids  # tried once in this sweep, not once per feature
-        raise
-    return True
-
-
-def notifications_send_pending(*, limit: int = NOTIFY_BATCH) -> int:
-    pending = list(
-        BoardNotification.objects.filter(sent_at__isnull=True, failed_attempts__lt=NOTIFY_MAX_ATTEMPTS)
-        .order_by("failed_attempts", "id")
-        .values_list("pk", flat=True)[:limit]
-    )
-    sent = 0
-    refused: set[int] = set()
-    for pk in pending:
-        if pk in refused:  # went with a release e-mail the mail server refused just now
-            continue
-        try:
-            sent += notification_send(notification_id=pk)
-        except (smtplib.SMTPException, OSError) as exc:
-            refused.update(getattr(exc, "notification_ids", ()))
-            logger.warning("board notification %s: the mail server refused it", pk, exc_info=True)
-    return sent

@@ -730,3 +730,115 @@ def feedback_item_also_asked_by(*, item: FeedbackItem, limit: int = ALSO_ASKED_L
         for other in merged[:limit]
     ]
     return {"rows": rows, "total": len(rows) if len(rows) < limit else merged.count()}
+
+
+# --- for comms: who asked for a feature, and on what basis (appended) --------------------------
+
+
+def feature_requesters(*, workspace_id: int, feature_ids: set[int]) -> dict[int, set[int]]:
+    """Per contact, the features among ``feature_ids`` they asked for: they voted for it, a
+    feedback item of theirs is linked to it, or their item was merged into an item linked to
+    it (merged items keep their own links too). Features merged into one of these moved
+    their votes and links onto it at the merge, so they count. Three queries."""
+    feature_ids = set(feature_ids)
+    by_contact: dict[int, set[int]] = {}
+    if not feature_ids:
+        return by_contact
+    votes = Vote.objects.filter(workspace_id=workspace_id, feature_id__in=feature_ids)
+    links = FeedbackLink.objects.filter(
+        workspace_id=workspace_id, feature_id__in=feature_ids, item__contact_id__isnull=False
+    )
+    merged = FeedbackLink.objects.filter(
+        workspace_id=workspace_id, feature_id__in=feature_ids, item__merged_items__contact_id__isnull=False
+    )
+    for rows in (
+        votes.values_list("contact_id", "feature_id"),
+        links.values_list("item__contact_id", "feature_id"),
+        merged.values_list("item__merged_items__contact_id", "feature_id"),
+    ):
+        for contact_id, feature_id in rows.order_by().distinct():
+            by_contact.setdefault(contact_id, set()).add(feature_id)
+    return by_contact
+
+
+def contacts_engaged_directly(*, workspace_id: int, contact_ids: set[int]) -> set[int]:
+    """The contacts among ``contact_ids`` who acted themselves: cast a vote, or wrote feedback
+    on the public board (both need a verified address there). Two queries."""
+    contact_ids = set(contact_ids)
+    if not contact_ids:
+        return set()
+    voters = Vote.objects.filter(workspace_id=workspace_id, contact_id__in=contact_ids)
+    board = FeedbackItem.objects.filter(
+        workspace_id=workspace_id, contact_id__in=contact_ids, source=FeedbackItem.Source.PUBLIC_BOARD
+    )
+    return set(voters.values_list("contact_id", flat=True).distinct()) | set(
+        board.values_list("contact_id", flat=True).distinct()
+    )
+
+
+def arr_at_stake_by_feature(*, workspace: Workspace) -> dict[int, float]:
+    """Per feature with demand, the summed ARR of the distinct companies asking for it (links,
+    through the item's company or its contact's, and votes), in the reporting currency: the
+    rule of :func:`top_features`. One query."""
+    rate_sql, rate_params = rate_case_sql("co.arr_currency", workspace_rates(workspace))
+    sql = f"""
+        SELECT pairs.feature_id, SUM(CAST(co.arr AS FLOAT) * {rate_sql})
+        FROM (
+            SELECT l.feature_id AS feature_id, COALESCE(fi.company_id, ct.company_id) AS company_id
+            FROM feedback_feedbacklink l
+            JOIN feedback_feedbackitem fi ON fi.id = l.item_id
+            LEFT JOIN feedback_contact ct ON ct.id = fi.contact_id
+            WHERE l.workspace_id = %s
+            UNION
+            SELECT v.feature_id, ct.company_id
+            FROM feedback_vote v
+            JOIN feedback_contact ct ON ct.id = v.contact_id
+            WHERE v.workspace_id = %s
+        ) pairs
+        JOIN feedback_company co ON co.id = pairs.company_id
+        GROUP BY pairs.feature_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*rate_params, workspace.pk, workspace.pk])
+        return {feature_id: float(arr or 0) for feature_id, arr in cursor.fetchall()}
+
+
+# --- for digests (appended) -----------------------------------------------------------------------
+
+
+def company_ids_owned_by(*, workspace: Workspace, user_id: int) -> list[int]:
+    """The companies whose account owners include the user. One query."""
+    return list(
+        Company.objects.filter(workspace=workspace, account_owners__id=user_id)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def problem_reports_between(
+    *, workspace: Workspace, feature_ids: Any, since: datetime, until: datetime
+) -> list[dict]:
+    """Per feature, how many problem reports (feedback of kind ``problem``) were linked to it in
+    [``since``, ``until``): ``feature_id``, ``title``, ``status``, ``reports``, by title. One query."""
+    ids = feature_ids if isinstance(feature_ids, QuerySet) else list(feature_ids)
+    rows = (
+        FeedbackLink.objects.filter(
+            workspace=workspace,
+            feature_id__in=ids,
+            created_at__gte=since,
+            created_at__lt=until,
+            item__kind=FeedbackItem.Kind.PROBLEM,
+        )
+        .values("feature_id", "feature__title", "feature__status")
+        .annotate(reports=Count("id"))
+        .order_by("feature__title", "feature_id")
+    )
+    return [
+        {
+            "feature_id": row["feature_id"],
+            "title": row["feature__title"],
+            "status": row["feature__status"],
+            "reports": row["reports"],
+        }
+        for row in rows
+    ]

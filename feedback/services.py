@@ -38,7 +38,7 @@ from feedback.models import (
 )
 from feedback.similarity import similar_features, similar_items
 from productops.errors import Conflict, ValidationFailed
-from productops.models import AuditEvent, Role, User, Workspace
+from productops.models import AuditEvent, Event, Role, User, Workspace
 from productops.services import (
     audit_deletion,
     audit_record,
@@ -51,6 +51,12 @@ from productops.services import (
 )
 from productops.services import (
     check_same_workspace as _check_same_workspace,
+)
+from productops.services import (
+    event_record as _event_record,
+)
+from productops.services import (
+    events_record_many as _events_record_many,
 )
 from productops.tasking import enqueue_on_commit
 from productops.validation import check_received_at
@@ -553,6 +559,29 @@ def _resolve_people(workspace: Workspace, values: dict[str, Any], data: Mapping[
         values["company"] = values["contact"].company
 
 
+#: How much of an item's text a ``feedback.created`` event (and so a webhook) carries.
+EVENT_TEXT_LENGTH = 1_000
+
+
+def feedback_created_payload(item: FeedbackItem) -> dict[str, Any]:
+    """The ``feedback.created`` event of a new item (every ingestion path records one)."""
+    contact, company = item.contact, item.company
+    return {
+        "feedback": {
+            "id": item.pk,
+            "text": item.text[:EVENT_TEXT_LENGTH],
+            "source": item.source,
+            "source_ref": item.source_ref,
+            "kind": item.kind,
+            "importance": item.importance,
+            "tags": list(item.tags or []),
+            "received_at": item.received_at.isoformat() if item.received_at else None,
+            "contact": {"id": contact.pk, "name": contact.name, "email": contact.email} if contact else None,
+            "company": {"id": company.pk, "name": company.name} if company else None,
+        }
+    }
+
+
 def _existing_by_ref(workspace: Workspace, source: str, source_ref: str) -> FeedbackItem | None:
     if not source_ref:
         return None
@@ -590,6 +619,13 @@ def feedback_item_ingest(
         action=AuditEvent.Action.CREATED,
         target=item,
         changes={"source": item.source, "source_ref": item.source_ref},
+    )
+    _event_record(
+        workspace=workspace,
+        kind=Event.Kind.FEEDBACK_CREATED,
+        subject=item,
+        occurred_at=item.created_at,
+        payload=feedback_created_payload(item),
     )
     _queue_duplicate_check([item.pk])
     return item, True
@@ -678,6 +714,11 @@ def feedback_items_ingest_bulk(
         action=AuditEvent.Action.CREATED,
         targets=objects,
         changes={"bulk": True},
+    )
+    _events_record_many(
+        workspace=workspace,
+        kind=Event.Kind.FEEDBACK_CREATED,
+        rows=[(item, feedback_created_payload(item)) for item in objects],
     )
     _queue_duplicate_check([item.pk for item in objects])
     return results

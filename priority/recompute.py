@@ -21,7 +21,10 @@ always leaves them dirty:
    flag), so the write skips it and it stays dirty for the next run.
 5. **Rank.** One ``SELECT`` with a window computes every rank of the workspace; the
    changed ranks and the history points (rank changed, score appeared or vanished, or
-   moved by more than 1 %) are written in chunks.
+   moved by more than 1 %) are written in chunks. Each point keeps its reason in the same
+   ``INSERT ... SELECT``: the active model's per-criterion inputs or contributions, the
+   requesting companies and the ARR at stake, so a rank move is explained as the
+   difference of two points (``priority.selectors.rank_moves_explained``).
 6. **Finish.** ``recompute_requested_at`` is cleared if no mark came after the claim
    (``recompute_requested_seq`` unchanged), failures are reset, the lease released.
 
@@ -56,7 +59,14 @@ from priority.formulas import (
     SNAPSHOT_RELATIVE_THRESHOLD,
 )
 from productops.models import Workspace
-from productops.sql import sql_datetime, sql_distinct, sql_least, workspace_rates
+from productops.sql import (
+    rate_case_sql,
+    sql_datetime,
+    sql_distinct,
+    sql_greatest,
+    sql_least,
+    workspace_rates,
+)
 from roadmap.models import MODEL_COLUMN, Feature, FeatureStatus, RoadmapSettings, ScoreState, ScoringModel
 from roadmap.selectors import settings_for
 
@@ -446,6 +456,8 @@ def _rank_and_snapshot(settings_row: RoadmapSettings, now: datetime) -> int:
     and declined features sort last and get no rank. A history point is kept when the rank
     changed, the score appeared or disappeared, or it moved by more than
     ``SNAPSHOT_RELATIVE_THRESHOLD`` of the last kept score; that also bumps ``updated_at``.
+    A point stores its reason (:func:`_contributions_sql`, :func:`_arr_at_stake_join`),
+    computed set-based in the insert itself.
     """
     workspace_id = settings_row.workspace_id
     unranked = ", ".join(f"'{s}'" for s in UNRANKED_STATUSES)
@@ -475,6 +487,7 @@ def _rank_and_snapshot(settings_row: RoadmapSettings, now: datetime) -> int:
     )
     now_value = sql_datetime(now)
     columns = [("id", "bigint"), ("position", "integer"), ("score", "float8"), ("moved", "integer")]
+    contributions_sql, contributions_params = _contributions_sql(settings_row)
     snapshots = 0
     for chunk in _chunks(rows):
         source, params = _values(chunk, columns)
@@ -495,14 +508,131 @@ def _rank_and_snapshot(settings_row: RoadmapSettings, now: datetime) -> int:
             moved_rows = [row for row in chunk if row[3]]
             if moved_rows:
                 source, params = _values(moved_rows, columns)
+                stake_sql, stake_params = _arr_at_stake_join(settings_row, [row[0] for row in moved_rows])
                 # Joined to the feature, so a feature deleted meanwhile is simply left out.
+                # The reason travels with the point: the active model's per-criterion
+                # inputs or contributions, the requesting companies and their ARR.
                 snapshots += _execute(
                     f"""
                     INSERT INTO roadmap_prioritysnapshot
-                        (workspace_id, feature_id, scoring_model, score, rank, computed_at)
-                    SELECT f.workspace_id, f.id, %s, v.score, v.position, %s
+                        (workspace_id, feature_id, scoring_model, score, rank, computed_at,
+                         contributions, requesting_companies, arr_at_stake)
+                    SELECT f.workspace_id, f.id, %s, v.score, v.position, %s,
+                           {contributions_sql}, f.requesting_companies, COALESCE(stake.arr, 0.0)
                     FROM {source} JOIN roadmap_feature f ON f.id = v.id
+                    {stake_sql}
                     """,
-                    [settings_row.scoring_model, now_value, *params],
+                    [
+                        settings_row.scoring_model,
+                        now_value,
+                        *contributions_params,
+                        *params,
+                        *stake_params,
+                    ],
                 )
     return snapshots
+
+
+# --- why: what a history point keeps --------------------------------------------------------
+
+#: Per model, the inputs a snapshot keeps (key as in ``selectors.feature_score_breakdown``'s
+#: terms → SQL over the feature row ``f``). Customer impact and the scorecard are built below.
+_MODEL_INPUTS: dict[str, list[tuple[str, str]]] = {
+    ScoringModel.RICE: [
+        ("reach", "CAST(f.reach AS FLOAT)"),
+        ("impact", "CAST(f.impact AS FLOAT)"),
+        ("confidence", "CAST(f.confidence_pct AS FLOAT) / 100.0"),
+        ("effort", "CAST(f.effort AS FLOAT)"),
+    ],
+    ScoringModel.ICE: [
+        ("ice_impact", "CAST(f.ice_impact AS FLOAT)"),
+        ("ice_confidence", "CAST(f.ice_confidence AS FLOAT)"),
+        ("ice_ease", "CAST(f.ice_ease AS FLOAT)"),
+    ],
+    ScoringModel.WSJF: [
+        ("business_value", "CAST(f.business_value AS FLOAT)"),
+        ("time_criticality", "CAST(f.time_criticality AS FLOAT)"),
+        ("risk_reduction", "CAST(f.risk_reduction AS FLOAT)"),
+        ("job_size", "CAST(COALESCE(f.job_size, f.effort) AS FLOAT)"),
+    ],
+    ScoringModel.VALUE_EFFORT: [
+        ("value", "CAST(f.value AS FLOAT)"),
+        ("effort", "CAST(f.effort AS FLOAT)"),
+    ],
+    ScoringModel.CUSTOMER_IMPACT: [
+        ("customer_impact", "f.score_customer_impact"),
+        ("companies", "f.requesting_companies"),
+    ],
+}
+
+
+def _json_object(pairs: Sequence[tuple[str, str]]) -> str:
+    """A JSON object of constant keys and SQL values (``jsonb_build_object`` / ``json_object``)."""
+    function = "jsonb_build_object" if connection.vendor == "postgresql" else "json_object"
+    return f"{function}(" + ", ".join(f"'{key}', {expr}" for key, expr in pairs) + ")"
+
+
+def _contributions_sql(settings_row: RoadmapSettings) -> tuple[str, list]:
+    """SQL (over the feature row ``f``) of the snapshot's ``contributions`` for the active
+    model: the formula's inputs for RICE, ICE, WSJF and value ÷ effort; customer impact and
+    requesting companies; for the scorecard each criterion's key → value × weight ÷ Σ weight
+    (what it adds to the score), the derived criteria computed as the aggregate step does."""
+    model = settings_row.scoring_model
+    if model != ScoringModel.SCORECARD:
+        return _json_object(_MODEL_INPUTS[ScoringModel(model)]), []
+    postgres = connection.vendor == "postgresql"
+    competitors = "(SELECT COUNT(*) FROM roadmap_feature_competitors fc WHERE fc.feature_id = f.id)"
+    gap = sql_least("10.0", f"{COMPETITIVE_GAP_PER_COMPETITOR} * {competitors}")
+    exponent = sql_least("f.score_customer_impact / %s", f"{MAX_EXP_ARGUMENT}")
+    value = f"""(CASE c.source
+            WHEN 'customer_impact' THEN 10.0 * (1.0 - EXP(-{exponent}))
+            WHEN 'competitive_gap' THEN {gap}
+            ELSE COALESCE(CAST(cv.value AS FLOAT), 0.0) END)"""
+    aggregate = "jsonb_object_agg" if postgres else "json_group_object"
+    empty = "'{}'::jsonb" if postgres else "json_object()"
+    sql = f"""COALESCE((
+        SELECT {aggregate}(c.key, CAST(c.weight AS FLOAT) * {value} / NULLIF((
+            SELECT SUM(CAST(w.weight AS FLOAT)) FROM roadmap_scorecardcriterion w
+            WHERE w.workspace_id = f.workspace_id), 0.0))
+        FROM roadmap_scorecardcriterion c
+        LEFT JOIN roadmap_featurecriterionvalue cv ON cv.criterion_id = c.id AND cv.feature_id = f.id
+        WHERE c.workspace_id = f.workspace_id
+    ), {empty})"""
+    return sql, [float(settings_row.customer_impact_scale)]
+
+
+def _id_list(ids: Sequence[int]) -> tuple[str, list]:
+    """``ids`` as a one-column derived table ``ids(id)``: one array parameter on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        return "unnest(%s::bigint[]) AS ids(id)", [[int(i) for i in ids]]
+    body = ", ".join(["(%s)"] * len(ids))
+    return f"(SELECT column1 AS id FROM (VALUES {body})) AS ids", [int(i) for i in ids]
+
+
+def _arr_at_stake_join(settings_row: RoadmapSettings, feature_ids: Sequence[int]) -> tuple[str, list]:
+    """A ``LEFT JOIN`` (alias ``stake``, column ``arr``) of the ARR, in the reporting currency, of
+    the distinct companies that asked for each of ``feature_ids``: a link's company is the
+    item's, else its contact's; a vote's is the voter's (as ``priority.demand`` counts
+    requesting companies). One aggregate over the features' links and votes, not a subquery
+    per feature."""
+    workspace_id = settings_row.workspace_id
+    rate_sql, rate_params = rate_case_sql("co.arr_currency", arr_rates(settings_row.workspace))
+    arr = sql_greatest(f"CAST(co.arr AS FLOAT) * {rate_sql}", "0.0")
+    ids_sql, ids_params = _id_list(feature_ids)
+    sql = f"""LEFT JOIN (
+        SELECT pairs.feature_id, SUM({arr}) AS arr
+        FROM (
+            SELECT l.feature_id AS feature_id, COALESCE(fi.company_id, ct.company_id) AS company_id
+            FROM feedback_feedbacklink l
+            JOIN feedback_feedbackitem fi ON fi.id = l.item_id
+            LEFT JOIN feedback_contact ct ON ct.id = fi.contact_id
+            WHERE l.workspace_id = %s AND l.feature_id IN (SELECT id FROM {ids_sql})
+            UNION
+            SELECT vo.feature_id, vc.company_id
+            FROM feedback_vote vo JOIN feedback_contact vc ON vc.id = vo.contact_id
+            WHERE vo.workspace_id = %s AND vo.feature_id IN (SELECT id FROM {ids_sql})
+        ) pairs
+        JOIN feedback_company co ON co.id = pairs.company_id
+        GROUP BY pairs.feature_id
+    ) stake ON stake.feature_id = f.id"""
+    return sql, [*rate_params, workspace_id, *ids_params, workspace_id, *ids_params]

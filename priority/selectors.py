@@ -7,12 +7,15 @@ score (a dirty feature, or decay since the last run) would become.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from feedback.models import FeedbackLink, Vote
 from priority import formulas
 from priority.demand import company_labels, demand_signals_for_feature
 from priority.recompute import arr_rates
@@ -21,6 +24,7 @@ from roadmap.models import (
     MODEL_COLUMN,
     Feature,
     FeatureCriterionValue,
+    FeatureStatus,
     PrioritySnapshot,
     RoadmapSettings,
     ScorecardCriterion,
@@ -71,6 +75,426 @@ def priority_movers(*, workspace: Workspace, since: datetime) -> list[dict]:
             )
     movers.sort(key=lambda m: (m["new_rank"] is None, m["new_rank"] or 0))
     return movers
+
+
+# --- rank moves, explained ----------------------------------------------------------
+
+#: Labels of the inputs a snapshot keeps (``recompute._MODEL_INPUTS``), in plain words.
+INPUT_LABELS = {
+    "reach": "reach",
+    "impact": "impact",
+    "confidence": "confidence",
+    "effort": "effort",
+    "ice_impact": "impact",
+    "ice_confidence": "confidence",
+    "ice_ease": "ease",
+    "business_value": "business value",
+    "time_criticality": "time criticality",
+    "risk_reduction": "risk reduction",
+    "job_size": "job size",
+    "value": "value",
+    "customer_impact": "customer impact",
+    "companies": "requesting companies",
+}
+#: Inputs that move because customers asked: said by the demand sentence instead when there is one.
+DEMAND_INPUTS = {"customer_impact", "companies"}
+SEGMENT_WORDS = {"enterprise": "enterprise", "mid_market": "mid-market", "smb": "SMB"}
+NUMBER_WORDS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$"}
+#: Two scores this close are the same score (float noise, not a change).
+SAME_SCORE = 1e-9
+
+
+def format_money(amount: float | Decimal | None, currency: str) -> str:
+    """Compact money in ``currency``: $2.1M, $450k, $900 (another code: "CHF 2.1M")."""
+    value = float(amount or 0)
+    if abs(value) >= 1_000_000:
+        text = f"{value / 1_000_000:.1f}".removesuffix(".0") + "M"
+    elif abs(value) >= 1_000:
+        text = f"{round(value / 1_000):,}k"
+    else:
+        text = f"{round(value):,}"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{symbol}{text}" if symbol else f"{currency} {text}"
+
+
+def count_words(n: int) -> str:
+    return NUMBER_WORDS[n] if 0 <= n < len(NUMBER_WORDS) else f"{n:,}"
+
+
+def format_number(value: float | None, key: str = "") -> str:
+    if value is None:
+        return "unset"
+    if key == "confidence":
+        return f"{round(float(value) * 100)}%"
+    value = float(value)
+    if abs(value - round(value)) < 1e-9:
+        return f"{round(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:,.1f}"
+
+
+def window_words(since: datetime, until: datetime) -> str:
+    """How a digest's window reads: "in the last day", "this week", "in the last 12 days"."""
+    days = (until - since).total_seconds() / 86400
+    if days <= 1.5:
+        return "in the last day"
+    if 6 <= days <= 8:
+        return "this week"
+    return f"in the last {round(days)} days"
+
+
+def _latest_snapshots(rows: QuerySet[PrioritySnapshot]) -> QuerySet[PrioritySnapshot]:
+    """The latest of ``rows`` per feature (a window function: one query)."""
+    return rows.annotate(
+        newest=Window(
+            expression=RowNumber(),
+            partition_by=[F("feature_id")],
+            order_by=[F("computed_at").desc(), F("id").desc()],
+        )
+    ).filter(newest=1)
+
+
+_SNAPSHOT_FIELDS = (
+    "feature_id",
+    "scoring_model",
+    "score",
+    "rank",
+    "computed_at",
+    "contributions",
+    "requesting_companies",
+    "arr_at_stake",
+)
+
+
+def rank_moves_explained(
+    *,
+    workspace: Workspace,
+    since: datetime,
+    until: datetime | None = None,
+    limit: int | None = 5,
+    feature_ids: Iterable[int] | QuerySet | None = None,
+) -> list[dict]:
+    """Features whose rank changed in [``since``, ``until``) (until now without ``until``), each
+    with why, in a constant number of queries (at most five) however many moved.
+
+    The old rank is the feature's last history point before ``since``, the new one its latest
+    point in the window. The reason is the difference of the two points' ``contributions``
+    (the active model's inputs or per-criterion contributions), plus the demand that arrived
+    in the window: the companies whose feedback was linked to it, or whose contacts voted for
+    it, then (with their segment and ARR in the workspace's reporting currency), and the
+    features that left the ranking above it (it rose) or entered above it (it fell). When its
+    own score did not move and nothing else explains it, "others moved". Biggest moves first, then features
+    that entered or left the ranking; ``limit`` of them (None: all). ``feature_ids`` (ids or
+    a queryset of ids) restricts the features, e.g. to what a digest follows.
+
+    Each entry: ``feature_id``, ``title``, ``status``, ``old_rank``, ``new_rank``, ``delta``
+    (places gained; None when it entered or left), ``reason`` (a sentence), ``changes``
+    (``key``, ``label``, ``before``, ``after`` of each input that changed), ``companies``
+    (the new demand: ``company_id``, ``name``, ``segment``, ``arr``), ``new_demand_arr``,
+    ``arr_at_stake`` and ``requesting_companies`` (of the latest point), ``score_before``,
+    ``score_after``.
+    """
+    rows = PrioritySnapshot.objects.for_workspace(workspace)
+    if feature_ids is not None:
+        rows = rows.filter(
+            feature_id__in=feature_ids if isinstance(feature_ids, QuerySet) else list(feature_ids)
+        )
+    in_window = rows.filter(computed_at__gte=since)
+    if until is not None:
+        in_window = in_window.filter(computed_at__lt=until)
+    after = {
+        row["feature_id"]: row
+        for row in _latest_snapshots(in_window).values(*_SNAPSHOT_FIELDS, "feature__title", "feature__status")
+    }
+    if not after:
+        return []
+    before = {
+        row["feature_id"]: row
+        for row in _latest_snapshots(
+            PrioritySnapshot.objects.filter(feature_id__in=list(after), computed_at__lt=since)
+        ).values(*_SNAPSHOT_FIELDS)
+    }
+    moves = []
+    for feature_id, new in after.items():
+        old = before.get(feature_id)
+        old_rank = old["rank"] if old else None
+        if old_rank == new["rank"]:
+            continue
+        moves.append(
+            {
+                "feature_id": feature_id,
+                "title": new["feature__title"],
+                "status": new["feature__status"],
+                "old_rank": old_rank,
+                "new_rank": new["rank"],
+                "delta": old_rank - new["rank"] if old_rank is not None and new["rank"] is not None else None,
+                "_old": old,
+                "_new": new,
+            }
+        )
+    moves.sort(
+        key=lambda m: (
+            m["delta"] is None,
+            -abs(m["delta"] or 0),
+            m["new_rank"] is None,
+            m["new_rank"] or 0,
+            m["feature_id"],
+        )
+    )
+    # Features that left the ranking (shipped, declined) or entered it move the others.
+    left = [m["old_rank"] for m in moves if m["new_rank"] is None and m["old_rank"] is not None]
+    entered = [m["new_rank"] for m in moves if m["old_rank"] is None and m["new_rank"] is not None]
+    for move in moves:
+        ranked_both = move["old_rank"] is not None and move["new_rank"] is not None
+        move["_left_above"] = sum(1 for rank in left if ranked_both and rank < move["old_rank"])
+        move["_entered_above"] = sum(1 for rank in entered if ranked_both and rank < move["new_rank"])
+    if limit is not None:
+        moves = moves[:limit]
+    if not moves:
+        return []
+    end = until or timezone.now()
+    currency = workspace.reporting_currency
+    models_used = {m["_new"]["scoring_model"] for m in moves} | {
+        m["_old"]["scoring_model"] for m in moves if m["_old"]
+    }
+    criteria = (
+        {c.key: c for c in ScorecardCriterion.objects.for_workspace(workspace).only("key", "name", "source")}
+        if ScoringModel.SCORECARD in models_used
+        else {}
+    )
+    demand = demand_companies_by_feature(
+        workspace=workspace, feature_ids=[m["feature_id"] for m in moves], since=since, until=until
+    )
+    when = window_words(since, end)
+    for move in moves:
+        old, new = move.pop("_old"), move.pop("_new")
+        companies = demand.get(move["feature_id"], [])
+        move["changes"] = _input_changes(old, new, criteria)
+        move["companies"] = companies
+        move["new_demand_arr"] = sum(c["arr"] for c in companies)
+        move["arr_at_stake"] = new["arr_at_stake"]
+        move["requesting_companies"] = new["requesting_companies"]
+        move["score_before"] = old["score"] if old else None
+        move["score_after"] = new["score"]
+        move["reason"] = _move_sentence(
+            move,
+            old,
+            new,
+            criteria,
+            when=when,
+            currency=currency,
+            left_above=move.pop("_left_above"),
+            entered_above=move.pop("_entered_above"),
+        )
+    return moves
+
+
+def demand_companies_by_feature(
+    *,
+    workspace: Workspace,
+    feature_ids: Iterable[int] | QuerySet,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[int, list[dict]]:
+    """Per feature, the distinct companies that asked for it (in [``since``, ``until``) when
+    given: a feedback link made then, or a vote cast then): a link's company is the item's,
+    else its contact's; a vote's the voter's. Company-less requests are not companies (as in
+    the demand). Two queries; each company ``company_id``, ``name``, ``segment``, ``arr``
+    (reporting currency), by ARR, largest first."""
+    rates = arr_rates(workspace)
+    ids = feature_ids if isinstance(feature_ids, QuerySet) else list(feature_ids)
+    links = FeedbackLink.objects.filter(workspace=workspace, feature_id__in=ids)
+    votes = Vote.objects.filter(workspace=workspace, feature_id__in=ids)
+    if since is not None:
+        links, votes = links.filter(created_at__gte=since), votes.filter(created_at__gte=since)
+    if until is not None:
+        links, votes = links.filter(created_at__lt=until), votes.filter(created_at__lt=until)
+    found: dict[int, dict[int, dict]] = {}
+
+    def add(feature_id: int, company_id: int | None, name: str, segment: str, arr, currency: str) -> None:
+        if company_id is None:
+            return
+        found.setdefault(feature_id, {})[company_id] = {
+            "company_id": company_id,
+            "name": name,
+            "segment": segment or None,
+            "arr": max(0.0, float(arr or 0) * float(rates.get(currency, 0.0))),
+        }
+
+    for row in links.values(
+        "feature_id",
+        "item__company_id",
+        "item__company__name",
+        "item__company__segment",
+        "item__company__arr",
+        "item__company__arr_currency",
+        "item__contact__company_id",
+        "item__contact__company__name",
+        "item__contact__company__segment",
+        "item__contact__company__arr",
+        "item__contact__company__arr_currency",
+    ):
+        prefix = "item__company" if row["item__company_id"] is not None else "item__contact__company"
+        add(
+            row["feature_id"],
+            row[f"{prefix}_id"],
+            row[f"{prefix}__name"],
+            row[f"{prefix}__segment"],
+            row[f"{prefix}__arr"],
+            row[f"{prefix}__arr_currency"],
+        )
+    for row in votes.values(
+        "feature_id",
+        "contact__company_id",
+        "contact__company__name",
+        "contact__company__segment",
+        "contact__company__arr",
+        "contact__company__arr_currency",
+    ):
+        add(
+            row["feature_id"],
+            row["contact__company_id"],
+            row["contact__company__name"],
+            row["contact__company__segment"],
+            row["contact__company__arr"],
+            row["contact__company__arr_currency"],
+        )
+    return {
+        feature_id: sorted(companies.values(), key=lambda c: (-c["arr"], c["name"], c["company_id"]))
+        for feature_id, companies in found.items()
+    }
+
+
+def _same(a: object, b: object) -> bool:
+    if a is None or b is None:
+        return a is b
+    try:
+        return abs(float(a) - float(b)) <= SAME_SCORE * max(1.0, abs(float(a)), abs(float(b)))
+    except (TypeError, ValueError):
+        return a == b
+
+
+def _input_label(key: str, criteria: dict) -> str:
+    if key in criteria:
+        return f"{criteria[key].name} (scorecard)"
+    return INPUT_LABELS.get(key, key.replace("_", " "))
+
+
+def _input_changes(old: dict | None, new: dict, criteria: dict) -> list[dict]:
+    """The inputs that differ between two history points of the same model. A point from
+    before points kept their reason (empty ``contributions``) explains nothing."""
+    if old is None:
+        return []
+    if old["scoring_model"] != new["scoring_model"]:
+        return [
+            {
+                "key": "scoring_model",
+                "label": "scoring model",
+                "before": old["scoring_model"],
+                "after": new["scoring_model"],
+            }
+        ]
+    before, after = old["contributions"] or {}, new["contributions"] or {}
+    if not before or not after:
+        return []
+    keys = [key for key in after if key in before] + [key for key in before if key not in after]
+    return [
+        {"key": key, "label": _input_label(key, criteria), "before": before.get(key), "after": after.get(key)}
+        for key in keys
+        if not _same(before.get(key), after.get(key))
+    ]
+
+
+def _change_words(change: dict) -> str:
+    key, label, old, new = change["key"], change["label"], change["before"], change["after"]
+    if key == "scoring_model":
+        return (
+            f"the scoring model changed from {ScoringModel(old).label} to {ScoringModel(new).label}"
+            if old in ScoringModel.values and new in ScoringModel.values
+            else "the scoring model changed"
+        )
+    if new is None:
+        return f"{label} was cleared (was {format_number(old, key)})"
+    if old is None:
+        return f"{label} was set to {format_number(new, key)}"
+    verb = "raised" if float(new) > float(old) else "lowered"
+    if key in DEMAND_INPUTS or key not in INPUT_LABELS:
+        verb = "rose" if float(new) > float(old) else "fell"
+    return f"{label} {verb} from {format_number(old, key)} to {format_number(new, key)}"
+
+
+def _demand_words(companies: list[dict], *, when: str, currency: str) -> str:
+    """ "three enterprise companies (ARR $2.1M) asked for it this week"."""
+    total = sum(c["arr"] for c in companies)
+    arr = f"ARR {format_money(total, currency)}" if total > 0 else ""
+    if len(companies) == 1:
+        company = companies[0]
+        details = ", ".join(filter(None, [SEGMENT_WORDS.get(company["segment"] or ""), arr]))
+        return f"{company['name']}{f' ({details})' if details else ''} asked for it {when}"
+    segments: dict[str, int] = {}
+    for company in companies:
+        word = SEGMENT_WORDS.get(company["segment"] or "", "")
+        segments[word] = segments.get(word, 0) + 1
+    if len(segments) == 1 and "" not in segments:
+        (segment,) = segments
+        details = f" ({arr})" if arr else ""
+        return f"{count_words(len(companies))} {segment} companies{details} asked for it {when}"
+    mix = ", ".join(
+        f"{count_words(n)} {word or 'other'}"
+        for word, n in sorted(segments.items(), key=lambda kv: (-kv[1], kv[0] == "", kv[0]))
+    )
+    details = "; ".join(filter(None, [mix, arr]))
+    return f"{count_words(len(companies))} companies ({details}) asked for it {when}"
+
+
+def _move_sentence(
+    move: dict,
+    old: dict | None,
+    new: dict,
+    criteria: dict,
+    *,
+    when: str,
+    currency: str,
+    left_above: int = 0,
+    entered_above: int = 0,
+) -> str:
+    title, old_rank, new_rank = move["title"], move["old_rank"], move["new_rank"]
+    if new_rank is None:
+        status = FeatureStatus(move["status"]).label.lower() if move["status"] in FeatureStatus.values else ""
+        head = f"{title} left the ranking" + (f" ({status})" if status else "")
+    elif old_rank is None:
+        head = f"{title} entered the ranking at #{new_rank}"
+    else:
+        head = f"{title} {'rose' if new_rank < old_rank else 'fell'} from #{old_rank} to #{new_rank}"
+    if new_rank is None:
+        return head
+    parts = []
+    if move["companies"]:
+        parts.append(_demand_words(move["companies"], when=when, currency=currency))
+    demand_criteria = {
+        k for k, c in criteria.items() if c.source == ScorecardCriterion.Source.CUSTOMER_IMPACT
+    }
+    for change in move["changes"]:
+        if move["companies"] and (change["key"] in DEMAND_INPUTS or change["key"] in demand_criteria):
+            continue  # the demand sentence says it
+        parts.append(_change_words(change))
+    rose = old_rank is not None and new_rank < old_rank
+    if rose and left_above:
+        parts.append(
+            f"{count_words(left_above)} feature{'s' if left_above > 1 else ''} above it left the ranking"
+        )
+    if not rose and entered_above:
+        parts.append(
+            f"{count_words(entered_above)} new feature{'s' if entered_above > 1 else ''} entered above it"
+        )
+    if not parts and old is not None:
+        if _same(old["score"], new["score"]):
+            parts.append("others moved")
+        elif old["score"] is not None and new["score"] is not None:
+            parts.append(
+                f"its score went from {format_number(old['score'])} to {format_number(new['score'])}"
+            )
+    return f"{head}: {'; '.join(parts)}" if parts else head
 
 
 # --- explanations ---------------------------------------------------------------

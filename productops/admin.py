@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import UserAdmin
 from django.db import models, transaction
 from django.db.models import Count
@@ -30,6 +32,8 @@ from productops.models import (
     Workspace,
     WorkspaceDeletion,
 )
+from productops.outbox import services as outbox
+from productops.outbox.models import Delivery, DeliveryState, EmailSuppression, SuppressedReason
 
 _FAILED = "_admin_service_failed"
 
@@ -323,3 +327,126 @@ class IdempotencyKeyAdmin(ReadOnlyModelAdmin):
     list_select_related = ["workspace"]
     search_fields = ["key", "scope"]
     exclude = ["response_body"]
+
+
+# --- the outbox ------------------------------------------------------------------------
+
+#: The stored content: shown on a delivery's page, never loaded for the list.
+DELIVERY_CONTENT = ("body_text", "body_html", "payload", "headers", "context")
+
+
+class DeliveryChangeList(ChangeList):
+    def get_queryset(self, request, exclude_parameters=None):
+        return super().get_queryset(request, exclude_parameters).defer(*DELIVERY_CONTENT)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyModelAdmin):
+    """The delivery log, read-only: what was sent (byte for byte), to whom, when, and why not.
+    Failed rows are put back in the queue with the action, through ``deliveries_retry``."""
+
+    list_display = [
+        "kind",
+        "channel",
+        "recipient",
+        "state",
+        "suppressed_reason",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "created_at",
+        "workspace",
+    ]
+    list_filter = ["state", "channel", "kind", "workspace"]
+    list_select_related = ["workspace"]
+    search_fields = ["recipient", "dedupe_key", "recipient_ref", "provider_message_id"]
+    date_hierarchy = "created_at"
+    fieldsets = [
+        (
+            None,
+            {"fields": ["workspace", "kind", "channel", "recipient", "recipient_ref", "dedupe_key", "event"]},
+        ),
+        (
+            "Outcome",
+            {
+                "fields": [
+                    "state",
+                    "suppressed_reason",
+                    "attempts",
+                    "next_attempt_at",
+                    "lease_expires_at",
+                    "last_error",
+                    "provider_message_id",
+                    "sent_at",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+        (
+            "Content (as stored and sent)",
+            {"fields": ["rendered_at", "subject", "body_text", "body_html", "payload", "headers", "context"]},
+        ),
+    ]
+    readonly_fields = [f.name for f in Delivery._meta.fields]
+    actions = ["retry"]
+
+    def get_changelist(self, request, **kwargs):
+        return DeliveryChangeList
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        # Rows are never edited here, but requeueing is a change: Django's change permission.
+        return admin.ModelAdmin.has_change_permission(self, request)
+
+    @admin.action(description="Retry failed deliveries", permissions=["retry"])
+    def retry(self, request: HttpRequest, queryset) -> None:
+        selected = list(queryset.values_list("pk", "state"))
+        failed = [pk for pk, state in selected if state == DeliveryState.FAILED]
+        # As the system: operators are not workspace members; the audit log names the
+        # operator (productops.admin_audit).
+        requeued = outbox.deliveries_retry(workspace=None, ids=failed, actor=None) if failed else 0
+        if requeued:
+            messages.success(
+                request, f"{requeued} failed deliver{'y' if requeued == 1 else 'ies'} queued again."
+            )
+        skipped = len(selected) - requeued
+        if skipped:
+            verb = "was" if skipped == 1 else "were"
+            messages.warning(request, f"{skipped} of the selected {verb} not failed; left alone.")
+
+
+class EmailSuppressionForm(forms.ModelForm):
+    reason = forms.ChoiceField(
+        choices=[
+            (SuppressedReason.BOUNCED.value, SuppressedReason.BOUNCED.label),
+            (SuppressedReason.COMPLAINED.value, SuppressedReason.COMPLAINED.label),
+        ]
+    )
+
+    class Meta:
+        model = EmailSuppression
+        fields = ["email", "reason", "detail"]
+
+
+@admin.register(EmailSuppression)
+class EmailSuppressionAdmin(admin.ModelAdmin):
+    """Addresses never e-mailed again (reported by the provider, or added here). Adding one
+    goes through ``email_suppress``, which also suppresses its pending e-mails; deleting
+    the row un-suppresses the address for what is sent from then on."""
+
+    form = EmailSuppressionForm
+    list_display = ["email", "reason", "detail", "created_at"]
+    list_filter = ["reason"]
+    search_fields = ["email", "detail"]
+    date_hierarchy = "created_at"
+
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False  # add or delete; an entry is not edited
+
+    def save_model(self, request: HttpRequest, obj: EmailSuppression, form, change: bool) -> None:
+        row = outbox.email_suppress(
+            email=form.cleaned_data["email"],
+            reason=form.cleaned_data["reason"],
+            detail=form.cleaned_data.get("detail") or "",
+        )
+        obj.pk = row.pk

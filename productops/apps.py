@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class ProductopsConfig(AppConfig):
     name = "productops"
     verbose_name = "Platform"
+
+    def ready(self) -> None:
+        # Bounces and complaints the e-mail provider reports through django-anymail's
+        # tracking webhooks suppress the address (productops/outbox/tracking.py).
+        from anymail.signals import tracking
+
+        from productops.outbox.tracking import tracking_received
+
+        tracking.connect(tracking_received, dispatch_uid="productops.outbox.tracking")

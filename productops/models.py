@@ -117,7 +117,8 @@ class Invitation(models.Model):
     """An invitation for an email address to join a workspace with a role.
 
     The invitation link carries a signed token derived from the id, so nothing
-    secret is stored and the email task can rebuild the link from the id alone.
+    secret is stored. Its e-mail, and whether and when it was sent, is the outbox
+    delivery ``invitation:<id>`` (``productops.outbox.models.Delivery``).
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
@@ -128,7 +129,6 @@ class Invitation(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
-    email_sent_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -11,7 +11,6 @@ import hashlib
 import logging
 import re
 import secrets
-import smtplib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,7 +21,6 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, models, router, transaction
 from django.db.models.deletion import Collector
 from django.utils import timezone
@@ -137,6 +135,31 @@ def event_record(
         return existing, False
     _dispatch_events_on_commit()
     return event, True
+
+
+def events_record_many(
+    *, workspace: Workspace, kind: str, rows: Iterable[tuple[models.Model, Mapping[str, Any]]]
+) -> int:
+    """Append one event per ``(subject, payload)`` in one ``INSERT`` (bulk ingestion), in the
+    caller's transaction; for kinds without a once-per-subject constraint. Returns how many."""
+    if kind not in Event.Kind.values or kind == Event.Kind.RELEASE_SHIPPED:
+        raise ValueError(f"kind {kind!r} cannot be recorded in bulk")
+    now = timezone.now()
+    events = [
+        Event(
+            workspace=workspace,
+            kind=kind,
+            subject_type=f"{subject._meta.app_label}.{subject._meta.model_name}",
+            subject_id=str(subject.pk),
+            payload=dict(payload),
+            occurred_at=now,
+        )
+        for subject, payload in rows
+    ]
+    if events:
+        Event.objects.bulk_create(events, batch_size=500)
+        _dispatch_events_on_commit()
+    return len(events)
 
 
 #: Consumers of the event table (comms registers one in ``AppConfig.ready``). Each keeps
@@ -592,12 +615,15 @@ def membership_remove(*, membership: Membership, actor: User | None) -> None:
     ApiToken.objects.filter(workspace=workspace, user_id=membership.user_id, revoked_at__isnull=True).update(
         revoked_at=now
     )
-    Invitation.objects.filter(
+    revoked = Invitation.objects.filter(
         workspace=workspace,
         invited_by_id=membership.user_id,
         accepted_at__isnull=True,
         revoked_at__isnull=True,
-    ).update(revoked_at=now)
+    )
+    revoked_ids = list(revoked.values_list("pk", flat=True))
+    _invitation_emails_obsolete(workspace=workspace, invitation_ids=revoked_ids)
+    revoked.update(revoked_at=now)
     audit_record(
         workspace=workspace,
         actor=actor,
@@ -611,6 +637,9 @@ def membership_remove(*, membership: Membership, actor: User | None) -> None:
 # --- Invitations ------------------------------------------------------------
 
 
+INVITATION_KIND = "workspace.invitation"
+
+
 def invitation_token(invitation: Invitation) -> str:
     return signing.dumps(invitation.pk, salt=INVITATION_SALT)
 
@@ -619,10 +648,32 @@ def invitation_link(invitation: Invitation) -> str:
     return f"{settings.PUBLIC_BASE_URL}/invitations/accept/?token={invitation_token(invitation)}"
 
 
+def invitation_delivery_key(invitation_id: int) -> str:
+    """The outbox dedupe key (and ``recipient_ref``) of an invitation's e-mail."""
+    return f"invitation:{invitation_id}"
+
+
+def _invitation_message(invitation: Invitation) -> Any:
+    from productops.outbox.services import Message
+
+    inviter = invitation.invited_by.get_username() if invitation.invited_by else "An administrator"
+    return Message(
+        subject=f"You are invited to {invitation.workspace.name} on productops",
+        text=(
+            f"{inviter} invited you to join {invitation.workspace.name} as "
+            f"{Role(invitation.role).label}.\n\nAccept: {invitation_link(invitation)}\n\n"
+            f"The link expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC."
+        ),
+    )
+
+
 @transaction.atomic
 def invitation_create(*, workspace: Workspace, email: str, role: str, actor: User | None) -> Invitation:
-    """Invite ``email`` with ``role``; the email goes out after the commit."""
-    from productops import tasks
+    """Invite ``email`` with ``role``. Its e-mail is the outbox delivery ``invitation:<id>``
+    (kind ``workspace.invitation``), recorded in this transaction and sent after the commit;
+    the outbox's sweeper sends it if that enqueue is lost."""
+    from productops.outbox.models import Channel
+    from productops.outbox.services import delivery_create
 
     email = email.strip().lower()
     if role not in Role.values:
@@ -661,63 +712,45 @@ def invitation_create(*, workspace: Workspace, email: str, role: str, actor: Use
         target=invitation,
         changes={"email": email, "role": role},
     )
-    enqueue_on_commit(tasks.invitation_send_email, invitation.pk)
-    return invitation
-
-
-def invitation_send_email(*, invitation_id: int) -> Invitation | None:
-    """Send the invitation email once; a second call for the same invitation does nothing.
-
-    The invitation is claimed (``email_sent_at`` set) and committed before the
-    mail server is called, so no lock is held while it answers; if sending
-    fails the claim is released for the sweep to retry.
-    """
-    claimed_at = timezone.now()
-    claimed = Invitation.objects.filter(
-        pk=invitation_id,
-        email_sent_at__isnull=True,
-        accepted_at__isnull=True,
-        revoked_at__isnull=True,
-        expires_at__gt=claimed_at,
-    ).update(email_sent_at=claimed_at)
-    if not claimed:
-        return None
-    invitation = Invitation.objects.select_related("workspace", "invited_by").get(pk=invitation_id)
-    try:
-        _send_invitation_email(invitation)
-    except (smtplib.SMTPException, OSError):
-        Invitation.objects.filter(pk=invitation_id, email_sent_at=claimed_at).update(email_sent_at=None)
-        raise
-    return invitation
-
-
-def _send_invitation_email(invitation: Invitation) -> None:
-    inviter = invitation.invited_by.get_username() if invitation.invited_by else "An administrator"
-    send_mail(
-        subject=f"You are invited to {invitation.workspace.name} on productops",
-        message=(
-            f"{inviter} invited you to join {invitation.workspace.name} as "
-            f"{Role(invitation.role).label}.\n\nAccept: {invitation_link(invitation)}\n\n"
-            f"The link expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC."
-        ),
-        from_email=None,
-        recipient_list=[invitation.email],
+    key = invitation_delivery_key(invitation.pk)
+    delivery_create(
+        workspace=workspace,
+        dedupe_key=key,
+        kind=INVITATION_KIND,
+        channel=Channel.EMAIL,
+        recipient=email,
+        recipient_ref=key,
+        message=_invitation_message(invitation),
     )
+    return invitation
 
 
-def invitations_send_pending() -> int:
-    """Send every pending invitation email that was never sent; returns how many."""
-    pending = Invitation.objects.filter(
-        email_sent_at__isnull=True,
-        accepted_at__isnull=True,
-        revoked_at__isnull=True,
-        expires_at__gt=timezone.now(),
-    ).values_list("pk", flat=True)
-    sent = 0
-    for invitation_id in list(pending):
-        if invitation_send_email(invitation_id=invitation_id) is not None:
-            sent += 1
-    return sent
+def invitation_send_email(*, invitation_id: int) -> dict[str, int]:
+    """Send the invitation's delivery now if it is due; the outbox's sender sends it once
+    and records the outcome (a sent row is not sent again). Kept for
+    ``productops.tasks.invitation_send_email`` messages queued before the outbox."""
+    from productops.outbox.models import Delivery
+    from productops.outbox.services import outbox_send
+
+    ids = list(
+        Delivery.objects.filter(
+            dedupe_key=invitation_delivery_key(invitation_id), kind=INVITATION_KIND
+        ).values_list("pk", flat=True)
+    )
+    return outbox_send(ids=ids) if ids else {}
+
+
+def _invitation_emails_obsolete(*, workspace: Workspace, invitation_ids: Iterable[int]) -> int:
+    """Invitations revoked before their e-mail went out: it is not sent (``suppressed``,
+    ``obsolete``). A row a sender already holds is left to it."""
+    from productops.outbox.models import Delivery, DeliveryState, SuppressedReason
+
+    keys = [invitation_delivery_key(pk) for pk in invitation_ids]
+    if not keys:
+        return 0
+    return Delivery.objects.filter(
+        workspace=workspace, kind=INVITATION_KIND, dedupe_key__in=keys, state=DeliveryState.PENDING
+    ).update(state=DeliveryState.SUPPRESSED, suppressed_reason=SuppressedReason.OBSOLETE)
 
 
 @transaction.atomic
@@ -728,6 +761,7 @@ def invitation_revoke(*, invitation: Invitation, actor: User | None) -> Invitati
     if invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
+        _invitation_emails_obsolete(workspace=invitation.workspace, invitation_ids=[invitation.pk])
         audit_record(
             workspace=invitation.workspace,
             actor=actor,

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_celery_beat",
+    "anymail",
     "productops",
     "roadmap",
     "feedback",
@@ -205,7 +206,9 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 # --- Email ------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend"
+    # Development: every message is a file under var/mail/ (EMAIL_FILE_PATH), so the
+    # demo's digests and notices can be read after `make run`.
+    "django.core.mail.backends.filebased.EmailBackend"
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend",
 )
@@ -217,6 +220,8 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "productops <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where django.core.mail.backends.filebased.EmailBackend writes one file per message.
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
 INVITATION_MAX_AGE = timedelta(days=env_int("INVITATION_MAX_AGE_DAYS", 7))
 
@@ -311,6 +316,19 @@ SPECTACULAR_SETTINGS = {
         "ReleaseManualStatusEnum": "api.releases.serializers.MANUAL_STATUS_CHOICES",
         "ScopeStateEnum": "releases.models.ScopeState",
         "ChecklistStateEnum": "releases.models.ChecklistState",
+        # Comms: the delivery state, two channel sets, the stakeholder kind and what a
+        # subscription follows share field names with others (the earlier ones keep their names).
+        "DeliveryStateEnum": "productops.outbox.models.DeliveryState",
+        "DeliveryChannelEnum": "productops.outbox.models.Channel",
+        "SubscriptionChannelEnum": "comms.models.Channel",
+        "KindEnum": "feedback.models.FeedbackItem.Kind",
+        "StakeholderKindEnum": "comms.models.StakeholderKind",
+        "TypeEnum": ["validation_error", "client_error", "server_error"],
+        "SubscriptionTargetEnum": "api.comms.serializers.FOLLOWS_CHOICES",
+        "WebhookEventTypeEnum": "api.comms.serializers.WEBHOOK_EVENT_CHOICES",
+        "WebhookFormatEnum": "comms.models.WebhookFormat",
+        "ThresholdMetricEnum": "comms.models.ThresholdMetric",
+        "LoopSuppressedReasonEnum": "api.comms.serializers.LOOP_SUPPRESSED_CHOICES",
     },
 }
 
@@ -368,5 +386,12 @@ OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300)
 # http://localhost webhook and Slack URLs: only in development, or for a local test receiver.
 OUTBOX_ALLOW_LOCALHOST = env_bool("OUTBOX_ALLOW_LOCALHOST")
-# Bounce and complaint webhooks from the e-mail provider (django-anymail's tracking views).
-ANYMAIL = {"WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "")}
+# django-anymail: every non-empty ANYMAIL_<NAME> variable is the setting <NAME> (the
+# provider's credentials, e.g. ANYMAIL_MAILGUN_API_KEY); WEBHOOK_SECRET also mounts the
+# provider's bounce and complaint webhooks (django-anymail's tracking views).
+ANYMAIL = {
+    key.removeprefix("ANYMAIL_"): value
+    for key, value in os.environ.items()
+    if key.startswith("ANYMAIL_") and value
+}
+ANYMAIL.setdefault("WEBHOOK_SECRET", "")

@@ -19,13 +19,10 @@ def heartbeat(name: str = "worker") -> None:
 
 @shared_task
 def invitation_send_email(invitation_id: int) -> None:
+    """Send one invitation's outbox delivery now. New invitations enqueue ``outbox_send``
+    instead; this name stays so messages queued before the outbox still work. (The old
+    ``invitations_send_pending`` sweep is gone: ``outbox_sweep`` covers it.)"""
     services.invitation_send_email(invitation_id=invitation_id)
-
-
-@shared_task
-def invitations_send_pending() -> None:
-    """Safety net: send invitation emails whose enqueue was lost."""
-    services.invitations_send_pending()
 
 
 @shared_task

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -22,8 +23,12 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("p/", include("board.urls")),
-    path("", include("portal.urls")),
 ]
+if settings.ANYMAIL.get("WEBHOOK_SECRET"):
+    # The e-mail provider's bounce and complaint webhooks (django-anymail, authenticated with
+    # that secret); without a secret they are not mounted at all.
+    urlpatterns.append(path("anymail/", include("anymail.urls")))
+urlpatterns.append(path("", include("portal.urls")))
 
 handler404 = "productops.api.exceptions.handler404"
 handler500 = "productops.api.exceptions.handler500"

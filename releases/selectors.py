@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -27,6 +27,7 @@ from releases.models import (
     ReleaseStatus,
     ReleaseStatusChange,
     ScopeItem,
+    ScopeOutcome,
     ScopeState,
     SuccessMetric,
 )
@@ -562,3 +563,117 @@ def feature_success_metrics(*, feature: Feature) -> list[SuccessMetric]:
         .annotate(latest_actual=_latest_actual())
         .order_by("review_date", "id")
     )
+
+
+# --- for digests: what changed in a window (appended) --------------------------------------------
+
+
+def _ids(ids: Iterable[int] | QuerySet) -> Iterable[int] | QuerySet:
+    return ids if isinstance(ids, QuerySet) else list(ids)
+
+
+def releases_shipped_between(
+    *,
+    workspace: Workspace,
+    since: datetime,
+    until: datetime,
+    release_ids: Iterable[int] | QuerySet | None = None,
+) -> list[Release]:
+    """Releases shipped in [``since``, ``until``), oldest first, with their product and
+    ``shipped_items`` (the scope rows that shipped, with their feature, in scope order).
+    Two queries."""
+    rows = Release.objects.filter(
+        workspace=workspace, status=ReleaseStatus.RELEASED, shipped_at__gte=since, shipped_at__lt=until
+    )
+    if release_ids is not None:
+        rows = rows.filter(pk__in=_ids(release_ids))
+    shipped = (
+        ScopeItem.objects.filter(outcome=ScopeOutcome.SHIPPED)
+        .select_related("feature")
+        .only(
+            "release_id",
+            "change_type",
+            "is_must_have",
+            "position",
+            "feature__id",
+            "feature__title",
+            "feature__public_title",
+            "feature__is_public",
+        )
+        .order_by("position", "id")
+    )
+    return list(
+        rows.select_related("product")
+        .prefetch_related(Prefetch("scope_items", queryset=shipped, to_attr="shipped_items"))
+        .order_by("shipped_at", "id")
+    )
+
+
+def scope_changes_between(
+    *,
+    workspace: Workspace,
+    since: datetime,
+    until: datetime,
+    release_ids: Iterable[int] | QuerySet | None = None,
+) -> list[ScopeItem]:
+    """Scope rows added to, or closed in, a release in [``since``, ``until``) (with the release
+    and the feature), oldest first. One query."""
+    rows = ScopeItem.objects.filter(workspace=workspace).filter(
+        Q(added_at__gte=since, added_at__lt=until) | Q(closed_at__gte=since, closed_at__lt=until)
+    )
+    if release_ids is not None:
+        rows = rows.filter(release_id__in=_ids(release_ids))
+    return list(
+        rows.select_related("release", "feature")
+        .only(
+            "is_must_have",
+            "is_open",
+            "outcome",
+            "change_type",
+            "added_at",
+            "closed_at",
+            "release__id",
+            "release__name",
+            "release__version",
+            "release__planned_date",
+            "feature__id",
+            "feature__title",
+        )
+        .order_by("added_at", "id")
+    )
+
+
+def release_status_changes_between(
+    *,
+    workspace: Workspace,
+    since: datetime,
+    until: datetime,
+    release_ids: Iterable[int] | QuerySet | None = None,
+) -> list[ReleaseStatusChange]:
+    """Release status changes in [``since``, ``until``) (not a release's first status), with the
+    release, oldest first. One query."""
+    rows = (
+        ReleaseStatusChange.objects.filter(workspace=workspace, created_at__gte=since, created_at__lt=until)
+        .exclude(from_status="")
+        .select_related("release")
+    )
+    if release_ids is not None:
+        rows = rows.filter(release_id__in=_ids(release_ids))
+    return list(rows.order_by("created_at", "id"))
+
+
+def open_releases_with_health(
+    *,
+    workspace: Workspace,
+    release_ids: Iterable[int] | QuerySet | None = None,
+    limit: int = 10,
+    today: date | None = None,
+) -> list[tuple[Release, ReleaseHealth]]:
+    """The next ``limit`` open releases (by planned date, undated last) with their readiness and
+    risk (:func:`release_health`): a constant number of queries."""
+    rows = release_list(workspace=workspace).filter(status__in=OPEN_STATUSES)
+    if release_ids is not None:
+        rows = rows.filter(pk__in=_ids(release_ids))
+    releases = list(rows.order_by(F("planned_date").asc(nulls_last=True), "id")[:limit])
+    health = release_health(workspace=workspace, releases=releases, today=today)
+    return [(release, health[release.pk]) for release in releases]

@@ -22,6 +22,7 @@ from roadmap.models import (
     Goal,
     Initiative,
     KeyResult,
+    KeyResultValue,
     PrioritySnapshot,
     Product,
     ScorecardCriterion,
@@ -314,9 +315,26 @@ class FeatureStatusChangeAdmin(ReadOnlyModelAdmin):
     search_fields = ["feature__title", "reason"]
 
 
+@admin.register(KeyResultValue)
+class KeyResultValueAdmin(ReadOnlyModelAdmin):
+    list_display = ["key_result", "value", "recorded_at", "actor", "workspace"]
+    list_select_related = ["workspace", "key_result", "actor"]
+    search_fields = ["key_result__metric"]
+    date_hierarchy = "recorded_at"
+
+
 @admin.register(PrioritySnapshot)
 class PrioritySnapshotAdmin(ReadOnlyModelAdmin):
-    list_display = ["feature", "scoring_model", "rank", "score", "computed_at", "workspace"]
+    list_display = [
+        "feature",
+        "scoring_model",
+        "rank",
+        "score",
+        "requesting_companies",
+        "arr_at_stake",
+        "computed_at",
+        "workspace",
+    ]
     list_filter = ["scoring_model"]
     list_select_related = ["workspace", "feature"]
     search_fields = ["feature__title"]

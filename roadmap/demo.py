@@ -3,13 +3,16 @@ capacity, scorecard criteria and a realistic set of features with dependencies.
 
 Idempotent: everything is looked up by its natural key (name or title) first,
 so running ``seed_demo`` again changes nothing. ``--scale N`` adds ``40 × (N-1)``
-generated features on top, for benchmarks. All writes go through the services.
+generated features on top, for benchmarks. All writes go through the services; only the
+history is then backdated (status changes spread over the last eight weeks, a key-result
+value a week), relative to when the demo workspace was made, so digests and the dashboard's
+"moved since last week" have something to show from the first run.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -19,8 +22,11 @@ from roadmap import services
 from roadmap.models import (
     Feature,
     FeatureStatus,
+    FeatureStatusChange,
     Goal,
     Initiative,
+    KeyResult,
+    KeyResultValue,
     Product,
     ScorecardCriterion,
     Team,
@@ -506,6 +512,7 @@ def seed(context: DemoContext, rng: random.Random) -> None:
                 actor=pm,
             )
             _walk_status(feature, status, pm)
+            _backdate_statuses(feature, index, anchor=context.workspace.created_at)
         features[title] = feature
 
     for title, depends_on in DEPENDENCIES:
@@ -514,6 +521,7 @@ def seed(context: DemoContext, rng: random.Random) -> None:
             services.feature_add_dependency(feature=feature, depends_on=target, actor=pm)
 
     _seed_generated_features(context, rng, products["Insights"], teams["Growth"])
+    _backdate_key_results(context)
 
 
 def _walk_status(feature: Feature, status: str, actor) -> None:
@@ -525,6 +533,50 @@ def _walk_status(feature: Feature, status: str, actor) -> None:
         return
     for step in WORKFLOW[1 : WORKFLOW.index(status) + 1]:
         services.feature_change_status(feature=feature, to_status=step, actor=actor)
+
+
+#: How far back the demo's history goes (status changes, key-result values, priority history).
+HISTORY_WEEKS = 8
+
+
+def _backdate_statuses(feature: Feature, index: int, *, anchor: datetime) -> None:
+    """Spread a new feature's status history over the eight weeks before ``anchor``: created
+    then, each step after the other, the last one three to four weeks ago, or, for one
+    feature in four, in the last few days (news for the first digest)."""
+    changes = list(FeatureStatusChange.objects.filter(feature=feature).order_by("created_at", "id"))
+    start = anchor - timedelta(weeks=HISTORY_WEEKS) + timedelta(days=index % 7, hours=9)
+    end = anchor - (timedelta(days=1 + index % 3) if index % 4 == 0 else timedelta(days=21 + index % 7))
+    step = (end - start) / max(1, len(changes) - 1)
+    for position, change in enumerate(changes):
+        FeatureStatusChange.objects.filter(pk=change.pk).update(created_at=start + step * position)
+    if len(changes) > 1:
+        Feature.objects.filter(pk=feature.pk).update(status_changed_at=end)
+
+
+def _backdate_key_results(context: DemoContext) -> None:
+    """A weekly value for each demo key result from its baseline to today's value, over the
+    eight weeks before the workspace was made; a key result that has its history is left
+    alone (idempotent)."""
+    anchor = context.workspace.created_at
+    for key_result in KeyResult.objects.for_workspace(context.workspace).order_by("id"):
+        if KeyResultValue.objects.filter(key_result=key_result).count() > 1:
+            continue
+        span = key_result.current - key_result.baseline
+        # As precise as the figures the key result was given (4.2 → 4.6: tenths; 55 → 62: units).
+        places = max(
+            -min(v.normalize().as_tuple().exponent, 0) for v in (key_result.baseline, key_result.current)
+        )
+        step = Decimal(1).scaleb(-places)
+        KeyResultValue.objects.bulk_create(
+            KeyResultValue(
+                workspace=context.workspace,
+                key_result=key_result,
+                value=(key_result.baseline + span * (HISTORY_WEEKS - weeks) / HISTORY_WEEKS).quantize(step),
+                recorded_at=anchor - timedelta(weeks=weeks, hours=1),
+                actor=context.users["priya"],
+            )
+            for weeks in range(HISTORY_WEEKS, 0, -1)
+        )
 
 
 def _seed_generated_features(context: DemoContext, rng: random.Random, product: Product, team: Team) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from productops.models import AuditEvent, Workspace
 from productops.selectors import audit_event_list
@@ -23,6 +25,7 @@ from roadmap.models import (
     Goal,
     Initiative,
     KeyResult,
+    KeyResultValue,
     Product,
     RoadmapSettings,
     ScorecardCriterion,
@@ -577,4 +580,116 @@ def feature_rank_list(*, workspace: Workspace, limit: int = 15) -> list[Feature]
         .filter(priority_rank__isnull=False, merged_into__isnull=True)
         .select_related("product")
         .order_by("priority_rank", "id")[:limit]
+    )
+
+
+# --- for digests: what changed in a window (appended) --------------------------------------------
+
+
+def key_result_values_at(*, key_result_ids: Iterable[int], at: datetime) -> dict[int, Decimal]:
+    """Each key result's value at ``at``: its latest history point recorded before then
+    (a key result with none is absent). One query (a window function)."""
+    rows = (
+        KeyResultValue.objects.filter(key_result_id__in=list(key_result_ids), recorded_at__lt=at)
+        .annotate(
+            newest=Window(
+                expression=RowNumber(),
+                partition_by=[F("key_result_id")],
+                order_by=[F("recorded_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(newest=1)
+        .values_list("key_result_id", "value")
+    )
+    return dict(rows)
+
+
+def key_results_of_goals(*, workspace: Workspace, goal_ids: Iterable[int] | QuerySet) -> list[KeyResult]:
+    """The key results of the goals, with their goal, by goal then id."""
+    ids = goal_ids if isinstance(goal_ids, QuerySet) else list(goal_ids)
+    return list(
+        KeyResult.objects.for_workspace(workspace)
+        .filter(goal_id__in=ids)
+        .select_related("goal")
+        .order_by("goal__title", "goal_id", "id")
+    )
+
+
+def feature_status_changes_between(
+    *,
+    workspace: Workspace,
+    since: datetime,
+    until: datetime,
+    feature_ids: Iterable[int] | QuerySet | None = None,
+) -> list[FeatureStatusChange]:
+    """Status changes made in [``since``, ``until``) (not a feature's first status), oldest
+    first, with the feature's title, public title, status and visibility. One query."""
+    rows = (
+        FeatureStatusChange.objects.for_workspace(workspace)
+        .filter(created_at__gte=since, created_at__lt=until)
+        .exclude(from_status="")
+        .select_related("feature")
+        .only(
+            "feature_id",
+            "from_status",
+            "to_status",
+            "reason",
+            "context",
+            "created_at",
+            "feature__id",
+            "feature__title",
+            "feature__public_title",
+            "feature__status",
+            "feature__is_public",
+            "feature__merged_into_id",
+        )
+    )
+    if feature_ids is not None:
+        rows = rows.filter(
+            feature_id__in=feature_ids if isinstance(feature_ids, QuerySet) else list(feature_ids)
+        )
+    return list(rows.order_by("created_at", "id"))
+
+
+def dependencies_added_between(
+    *,
+    workspace: Workspace,
+    since: datetime,
+    until: datetime,
+    feature_ids: Iterable[int] | QuerySet | None = None,
+) -> list[FeatureDependency]:
+    """Dependencies recorded in [``since``, ``until``) on the features, with both titles. One query."""
+    rows = (
+        FeatureDependency.objects.for_workspace(workspace)
+        .filter(created_at__gte=since, created_at__lt=until)
+        .select_related("feature", "depends_on")
+        .only(
+            "created_at",
+            "feature__id",
+            "feature__title",
+            "depends_on__id",
+            "depends_on__title",
+            "depends_on__status",
+        )
+    )
+    if feature_ids is not None:
+        rows = rows.filter(
+            feature_id__in=feature_ids if isinstance(feature_ids, QuerySet) else list(feature_ids)
+        )
+    return list(rows.order_by("created_at", "id"))
+
+
+def top_open_features(
+    *, workspace: Workspace, feature_ids: Iterable[int] | QuerySet | None = None, limit: int = 5
+) -> list[Feature]:
+    """The top of the ranking among the features (ranked, so not shipped, declined or merged). One query."""
+    rows = Feature.objects.for_workspace(workspace).filter(
+        priority_rank__isnull=False, merged_into__isnull=True
+    )
+    if feature_ids is not None:
+        rows = rows.filter(pk__in=feature_ids if isinstance(feature_ids, QuerySet) else list(feature_ids))
+    return list(
+        rows.only("id", "title", "priority_rank", "status", "requesting_companies").order_by(
+            "priority_rank", "id"
+        )[:limit]
     )

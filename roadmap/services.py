@@ -21,7 +21,7 @@ from django.db.models import F, QuerySet, RestrictedError
 from django.utils import timezone
 
 from productops.errors import Conflict, ValidationFailed
-from productops.models import AuditEvent, Role, User, Workspace
+from productops.models import AuditEvent, Event, Role, User, Workspace
 from productops.services import (
     audit_deletion,
     audit_record,
@@ -37,6 +37,9 @@ from productops.services import (
 )
 from productops.services import (
     check_same_workspace as _check_same_workspace,
+)
+from productops.services import (
+    event_record as _event_record,
 )
 from productops.validation import check_planning_date
 from roadmap.models import (
@@ -893,6 +896,10 @@ def feature_update(*, feature: Feature, actor: User | None, data: Mapping[str, A
     return feature
 
 
+#: What customers who asked are told about a status change (``customer_message``).
+MAX_CUSTOMER_MESSAGE = 2_000
+
+
 @transaction.atomic
 def feature_change_status(
     *,
@@ -901,14 +908,26 @@ def feature_change_status(
     actor: User | None,
     reason: str = "",
     context: Mapping[str, Any] | None = None,
+    customer_message: str = "",
 ) -> Feature:
     """Move a feature along the workflow; skipping steps or leaving a final state needs a reason.
 
     ``context`` says what made the change when it is not a person's edit (a shipped
-    release: ``{"release": {...}}``); it is kept on the history row and in the audit."""
+    release: ``{"release": {...}}``); it is kept on the history row and in the audit.
+    ``customer_message`` (at most 2,000 characters) is what the customers who asked are
+    told when it ships or is declined outside a release; ``reason`` stays internal. One
+    ``feature.status_changed`` event is recorded in the same transaction (comms closes the
+    loop and posts webhooks from it)."""
     require_role(workspace=feature.workspace, user=actor, role=Role.PRODUCT_MANAGER)
     if to_status not in FeatureStatus.values:
         raise ValidationFailed("Unknown status.", attr="status", code="invalid_choice")
+    customer_message = (customer_message or "").strip()
+    if len(customer_message) > MAX_CUSTOMER_MESSAGE:
+        raise ValidationFailed(
+            f"Ensure this field has no more than {MAX_CUSTOMER_MESSAGE} characters.",
+            attr="customer_message",
+            code="max_length",
+        )
     feature = Feature.objects.select_for_update().get(pk=feature.pk)
     from_status = feature.status
     if to_status == from_status:
@@ -930,7 +949,7 @@ def feature_change_status(
     feature.status = to_status
     feature.status_changed_at = timezone.now()
     feature.save(update_fields=["status", "status_changed_at", "updated_at"])
-    FeatureStatusChange.objects.create(
+    change = FeatureStatusChange.objects.create(
         workspace_id=feature.workspace_id,
         feature=feature,
         from_status=from_status,
@@ -938,6 +957,7 @@ def feature_change_status(
         reason=reason,
         actor=actor,
         context=dict(context or {}),
+        customer_message=customer_message,
     )
     audit_record(
         workspace=feature.workspace,
@@ -945,6 +965,27 @@ def feature_change_status(
         action=AuditEvent.Action.STATE_CHANGED,
         target=feature,
         changes={"status": [from_status, to_status], "reason": reason, **dict(context or {})},
+    )
+    # The internal reason is not in the event: webhooks and customer notices read it.
+    _event_record(
+        workspace=feature.workspace,
+        kind=Event.Kind.FEATURE_STATUS_CHANGED,
+        subject=feature,
+        occurred_at=feature.status_changed_at,
+        payload={
+            "feature": {
+                "id": feature.pk,
+                "title": feature.title,
+                "public_title": feature.public_title,
+                "product_id": feature.product_id,
+                "is_public": feature.is_public,
+            },
+            "from": from_status,
+            "to": to_status,
+            "release": (context or {}).get("release"),
+            "customer_message": customer_message,
+            "status_change_id": change.pk,
+        },
     )
     features_mark_dirty(workspace_id=feature.workspace_id, feature_ids=[feature.pk])
     return feature

@@ -439,7 +439,16 @@ class FeatureMergeInput(StrictSerializer):
 
 class FeatureStatusInput(StrictSerializer):
     status = serializers.ChoiceField(choices=FeatureStatus.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, help_text="Internal: customers never see it."
+    )
+    customer_message = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="Shipped or declined outside a release: what the customers who asked for it are told "
+        "(preview it with GET .../features/{id}/loop-preview/).",
+    )
 
 
 class ReleaseReferenceOutput(serializers.Serializer):
@@ -468,7 +477,16 @@ class FeatureStatusChangeOutput(ModelOutput):
 
     class Meta:
         model = FeatureStatusChange
-        fields = ["id", "from_status", "to_status", "reason", "actor", "context", "created_at"]
+        fields = [
+            "id",
+            "from_status",
+            "to_status",
+            "reason",
+            "customer_message",
+            "actor",
+            "context",
+            "created_at",
+        ]
         read_only_fields = fields
 
 

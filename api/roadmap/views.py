@@ -436,6 +436,7 @@ class FeatureViewSet(TombstonesMixin, WorkspaceResourceViewSet):
             feature=self.get_object(),
             to_status=values["status"],
             reason=values.get("reason", ""),
+            customer_message=values.get("customer_message", ""),
             actor=request.user,
         )
         return self.render(feature)

@@ -33,6 +33,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_safe
 
 from board import selectors as board_selectors
+from board.forms import ChangelogSubscribeForm
 from board.views.access import session_contact_id
 from releases import notes as release_notes
 from releases import selectors as release_selectors
@@ -56,7 +57,7 @@ def notes_html(release: Any) -> SafeString:
     return mark_safe(release_notes.render(release.published_notes))  # noqa: S308 (sanitised by nh3)
 
 
-def _changelog_or_404(workspace_slug: str) -> Any:
+def changelog_or_404(workspace_slug: str) -> Any:
     changelog = release_selectors.enabled_changelog(workspace_slug=workspace_slug)
     if changelog is None:
         raise Http404("No public changelog here.")
@@ -97,7 +98,14 @@ def _page_context(request: HttpRequest, changelog: Any, **extra: Any) -> dict[st
 
 @require_safe
 def changelog_page(request: HttpRequest, workspace_slug: str) -> HttpResponse:
-    changelog = _changelog_or_404(workspace_slug)
+    return changelog_render(request, changelog_or_404(workspace_slug))
+
+
+def changelog_render(
+    request: HttpRequest, changelog: Any, *, subscribe_form: Any = None, status: int = 200
+) -> HttpResponse:
+    """The changelog page, with its e-mail subscribe form (bound when a POST to
+    ``board:changelog-subscribe`` came back with errors)."""
     raw_product = request.GET.get("product") or ""
     product_id = _int_or_none(raw_product)
     if raw_product and product_id is None:
@@ -119,14 +127,16 @@ def changelog_page(request: HttpRequest, workspace_slug: str) -> HttpResponse:
             products=products,
             product_id=product_id,
             product_name=product_name,
+            subscribe_form=subscribe_form or ChangelogSubscribeForm(),
         ),
+        status=status,
     )
 
 
 @require_safe
 def changelog_release(request: HttpRequest, workspace_slug: str, public_id: Any) -> HttpResponse:
     """One release of the changelog (the feeds' item link)."""
-    changelog = _changelog_or_404(workspace_slug)
+    changelog = changelog_or_404(workspace_slug)
     release = (
         release_selectors.changelog_releases(workspace=changelog.workspace)
         .filter(public_id=public_id)
@@ -160,7 +170,7 @@ class ChangelogRssFeed(Feed):
     format_name = "rss"
 
     def get_object(self, request: HttpRequest, workspace_slug: str, product_id: int | None = None):
-        changelog = _changelog_or_404(workspace_slug)
+        changelog = changelog_or_404(workspace_slug)
         product_name = None
         if product_id is not None:
             products = release_selectors.changelog_products(workspace=changelog.workspace)

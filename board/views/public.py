@@ -258,15 +258,3 @@ def sign_out(request: HttpRequest) -> HttpResponse:
     sign_out_session(request, request.workspace.pk)
     messages.success(request, "You are signed out.")
     return redirect(_url(request, "home"))
-
-
-@require_http_methods(["GET", "POST"])
-@board_page(sign_in_page=True)
-def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
-    if request.method == "GET":
-        return render(request, "board/unsubscribe.html", board_context(request, token=token))
-    try:
-        services.notifications_unsubscribe(workspace=request.workspace, token=token)
-    except DomainError as exc:
-        return render(request, "board/unsubscribe.html", board_context(request, error=exc.detail), status=400)
-    return render(request, "board/unsubscribe.html", board_context(request, done=True))

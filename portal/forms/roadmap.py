@@ -95,6 +95,15 @@ class StatusForm(forms.Form):
         label="Reason",
         help_text="Needed to skip a step or reopen.",
     )
+    # Separate from the internal reason: what the customers who asked read (comms.loop).
+    customer_message = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Message to customers who asked",
+        help_text="Shipped or declined: e-mailed to them, previewed before you confirm. "
+        "The reason stays internal.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
 
 class MatrixFilterForm(RoadmapFilterForm):

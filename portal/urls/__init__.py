@@ -6,7 +6,7 @@ here, so pages are added without touching the others.
 
 from django.urls import include, path
 
-from portal.urls import board, feedback, releases, roadmap, workspace
+from portal.urls import board, comms, feedback, releases, roadmap, workspace
 from portal.views import auth, dashboard, home, invitations
 
 app_name = "portal"
@@ -18,6 +18,7 @@ workspace_patterns = [
     *feedback.urlpatterns,
     *workspace.urlpatterns,
     *board.urlpatterns,
+    *comms.urlpatterns,
 ]
 
 urlpatterns = [

@@ -43,6 +43,7 @@ from portal.forms.releases import (
     TaskUpdateForm,
     TemplateItemForm,
 )
+from portal.views import comms as comms_views
 from productops import selectors as productops_selectors
 from productops.errors import DomainError
 from productops.models import Role
@@ -799,6 +800,8 @@ def _ship_page(request: HttpRequest, release: Release, form: ShipForm | None = N
             "release": release,
             "plan": plan,
             "health": health,
+            # Who shipping tells (the customers who asked, by consent), for product managers.
+            "told": comms_views.release_loop_preview(request, release) if plan else None,
             "form": form or ShipForm(releases=targets),
             "move_targets": targets,
             "blocked": bool(plan and (plan["must_haves_unfinished"] or plan["dependencies_unshipped"])),

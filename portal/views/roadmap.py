@@ -28,6 +28,7 @@ from portal.forms.roadmap import (
     StatusForm,
     TimelineFilterForm,
 )
+from portal.views import comms as comms_views
 from productops.errors import DomainError
 from productops.models import Role
 from productops.safe_redirect import safe_next
@@ -164,11 +165,16 @@ def change_status(request: HttpRequest, feature_id: int) -> HttpResponse:
     form = StatusForm(request.POST)
     error = ""
     if form.is_valid():
+        # The feature page's form previews the close-the-loop notice before it is sent.
+        preview = comms_views.feature_status_preview(request, feature, form)
+        if preview is not None:
+            return preview
         try:
             feature = roadmap_services.feature_change_status(
                 feature=feature,
                 to_status=form.cleaned_data["status"],
                 reason=form.cleaned_data["reason"],
+                customer_message=form.cleaned_data["customer_message"],
                 actor=request.user,
             )
         except DomainError as exc:

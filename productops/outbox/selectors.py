@@ -25,6 +25,7 @@ LIST_FIELDS = (
     "provider_message_id",
     "sent_at",
     "created_at",
+    "updated_at",
 )
 
 

@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 
 CLAIM_BATCH = 50
 
+# Never fetch or read stylesheets named by the HTML (<link href>): css-inline would load
+# them over the network or from the server's disk, outside the SSRF guard.
+_INLINER = css_inline.CSSInliner(load_remote_stylesheets=False)
+
 
 @dataclass(frozen=True)
 class Message:
@@ -94,7 +98,7 @@ def _json_body(payload: Mapping[str, Any]) -> str:
 
 def _content(channel: str, message: Message) -> dict[str, Any]:
     if channel == Channel.EMAIL:
-        html = css_inline.inline(message.html) if message.html else ""
+        html = _INLINER.inline(message.html) if message.html else ""
         return {
             "subject": " ".join(message.subject.split())[:300],
             "body_text": message.text,
@@ -179,32 +183,38 @@ def deliveries_create(rows: Iterable[Mapping[str, Any]], *, send: bool = True) -
     """Record many deliveries at once (digests, close-the-loop); returns how many were new.
 
     Conflicting dedupe keys are skipped in the database, so running this twice, or
-    concurrently, adds each row once."""
-    built = [_row(**row) for row in rows]
+    concurrently, adds each row once. The rows of one call share one ``created_at``
+    stamp (unless given), so "new" is counted as the rows that carry this call's stamp,
+    which a concurrent call's committed rows do not."""
+    stamp = timezone.now()
+    built = [_row(**{"now": stamp, **row}) for row in rows]
     if not built:
         return 0
     added = 0
     with transaction.atomic():
         for start in range(0, len(built), 1000):
             chunk = built[start : start + 1000]
-            keys = [(r.workspace_id, r.dedupe_key) for r in chunk]
-            before = _count_keys(keys)
             Delivery.objects.bulk_create(chunk, ignore_conflicts=True)
-            added += _count_keys(keys) - before
+            added += _inserted(chunk)
     if send and added:
         _enqueue_send()
     return added
 
 
-def _count_keys(keys: Sequence[tuple[int | None, str]]) -> int:
+def _inserted(chunk: Sequence[Delivery]) -> int:
+    """How many of ``chunk``'s rows are in the table as proposed (same key and created_at)."""
+    proposed = {(r.workspace_id, r.dedupe_key, r.created_at) for r in chunk}
     by_workspace: dict[int | None, list[str]] = {}
-    for workspace_id, key in keys:
+    for workspace_id, key, _ in proposed:
         by_workspace.setdefault(workspace_id, []).append(key)
-    total = 0
+    found = 0
     for workspace_id, names in by_workspace.items():
         scope = Q(workspace__isnull=True) if workspace_id is None else Q(workspace_id=workspace_id)
-        total += Delivery.objects.filter(scope, dedupe_key__in=names).count()
-    return total
+        for key, created_at in Delivery.objects.filter(scope, dedupe_key__in=names).values_list(
+            "dedupe_key", "created_at"
+        ):
+            found += (workspace_id, key, created_at) in proposed
+    return found
 
 
 # --- sending ---------------------------------------------------------------------------
@@ -223,8 +233,22 @@ def deliveries_claim(
     lease; rows another sender holds are skipped, not waited for."""
     now = now or timezone.now()
     lease_until = now + timedelta(seconds=lease_seconds())
+    cap = max_attempts()
+    # A row whose lease ran out on its last allowed attempt (its sender died or hung each
+    # time: a message that kills its worker) is failed, not claimed again forever.
+    exhausted = Q(state=DeliveryState.SENDING, lease_expires_at__lt=now, attempts__gte=cap)
     with transaction.atomic():
-        candidates = Delivery.objects.filter(_due(now))
+        stale = Delivery.objects.filter(exhausted)
+        if ids is not None:
+            stale = stale.filter(pk__in=list(ids))
+        stale_ids = list(stale.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
+        if stale_ids:
+            Delivery.objects.filter(exhausted, pk__in=stale_ids).update(
+                state=DeliveryState.FAILED,
+                lease_expires_at=None,
+                last_error=f"The sender's lease expired on attempt {cap} of {cap} (worker died or hung).",
+            )
+        candidates = Delivery.objects.filter(_due(now)).exclude(exhausted)
         if ids is not None:
             candidates = candidates.filter(pk__in=list(ids))
         picked = list(
@@ -236,7 +260,7 @@ def deliveries_claim(
             return []
         # The due condition again: on SQLite (no row locks) a concurrent sender that claimed
         # a row first makes it not match here.
-        Delivery.objects.filter(_due(now), pk__in=picked).update(
+        Delivery.objects.filter(_due(now), pk__in=picked).exclude(exhausted).update(
             state=DeliveryState.SENDING, lease_expires_at=lease_until, attempts=F("attempts") + 1
         )
         return list(
@@ -286,11 +310,20 @@ def delivery_attempt(row: Delivery, *, now: datetime | None = None) -> str:
             raise Suppress(reason)
         provider_id = transports.send(row)
     except Suppress as exc:
+        if exc.reason not in SuppressedReason.values:
+            # Storing it would violate delivery_suppressed_has_reason and stop the batch.
+            logger.error("outbox delivery %s (%s): unknown suppression %r", row.pk, row.kind, exc.reason)
+            _finish(row, state=DeliveryState.FAILED, last_error=f"Unknown suppression reason {exc.reason!r}.")
+            return DeliveryState.FAILED
         _finish(row, state=DeliveryState.SUPPRESSED, suppressed_reason=exc.reason)
         return DeliveryState.SUPPRESSED
     except Exception as exc:  # one bad row must not stop the batch
         permanent = isinstance(exc, transports.SendError) and exc.permanent
-        if not isinstance(exc, transports.SendError):
+        if isinstance(exc, transports.SendError):
+            logger.warning(
+                "outbox delivery %s (%s) attempt %s failed: %s", row.pk, row.kind, row.attempts, exc
+            )
+        else:
             logger.exception("outbox delivery %s (%s) failed", row.pk, row.kind)
         error = str(exc)[:2000] or type(exc).__name__
         if permanent or row.attempts >= max_attempts():
@@ -358,9 +391,16 @@ def deliveries_retry(*, workspace: Workspace | None, ids: Sequence[int], actor: 
     return len(picked)
 
 
+@transaction.atomic
 def delivery_retry(*, delivery: Delivery, actor: User | None) -> Delivery:
-    """Retry one failed delivery (409 ``not_failed`` for any other state)."""
-    if delivery.state != DeliveryState.FAILED:
+    """Retry one failed delivery (product manager or higher; 409 ``not_failed`` for any
+    other state, read under the row's lock so a concurrent retry or send is not missed)."""
+    if delivery.workspace_id is not None:
+        require_role(workspace=delivery.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    state = (
+        Delivery.objects.select_for_update().filter(pk=delivery.pk).values_list("state", flat=True).first()
+    )
+    if state != DeliveryState.FAILED:
         raise Conflict("Only a failed delivery can be retried.", code="not_failed")
     deliveries_retry(workspace=delivery.workspace, ids=[delivery.pk], actor=actor)
     delivery.refresh_from_db()
@@ -374,8 +414,9 @@ def email_suppress(*, email: str, reason: str, detail: str = "") -> EmailSuppres
         raise ValueError(reason)
     email = email.strip().lower()
     with transaction.atomic():
+        # Case-insensitive: an operator may have added the address in another case.
         row, _ = EmailSuppression.objects.get_or_create(
-            email=email, defaults={"reason": reason, "detail": detail[:300]}
+            email__iexact=email, defaults={"email": email, "reason": reason, "detail": detail[:300]}
         )
         Delivery.objects.filter(
             channel=Channel.EMAIL, recipient__iexact=email, state=DeliveryState.PENDING

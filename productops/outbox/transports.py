@@ -3,14 +3,15 @@ message id (or "") and raises :class:`SendError` with ``permanent`` when retryin
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 from collections.abc import Callable
 from datetime import datetime
 
 import httpx
+from anymail.exceptions import AnymailError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.core.mail.message import make_msgid
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -48,7 +49,10 @@ def webhook_headers(*, msg_id: str, body: str, secrets: list[str], at: datetime)
 
 def _email(delivery: Delivery) -> str:
     domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(">") or "localhost"
-    message_id = make_msgid(domain=domain)
+    # One Message-ID per delivery, the same on every attempt: a message sent twice (its
+    # worker died after sending) is recognised as one by mail clients.
+    digest = hashlib.sha256(f"{delivery.workspace_id}:{delivery.dedupe_key}".encode()).hexdigest()[:16]
+    message_id = f"<delivery-{delivery.pk}.{digest}@{domain}>"
     message = EmailMultiAlternatives(
         subject=delivery.subject,
         body=delivery.body_text,
@@ -61,8 +65,11 @@ def _email(delivery: Delivery) -> str:
         message.send()
     except smtplib.SMTPRecipientsRefused as exc:
         raise SendError(f"recipient refused: {exc.recipients}", permanent=True) from exc
-    except (smtplib.SMTPException, OSError) as exc:
-        raise SendError(f"{type(exc).__name__}: {exc}") from exc
+    except (AnymailRecipientsRefused, AnymailInvalidAddress) as exc:
+        # The provider refused the address (invalid, or on its own suppression list).
+        raise SendError(f"{type(exc).__name__}: {exc}"[:2000], permanent=True) from exc
+    except (smtplib.SMTPException, OSError, AnymailError) as exc:
+        raise SendError(f"{type(exc).__name__}: {exc}"[:2000]) from exc
     status = getattr(message, "anymail_status", None)
     return (getattr(status, "message_id", None) or message_id)[:255]
 
@@ -74,7 +81,9 @@ def _post(url: str, body: str, headers: dict[str, str]) -> str:
     except http.ForbiddenAddress as exc:
         raise SendError(str(exc), permanent=True) from exc
     except httpx.HTTPError as exc:
-        raise SendError(f"{type(exc).__name__}: {exc}") from exc
+        # httpx re-raises the guard's ForbiddenAddress as its own ConnectError (the cause).
+        permanent = isinstance(exc.__cause__, http.ForbiddenAddress)
+        raise SendError(f"{type(exc).__name__}: {exc}", permanent=permanent) from exc
     if 200 <= response.status_code < 300:
         return response.headers.get("x-request-id", "")[:255]
     # 3xx are not followed; 4xx other than timeouts and rate limits will not get better.

@@ -10,11 +10,9 @@ from django.apps import apps
 from django.contrib import admin
 from django.utils import timezone
 
-from board.models import BoardContact, BoardNotification, BoardSettings, Comment, MagicLink
+from board.models import BoardContact, BoardSettings, Comment, MagicLink
 from productops.models import AuditEvent
-from roadmap.models import FeatureStatusChange
 from tests.board.factories import BoardContactFactory, BoardSettingsFactory, CommentFactory
-from tests.feedback.factories import ContactFactory
 from tests.productops.factories import WorkspaceFactory
 from tests.productops.test_admin import admin_url, assert_admin_pages_work
 from tests.roadmap.factories import FeatureFactory, ProductFactory
@@ -36,22 +34,11 @@ def _magic_link(n: int) -> MagicLink:
     )
 
 
-def _notification(n: int) -> BoardNotification:
-    feature = _feature()
-    change = FeatureStatusChange.objects.create(
-        workspace=feature.workspace, feature=feature, from_status="idea", to_status="planned"
-    )
-    return BoardNotification.objects.create(
-        workspace=feature.workspace, contact=ContactFactory(workspace=feature.workspace), status_change=change
-    )
-
-
 BOARD_MAKERS = {
     BoardSettings: lambda n: BoardSettingsFactory(),
     BoardContact: lambda n: BoardContactFactory(),
     Comment: lambda n: CommentFactory(feature=_feature()),
     MagicLink: _magic_link,
-    BoardNotification: _notification,
 }
 
 

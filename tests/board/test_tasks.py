@@ -1,123 +1,88 @@
-"""The board's sweep: lost sign-in links are sent, status changes notify each contact once."""
+"""The board's sign-in e-mails through the outbox: one delivery per link, sent once by the
+outbox's sender; a link that expired before it was sent is suppressed, not sent."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.utils import timezone
 
 from board import services, tasks
-from board.models import BoardContact, BoardNotification, MagicLink
-from roadmap import services as roadmap_services
-from tests.board.factories import BoardContactFactory, BoardSettingsFactory
-from tests.feedback.factories import ContactFactory, FeedbackItemFactory, FeedbackLinkFactory, VoteFactory
-from tests.roadmap.factories import FeatureFactory, ProductFactory
+from board.models import MagicLink
+from productops.outbox.models import Delivery, DeliveryState, SuppressedReason
+from productops.outbox.services import outbox_send
+from tests.board.factories import BoardSettingsFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_sweep_sends_a_lost_sign_in_link_once(workspace):
-    link = services.magic_link_request(workspace=workspace, email="a@example.com")  # its task never ran
-    expired = services.magic_link_request(workspace=workspace, email="b@example.com")
-    MagicLink.objects.filter(pk=expired.pk).update(expires_at=timezone.now())
-    assert tasks.board_sweep.run()["links"] == 1
-    assert tasks.board_sweep.run()["links"] == 0
+def test_a_sign_in_link_is_one_delivery_sent_once(workspace, django_capture_on_commit_callbacks):
+    BoardSettingsFactory(workspace=workspace, title="Acme ideas")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        link = services.magic_link_request(workspace=workspace, email="a@example.com")
+    assert len(callbacks) == 1  # the outbox's send task, after the commit
+
+    delivery = Delivery.objects.get()
+    assert (delivery.workspace_id, delivery.dedupe_key, delivery.kind, delivery.state) == (
+        workspace.pk,
+        f"magic-link:{link.pk}",
+        "board.sign_in",
+        DeliveryState.PENDING,
+    )
+    assert (delivery.recipient, delivery.recipient_ref) == ("a@example.com", f"magic-link:{link.pk}")
+    assert delivery.subject == "Your sign-in link for Acme ideas"
+    assert services.magic_link_url(link) in delivery.body_text
+    assert delivery.rendered_at is not None
+
+    assert outbox_send() == {DeliveryState.SENT: 1}
+    assert outbox_send() == {}
+    tasks.magic_link_send.run(link.pk)  # a message queued before the outbox: nothing more
     assert [m.to for m in mail.outbox] == [["a@example.com"]]
+    assert mail.outbox[0].body == delivery.body_text
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == (DeliveryState.SENT, 1)
+
+
+def test_the_old_task_sends_a_link_whose_outbox_task_was_lost(workspace):
+    link = services.magic_link_request(workspace=workspace, email="a@example.com")
     tasks.magic_link_send.run(link.pk)
-    assert len(mail.outbox) == 1
+    tasks.magic_link_send.run(link.pk)
+    assert [m.to for m in mail.outbox] == [["a@example.com"]]
+    assert mail.outbox[0].subject == "Your sign-in link for Acme feedback"  # no board title
 
 
-def _verified(workspace, email):
-    contact = ContactFactory(workspace=workspace, email=email)
-    BoardContactFactory(contact=contact)
-    return contact
+def test_a_link_that_expired_before_it_was_sent_is_suppressed_by_the_sweep(workspace):
+    fresh = services.magic_link_request(workspace=workspace, email="fresh@example.com")
+    stale = services.magic_link_request(workspace=workspace, email="stale@example.com")
+    past = timezone.now() - timedelta(minutes=31)
+    MagicLink.objects.filter(pk=stale.pk).update(expires_at=past + timedelta(minutes=30))
+    Delivery.objects.filter(dedupe_key=f"magic-link:{stale.pk}").update(created_at=past)
+
+    assert tasks.board_sweep.run() == {"expired_links": 1, "collected": 0}
+    assert tasks.board_sweep.run() == {"expired_links": 0, "collected": 0}
+    assert outbox_send() == {DeliveryState.SENT: 1}
+
+    assert [m.to for m in mail.outbox] == [["fresh@example.com"]]
+    rows = dict(Delivery.objects.values_list("dedupe_key", "state"))
+    assert rows == {
+        f"magic-link:{fresh.pk}": DeliveryState.SENT,
+        f"magic-link:{stale.pk}": DeliveryState.SUPPRESSED,
+    }
+    assert Delivery.objects.get(dedupe_key=f"magic-link:{stale.pk}").suppressed_reason == (
+        SuppressedReason.OBSOLETE
+    )
 
 
-def test_status_change_notifies_voters_and_requesters_exactly_once(workspace):
-    BoardSettingsFactory(workspace=workspace)
-    feature = FeatureFactory(product=ProductFactory(workspace=workspace), title="Dark mode", is_public=True)
-    voter = _verified(workspace, "voter@example.com")
-    requester = _verified(workspace, "asker@example.com")
-    VoteFactory(feature=feature, contact=voter)
-    VoteFactory(feature=feature, contact=requester)  # voted and requested: still one e-mail
-    FeedbackLinkFactory(feature=feature, item=FeedbackItemFactory(workspace=workspace, contact=requester))
-    VoteFactory(feature=feature)  # never verified on the board: no e-mail
-    roadmap_services.feature_change_status(feature=feature, to_status="under_consideration", actor=None)
-
-    first = tasks.board_sweep.run()
-    second = tasks.board_sweep.run()
-    assert (first["collected"], first["sent"], second["collected"], second["sent"]) == (2, 2, 0, 0)
-    assert sorted(m.to[0] for m in mail.outbox) == ["asker@example.com", "voter@example.com"]
-    assert mail.outbox[0].subject == "Update: Dark mode is now under consideration"
-    assert f"/p/{workspace.slug}/features/{feature.pk}/" in mail.outbox[0].body
-    assert f"/p/{workspace.slug}/unsubscribe/" in mail.outbox[0].body
-    assert BoardNotification.objects.filter(sent_at__isnull=False).count() == 2
-
-
-def test_collect_twice_concurrently_adds_each_row_once(workspace):
-    BoardSettingsFactory(workspace=workspace)
-    feature = FeatureFactory(product=ProductFactory(workspace=workspace), is_public=True)
-    VoteFactory(feature=feature, contact=_verified(workspace, "v@example.com"))
-    roadmap_services.feature_change_status(feature=feature, to_status="under_consideration", actor=None)
-    assert services.notifications_collect() == 1
-    # A second run that read the same changes (its cursor not yet moved) adds nothing.
-    from board.models import BoardSettings
-
-    BoardSettings.objects.update(notified_through_id=0)
-    assert services.notifications_collect() == 0
-    assert BoardNotification.objects.count() == 1
-
-
-def test_no_notification_for_private_features_disabled_boards_or_opted_out(workspace, other_workspace):
-    BoardSettingsFactory(workspace=workspace)
-    BoardSettingsFactory(workspace=other_workspace, enabled=False)
-    private = FeatureFactory(product=ProductFactory(workspace=workspace), is_public=False)
-    public = FeatureFactory(product=ProductFactory(workspace=workspace), is_public=True)
-    theirs = FeatureFactory(product=ProductFactory(workspace=other_workspace), is_public=True)
-    contact = _verified(workspace, "v@example.com")
-    VoteFactory(feature=private, contact=contact)
-    VoteFactory(feature=theirs, contact=_verified(other_workspace, "o@example.com"))
-    opted_out = _verified(workspace, "out@example.com")
-    BoardContact.objects.filter(contact=opted_out).update(notifications_enabled=False)
-    VoteFactory(feature=public, contact=opted_out)
-    for feature in (private, public, theirs):
-        roadmap_services.feature_change_status(feature=feature, to_status="under_consideration", actor=None)
-    assert tasks.board_sweep.run() == {"links": 0, "collected": 0, "sent": 0}
-    assert mail.outbox == []
-
-
-def test_opting_out_after_collection_skips_the_email(workspace):
-    BoardSettingsFactory(workspace=workspace)
-    feature = FeatureFactory(product=ProductFactory(workspace=workspace), is_public=True)
-    contact = _verified(workspace, "v@example.com")
-    VoteFactory(feature=feature, contact=contact)
-    roadmap_services.feature_change_status(feature=feature, to_status="under_consideration", actor=None)
-    assert services.notifications_collect() == 1
-    services.notifications_unsubscribe(workspace=workspace, token=services.unsubscribe_token(contact))
-    assert services.notifications_send_pending() == 0
-    assert mail.outbox == []
-    assert BoardNotification.objects.get().skipped is True
-
-
-def test_a_refused_address_does_not_hold_up_the_others_and_is_given_up(workspace, settings):
+def test_a_refused_address_fails_its_link_and_does_not_hold_up_the_others(workspace, settings):
     settings.EMAIL_BACKEND = "tests.board.mail_backends.RefusingEmailBackend"
-    BoardSettingsFactory(workspace=workspace)
-    feature = FeatureFactory(product=ProductFactory(workspace=workspace), title="SSO\nnow", is_public=True)
-    VoteFactory(feature=feature, contact=_verified(workspace, "bounce@refused.example"))  # the lower id
-    VoteFactory(feature=feature, contact=_verified(workspace, "fine@example.com"))
     services.magic_link_request(workspace=workspace, email="bounce@refused.example")
     services.magic_link_request(workspace=workspace, email="ok@example.com")
-    roadmap_services.feature_change_status(feature=feature, to_status="under_consideration", actor=None)
 
-    result = tasks.board_sweep.run()
+    assert outbox_send() == {DeliveryState.FAILED: 1, DeliveryState.SENT: 1}
 
-    assert (result["links"], result["collected"], result["sent"]) == (1, 2, 1)
-    assert sorted(m.to[0] for m in mail.outbox) == ["fine@example.com", "ok@example.com"]
-    assert "Update: SSO now is now under consideration" in [m.subject for m in mail.outbox]
-    refused = BoardNotification.objects.get(contact__email="bounce@refused.example")
-    assert (refused.sent_at, refused.failed_attempts) == (None, 1)
-    for _ in range(services.NOTIFY_MAX_ATTEMPTS):
-        tasks.board_sweep.run()
-    refused.refresh_from_db()
-    assert (refused.sent_at, refused.failed_attempts) == (None, services.NOTIFY_MAX_ATTEMPTS)
-    assert len(mail.outbox) == 2
+    assert [m.to for m in mail.outbox] == [["ok@example.com"]]
+    refused = Delivery.objects.get(recipient="bounce@refused.example")
+    assert refused.state == DeliveryState.FAILED
+    assert "recipient refused" in refused.last_error

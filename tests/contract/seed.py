@@ -26,6 +26,9 @@ from typing import Any
 from django.utils import timezone
 
 from board import demo as board_demo
+from comms import services as comms_services
+from comms import webhooks as comms_webhooks
+from comms.models import Stakeholder, Subscription, Threshold, WebhookEndpoint
 from feedback import demo as feedback_demo
 from feedback import services as feedback_services
 from feedback.channels import webhooks
@@ -41,7 +44,9 @@ from feedback.models import (
 from priority import demo as priority_demo
 from productops import services as core_services
 from productops.demo import DemoContext
-from productops.models import ApiToken, AuditEvent, Invitation, Membership, Role, User
+from productops.models import ApiToken, AuditEvent, Event, Invitation, Membership, Role, User
+from productops.outbox import services as outbox_services
+from productops.outbox.models import Delivery, DeliveryState, SuppressedReason
 from releases import services as release_services
 from releases.models import (
     ChecklistTask,
@@ -109,6 +114,11 @@ COLLECTION_KINDS = {
     "team-capacities": "team_capacity",
     "teams": "team",
     "votes": "vote",
+    "stakeholders": "stakeholder",
+    "subscriptions": "subscription",
+    "webhook-endpoints": "webhook_endpoint",
+    "thresholds": "threshold",
+    "deliveries": "delivery",
 }
 ID_PARAMETERS = ("id", "depends_on_id", "feature_id", "suggestion_id")
 # Ids in query strings (filters) and JSON bodies, by field name → kind of row
@@ -133,6 +143,16 @@ FIELD_KINDS = {
     "release": "release",
     "team": "team",
     "user": "user",
+    "stakeholder": "stakeholder",
+    "event": "event",
+}
+# ``follows.type`` of a subscription body → the kind of row its ``id`` names.
+FOLLOWS_KINDS = {
+    "product": "product",
+    "goal": "goal",
+    "initiative": "initiative",
+    "feature": "feature",
+    "release": "release",
 }
 # Path templates whose two ids must name a pair of related rows: (first, second) → kind of pair.
 PAIRED_PATHS = {
@@ -194,6 +214,15 @@ class ContractData:
                 resolved[name] = _aim((name, value), value, candidates)
             elif isinstance(value, list) and value and all(_is_int(item) for item in value):
                 resolved[name] = [_aim((name, item), item, candidates) for item in value]
+        follows = values.get("follows")
+        if isinstance(follows, dict) and _is_int(follows.get("id")) and isinstance(follows.get("type"), str):
+            # A subscription's target: an id of the kind its type names.
+            candidates = self.ids.get(FOLLOWS_KINDS.get(follows.get("type"), ""), [])
+            if candidates:
+                resolved["follows"] = {
+                    **follows,
+                    "id": _aim(("follows", follows["id"]), follows["id"], candidates),
+                }
         return resolved
 
     def names_seeded_rows(self, path: str, path_parameters: dict[str, Any]) -> bool:
@@ -309,6 +338,93 @@ def _seed_releases(workspace: Any, pm: User) -> None:
     )
 
 
+def _seed_comms(workspace: Any, users: dict[str, User]) -> None:
+    """Stakeholders of each kind with subscriptions (e-mail and Slack), a webhook endpoint and
+    a threshold, and deliveries in every state: sent digests, a suppressed loop notice and a
+    failed webhook call (which can be retried)."""
+    admin, pm = users["alice"], users["priya"]
+    product = Product.objects.for_workspace(workspace).order_by("id").first()
+    feature = Feature.objects.for_workspace(workspace).filter(merged_into__isnull=True).order_by("id").first()
+    release = Release.objects.for_workspace(workspace).order_by("id").first()
+    contact = Contact.objects.for_workspace(workspace).order_by("id").first()
+    executive = comms_services.stakeholder_create(
+        workspace=workspace, actor=pm, data={"kind": "member", "user": users["demo"], "audience": "executive"}
+    )
+    sales = comms_services.stakeholder_create(
+        workspace=workspace, actor=pm, data={"email": "sales@contract.example", "audience": "sales"}
+    )
+    customer = comms_services.stakeholder_create(
+        workspace=workspace, actor=pm, data={"kind": "contact", "contact": contact, "audience": "customer"}
+    )
+    weekly = comms_services.subscription_create(
+        workspace=workspace,
+        actor=pm,
+        data={"stakeholder": executive, "target_workspace": workspace, "time_zone": "Europe/Paris"},
+    )
+    comms_services.subscription_create(
+        workspace=workspace,
+        actor=pm,
+        data={
+            "stakeholder": sales,
+            "product": product,
+            "channel": "slack",
+            "slack_url": "https://hooks.slack.com/services/T000/B000/contract",
+            "cadence": "daily",
+        },
+    )
+    comms_services.subscription_create(
+        workspace=workspace,
+        actor=pm,
+        data={"stakeholder": customer, "release": release, "cadence": "immediate"},
+    )
+    comms_services.subscription_create(
+        workspace=workspace, actor=pm, data={"stakeholder": executive, "feature": feature, "cadence": "daily"}
+    )
+    endpoint, _ = comms_webhooks.webhook_endpoint_create(
+        workspace=workspace,
+        actor=admin,
+        data={
+            "name": "Warehouse",
+            "url": "https://hooks.contract.example/productops",
+            "event_types": list(comms_webhooks.EVENT_TYPES),
+        },
+    )
+    comms_webhooks.threshold_create(workspace=workspace, actor=admin, rule="companies >= 3")
+    comms_webhooks.threshold_create(workspace=workspace, actor=admin, rule="arr >= 250k")
+    test = comms_webhooks.webhook_endpoint_send_test(endpoint=endpoint, actor=admin)
+    now = timezone.now()
+    Delivery.objects.filter(pk=test.pk).update(
+        state=DeliveryState.FAILED, attempts=8, last_error="HTTP 503 from the receiver"
+    )
+    event = Event.objects.filter(workspace=workspace).order_by("id").first()
+    for weeks in (1, 2):
+        outbox_services.delivery_create(
+            workspace=workspace,
+            dedupe_key=f"digest:{weekly.pk}:contract-{weeks}:email",
+            kind="comms.digest",
+            channel="email",
+            recipient=executive.email,
+            recipient_ref=f"stakeholder:{executive.pk}",
+            message=outbox_services.Message(
+                subject=f"Your weekly update ({weeks})", text="What changed.", html="<p>What changed.</p>"
+            ),
+            created_at=now - timedelta(weeks=weeks),
+        )
+    outbox_services.delivery_create(
+        workspace=workspace,
+        dedupe_key=f"loop:{contact.pk}:{event.pk if event else 0}",
+        kind="comms.loop",
+        channel="email",
+        recipient=contact.email,
+        recipient_ref=f"contact:{contact.pk}",
+        event=event,
+        suppressed_reason=SuppressedReason.NO_CONSENT,
+    )
+    Delivery.objects.filter(workspace=workspace, kind="comms.digest").update(
+        state=DeliveryState.SENT, sent_at=now
+    )
+
+
 def seed() -> ContractData:
     """Create the contract workspace and everything in it. Call inside a transaction."""
     users: dict[str, User] = {}
@@ -378,6 +494,8 @@ def seed() -> ContractData:
         )
     ApiToken.objects.filter(workspace=workspace).update(last_used_at=timezone.now())
 
+    _seed_comms(workspace, users)
+
     # Another tenant, so cross-workspace leaks would show up in the lists.
     other = core_services.workspace_create(
         name="Contract other", slug=OTHER_WORKSPACE_SLUG, owner=users["demo"]
@@ -413,6 +531,16 @@ def seed() -> ContractData:
             "team_capacity": ids(TeamCapacity),
             "team": ids(Team),
             "vote": ids(Vote),
+            "stakeholder": ids(Stakeholder),
+            "subscription": ids(Subscription),
+            "webhook_endpoint": ids(WebhookEndpoint),
+            "threshold": ids(Threshold),
+            "delivery": list(
+                Delivery.objects.filter(workspace=workspace).order_by("id").values_list("id", flat=True)
+            ),
+            "event": list(
+                Event.objects.filter(workspace=workspace).order_by("id").values_list("id", flat=True)
+            ),
             "user": list(
                 Membership.objects.for_workspace(workspace)
                 .order_by("user_id")

@@ -73,6 +73,7 @@ from feedback import services as feedback_services
 from priority import services as priority_services
 from productops import services as core_services
 from productops.models import Invitation, Role, User
+from productops.outbox.models import Delivery, DeliveryState
 
 # `django_db` so that pytest-django sets the test database up (it creates only the
 # databases the collected tests ask for); the tests themselves only read the report.
@@ -616,6 +617,7 @@ class ProductopsWalk(Walk):
             self.feedback_channels,
             self.votes,
             self.inbound_webhooks,
+            self.comms,
             self.error_answers,
             self.typed_filters,
             self.tombstones,
@@ -2203,6 +2205,300 @@ class ProductopsWalk(Walk):
         )
 
     # -- error answers: the generated client parses them too
+
+    # -- comms
+
+    def comms(self) -> None:
+        """Stakeholders, subscriptions and their digests, webhook endpoints, thresholds, the
+        delivery log and the close-the-loop previews."""
+        m, slug = self.models, self.slug
+        self.call(
+            "v1_workspaces_comms_settings_retrieve", m.CommsSettingsOutput, want=200, workspace_slug=slug
+        )
+        self.call(
+            "v1_workspaces_comms_settings_partial_update",
+            m.CommsSettingsOutput,
+            want=200,
+            workspace_slug=slug,
+            body=m.PatchedCommsSettingsInputRequest(notify_imported_contacts=True, digest_rank_moves=3),
+        )
+        executive = self.call(
+            "v1_workspaces_stakeholders_create",
+            m.StakeholderOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.StakeholderCreateInputRequest(
+                kind=m.StakeholderKindEnum.MEMBER,
+                user=self.people.owner.pk,
+                audience=m.AudienceEnum.EXECUTIVE,
+            ),
+        )
+        external = self.call(
+            "v1_workspaces_stakeholders_create",
+            m.StakeholderOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.StakeholderCreateInputRequest(
+                email="board@initech.example", audience=m.AudienceEnum.SALES
+            ),
+        )
+        self.call(
+            "v1_workspaces_stakeholders_create",
+            m.StakeholderOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.StakeholderCreateInputRequest(
+                kind=m.StakeholderKindEnum.CONTACT,
+                contact=self.ids["contact"],
+                audience=m.AudienceEnum.CUSTOMER,
+            ),
+        )
+        self.pages("v1_workspaces_stakeholders_list", m.PaginatedStakeholderOutputList, workspace_slug=slug)
+        self.call(
+            "v1_workspaces_stakeholders_list",
+            m.PaginatedStakeholderOutputList,
+            want=200,
+            workspace_slug=slug,
+            audience=[m.V1WorkspacesStakeholdersListAudienceItem.SALES],
+            kind=m.V1WorkspacesStakeholdersListKind.EXTERNAL,
+            unsubscribed=False,
+            search="board",
+        )
+        self.call(
+            "v1_workspaces_stakeholders_retrieve",
+            m.StakeholderOutput,
+            want=200,
+            workspace_slug=slug,
+            id=executive["id"],
+        )
+        self.call(
+            "v1_workspaces_stakeholders_partial_update",
+            m.StakeholderOutput,
+            want=200,
+            workspace_slug=slug,
+            id=external["id"],
+            body=m.PatchedStakeholderUpdateInputRequest(name="The board", audience=m.AudienceEnum.MARKETING),
+        )
+        self.call(
+            "v1_workspaces_stakeholders_digest_preview_retrieve",
+            m.DigestPreviewOutput,
+            want=200,
+            workspace_slug=slug,
+            id=executive["id"],
+            since=datetime.now(UTC) - timedelta(days=14),
+        )
+        weekly = self.call(
+            "v1_workspaces_subscriptions_create",
+            m.SubscriptionOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.SubscriptionCreateInputRequest(
+                stakeholder=executive["id"],
+                follows=m.FollowsInputRequest(type_=m.SubscriptionTargetEnum.WORKSPACE),
+                time_zone="Europe/Paris",
+                local_hour=8,
+            ),
+        )
+        slack = self.call(
+            "v1_workspaces_subscriptions_create",
+            m.SubscriptionOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.SubscriptionCreateInputRequest(
+                stakeholder=external["id"],
+                follows=m.FollowsInputRequest(type_=m.SubscriptionTargetEnum.PRODUCT, id=self.ids["product"]),
+                channel=m.SubscriptionChannelEnum.SLACK,
+                slack_url="https://hooks.slack.com/services/T000/B000/generated",
+                cadence=m.CadenceEnum.DAILY,
+            ),
+        )
+        self.pages("v1_workspaces_subscriptions_list", m.PaginatedSubscriptionOutputList, workspace_slug=slug)
+        self.call(
+            "v1_workspaces_subscriptions_list",
+            m.PaginatedSubscriptionOutputList,
+            want=200,
+            workspace_slug=slug,
+            stakeholder=executive["id"],
+            cadence=m.V1WorkspacesSubscriptionsListCadence.WEEKLY,
+            channel=m.V1WorkspacesSubscriptionsListChannel.EMAIL,
+            is_active=True,
+        )
+        self.call(
+            "v1_workspaces_subscriptions_retrieve",
+            m.SubscriptionOutput,
+            want=200,
+            workspace_slug=slug,
+            id=slack["id"],
+        )
+        self.call(
+            "v1_workspaces_subscriptions_partial_update",
+            m.SubscriptionOutput,
+            want=200,
+            workspace_slug=slug,
+            id=weekly["id"],
+            body=m.PatchedSubscriptionUpdateInputRequest(cadence=m.CadenceEnum.WEEKLY, weekday=5),
+        )
+        self.call(
+            "v1_workspaces_subscriptions_digest_preview_retrieve",
+            m.DigestPreviewOutput,
+            want=200,
+            workspace_slug=slug,
+            id=slack["id"],
+        )
+        self.call(
+            "v1_workspaces_subscriptions_send_test_create",
+            m.DeliveryDetailOutput,
+            want=201,
+            workspace_slug=slug,
+            id=weekly["id"],
+        )
+        self.call("v1_workspaces_subscriptions_destroy", None, want=204, workspace_slug=slug, id=slack["id"])
+        self.call(
+            "v1_workspaces_stakeholders_destroy", None, want=204, workspace_slug=slug, id=external["id"]
+        )
+
+        endpoint = self.call(
+            "v1_workspaces_webhook_endpoints_create",
+            m.WebhookEndpointSecretOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.WebhookEndpointCreateInputRequest(
+                name="Warehouse",
+                url="https://hooks.initech.example/productops",
+                event_types=[
+                    m.WebhookEventTypeEnum.RELEASE_SHIPPED,
+                    m.WebhookEventTypeEnum.PRIORITY_RANK_CHANGED,
+                ],
+                rank_top_n=5,
+            ),
+        )
+        spare = self.call(
+            "v1_workspaces_webhook_endpoints_create",
+            m.WebhookEndpointSecretOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.WebhookEndpointCreateInputRequest(
+                name="Team channel",
+                url="https://hooks.slack.com/services/T000/B000/endpoint",
+                format_=m.WebhookFormatEnum.SLACK,
+            ),
+        )
+        self.pages(
+            "v1_workspaces_webhook_endpoints_list", m.PaginatedWebhookEndpointOutputList, workspace_slug=slug
+        )
+        self.call(
+            "v1_workspaces_webhook_endpoints_retrieve",
+            m.WebhookEndpointOutput,
+            want=200,
+            workspace_slug=slug,
+            id=endpoint["id"],
+        )
+        self.call(
+            "v1_workspaces_webhook_endpoints_partial_update",
+            m.WebhookEndpointOutput,
+            want=200,
+            workspace_slug=slug,
+            id=endpoint["id"],
+            body=m.PatchedWebhookEndpointUpdateInputRequest(name="Data warehouse"),
+        )
+        self.call(
+            "v1_workspaces_webhook_endpoints_rotate_secret_create",
+            m.WebhookEndpointSecretOutput,
+            want=200,
+            workspace_slug=slug,
+            id=endpoint["id"],
+        )
+        test = self.call(
+            "v1_workspaces_webhook_endpoints_send_test_create",
+            m.DeliveryDetailOutput,
+            want=201,
+            workspace_slug=slug,
+            id=endpoint["id"],
+        )
+        self.pages(
+            "v1_workspaces_webhook_endpoints_deliveries_list",
+            m.PaginatedDeliveryOutputList,
+            workspace_slug=slug,
+            id=endpoint["id"],
+        )
+        self.call(
+            "v1_workspaces_webhook_endpoints_destroy", None, want=204, workspace_slug=slug, id=spare["id"]
+        )
+
+        companies = self.call(
+            "v1_workspaces_thresholds_create",
+            m.ThresholdOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.ThresholdCreateInputRequest(rule="companies >= 5"),
+        )
+        arr = self.call(
+            "v1_workspaces_thresholds_create",
+            m.ThresholdOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.ThresholdCreateInputRequest(rule="arr >= 250k"),
+        )
+        self.pages("v1_workspaces_thresholds_list", m.PaginatedThresholdOutputList, workspace_slug=slug)
+        self.call(
+            "v1_workspaces_thresholds_retrieve",
+            m.ThresholdOutput,
+            want=200,
+            workspace_slug=slug,
+            id=companies["id"],
+        )
+        self.call("v1_workspaces_thresholds_destroy", None, want=204, workspace_slug=slug, id=arr["id"])
+
+        self.pages("v1_workspaces_deliveries_list", m.PaginatedDeliveryOutputList, workspace_slug=slug)
+        self.call(
+            "v1_workspaces_deliveries_list",
+            m.PaginatedDeliveryOutputList,
+            want=200,
+            workspace_slug=slug,
+            state=[
+                m.V1WorkspacesDeliveriesListStateItem.PENDING,
+                m.V1WorkspacesDeliveriesListStateItem.FAILED,
+            ],
+            channel=m.V1WorkspacesDeliveriesListChannel.WEBHOOK,
+            kind="webhook.event",
+            recipient_ref=f"endpoint:{endpoint['id']}",
+            created_after=self.started_at,
+        )
+        self.call(
+            "v1_workspaces_deliveries_retrieve",
+            m.DeliveryDetailOutput,
+            want=200,
+            workspace_slug=slug,
+            id=test["id"],
+        )
+        # What the sender records after the receiver kept failing (no receiver runs here).
+        Delivery.objects.filter(pk=test["id"]).update(
+            state=DeliveryState.FAILED, attempts=8, last_error="HTTP 503"
+        )
+        self.call(
+            "v1_workspaces_deliveries_retry_create",
+            m.DeliveryOutput,
+            want=200,
+            workspace_slug=slug,
+            id=test["id"],
+        )
+
+        self.call(
+            "v1_workspaces_releases_loop_preview_retrieve",
+            m.LoopPreviewOutput,
+            want=200,
+            workspace_slug=slug,
+            id=self.ids["release"],
+        )
+        self.call(
+            "v1_workspaces_features_loop_preview_retrieve",
+            m.FeatureLoopPreviewOutput,
+            want=200,
+            workspace_slug=slug,
+            id=self.ids["feature_a"],
+            outcome=m.V1WorkspacesFeaturesLoopPreviewRetrieveOutcome.DECLINED,
+            customer_message="Not this year, sorry.",
+        )
 
     def error_answers(self) -> None:
         m, slug = self.models, self.slug

@@ -60,7 +60,10 @@ def test_ingest_creates_matches_people_audits_and_queues_duplicate_detection(
     )
     assert item.duplicates_checked_at is None
     assert AuditEvent.objects.filter(target_type="feedback.feedbackitem", target_id=str(item.pk)).count() == 1
-    assert [c.__qualname__ for c in callbacks] == ["enqueue feedback.tasks.find_duplicates"]
+    assert [c.__qualname__ for c in callbacks] == [
+        "enqueue productops.tasks.events_dispatch",  # the feedback.created event
+        "enqueue feedback.tasks.find_duplicates",
+    ]
 
 
 def test_ingest_is_idempotent_by_source_reference(workspace):

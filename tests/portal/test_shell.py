@@ -12,6 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from productops.models import Membership, Role, Workspace
+from productops.outbox.models import Delivery, DeliveryState
+from productops.outbox.services import outbox_send
 from tests.feedback.factories import FeedbackItemFactory
 from tests.productops.factories import UserFactory
 from tests.roadmap.factories import FeatureFactory, GoalFactory, KeyResultFactory, ProductFactory
@@ -60,7 +62,19 @@ def test_password_reset_mails_a_link_that_sets_a_new_password(workspace, member,
     client = Client()
     response = client.post("/accounts/password-reset/", {"email": "pm@example.com"})
     assert response["Location"] == "/accounts/password-reset/sent/"
+    assert mail.outbox == []  # recorded in the outbox; its sender sends it
+    delivery = Delivery.objects.get()
+    assert (delivery.workspace_id, delivery.kind, delivery.recipient, delivery.recipient_ref) == (
+        None,
+        "auth.password_reset",
+        "pm@example.com",
+        f"user:{user.pk}",
+    )
+    assert delivery.dedupe_key.startswith(f"password-reset:{user.pk}:")
+    assert delivery.subject == "Reset your productops password"
+    assert outbox_send() == {DeliveryState.SENT: 1}
     assert len(mail.outbox) == 1
+    assert (mail.outbox[0].subject, mail.outbox[0].body) == (delivery.subject, delivery.body_text)
     link = next(line for line in mail.outbox[0].body.splitlines() if "/accounts/reset/" in line)
     assert link.startswith("Choose a new password: https://po.example.com/accounts/reset/")
     path = link[link.index("/accounts/reset/") :]
@@ -177,4 +191,6 @@ def test_password_reset_requests_are_limited_per_address(workspace, member):
         client.post("/accounts/password-reset/", {"email": "PM@example.com"}).status_code for _ in range(4)
     ]
     assert answers == [302, 302, 302, 429]
+    assert Delivery.objects.filter(kind="auth.password_reset").count() == 3
+    assert outbox_send() == {DeliveryState.SENT: 3}
     assert len(mail.outbox) == 3

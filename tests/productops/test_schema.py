@@ -34,6 +34,8 @@ CONFLICTS = {
     ("post", "/api/v1/workspaces/{workspace_slug}/scope-items/{id}/move/"),
     ("post", "/api/v1/workspaces/{workspace_slug}/checklist-tasks/"),
     ("delete", "/api/v1/workspaces/{workspace_slug}/checklist-tasks/{id}/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/deliveries/{id}/retry/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/webhook-endpoints/{id}/send-test/"),
 }
 
 
@@ -178,7 +180,7 @@ def test_every_example_is_a_valid_body_of_its_operation(schema):
             component = schema["components"]["schemas"][body_schema["$ref"].rsplit("/", 1)[1]]
             if set(value) != set(component["properties"]):
                 problems.append(f"{label} {where} {name}: keys differ from {body_schema['$ref']}")
-    # Product, feature, release, company, contact, feedback and vote: a request and a 201 each,
-    # and the 200 of feedback and votes already stored.
-    assert len({(label, where) for label, where, *_ in found}) == 16
+    # Product, feature, release, company, contact, feedback, vote, stakeholder, subscription and
+    # webhook endpoint: a request and a 201 each, and the 200 of feedback and votes already stored.
+    assert len({(label, where) for label, where, *_ in found}) == 22
     assert problems == []

@@ -10,6 +10,8 @@ from django.utils import timezone
 from productops import services
 from productops.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from productops.models import ApiToken, AuditEvent, Invitation, Membership, Role, Workspace, WorkspaceDeletion
+from productops.outbox.models import Delivery, DeliveryState, SuppressedReason
+from productops.outbox.services import outbox_send
 from tests.productops.factories import UserFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -190,30 +192,40 @@ def test_admin_cannot_invite_an_owner(workspace, member):
     assert Invitation.objects.count() == 0
 
 
-def test_invitation_email_is_sent_once(workspace, owner):
+def test_invitation_email_is_one_outbox_delivery_sent_once(workspace, owner):
     invitation = services.invitation_create(
-        workspace=workspace, email="a@example.com", role="viewer", actor=owner
+        workspace=workspace, email="A@example.com", role="viewer", actor=owner
     )
 
+    delivery = Delivery.objects.get()
+    assert (delivery.workspace_id, delivery.dedupe_key, delivery.kind, delivery.state) == (
+        workspace.pk,
+        f"invitation:{invitation.pk}",
+        "workspace.invitation",
+        DeliveryState.PENDING,
+    )
+    assert (delivery.recipient, delivery.recipient_ref) == ("a@example.com", f"invitation:{invitation.pk}")
+    assert delivery.subject == "You are invited to Acme on productops"
+    assert services.invitation_link(invitation) in delivery.body_text  # rendered when invited
+
+    services.invitation_send_email(invitation_id=invitation.pk)  # the task kept for old messages
     services.invitation_send_email(invitation_id=invitation.pk)
-    services.invitation_send_email(invitation_id=invitation.pk)
-    assert services.invitations_send_pending() == 0
+    assert outbox_send() == {}  # the sweeper finds nothing left
 
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["a@example.com"]
-    assert services.invitation_link(invitation) in mail.outbox[0].body
+    assert mail.outbox[0].body == delivery.body_text
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == (DeliveryState.SENT, 1)
 
 
-def test_pending_sweep_sends_emails_whose_enqueue_was_lost(workspace, owner):
+def test_the_outbox_sweeper_sends_emails_whose_enqueue_was_lost(workspace, owner):
     # No on_commit callbacks run in this test: as if the broker had been down.
     services.invitation_create(workspace=workspace, email="a@example.com", role="viewer", actor=owner)
     services.invitation_create(workspace=workspace, email="b@example.com", role="viewer", actor=owner)
 
-    assert services.invitations_send_pending() == 2
+    assert outbox_send() == {DeliveryState.SENT: 2}
     assert sorted(m.to[0] for m in mail.outbox) == ["a@example.com", "b@example.com"]
-
-
-# --- API tokens ---------------------------------------------------------------
 
 
 def test_token_is_stored_only_as_a_hash(workspace, owner):
@@ -336,29 +348,45 @@ class FailingEmailBackend:
         raise smtplib.SMTPServerDisconnected("mail server went away")
 
 
-def test_failed_invitation_email_is_released_for_the_sweep(workspace, owner, settings):
+def test_a_failed_invitation_email_is_retried_later(workspace, owner, settings):
     invitation = services.invitation_create(
         workspace=workspace, email="a@example.com", role="viewer", actor=owner
     )
     settings.EMAIL_BACKEND = "tests.productops.test_services.FailingEmailBackend"
 
-    with pytest.raises(smtplib.SMTPException):
-        services.invitation_send_email(invitation_id=invitation.pk)
+    assert services.invitation_send_email(invitation_id=invitation.pk) == {DeliveryState.PENDING: 1}
 
-    invitation.refresh_from_db()
-    assert invitation.email_sent_at is None
+    delivery = Delivery.objects.get()
+    assert (delivery.state, delivery.attempts) == (DeliveryState.PENDING, 1)
+    assert "mail server went away" in delivery.last_error
+    assert delivery.next_attempt_at > timezone.now()  # backed off
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert services.invitations_send_pending() == 1
+    Delivery.objects.update(next_attempt_at=timezone.now())
+    assert outbox_send() == {DeliveryState.SENT: 1}
+    assert len(mail.outbox) == 1
 
 
-def test_expired_invitation_emails_are_not_sent(workspace, owner):
-    invitation = services.invitation_create(
+def test_revoked_invitations_emails_are_not_sent(workspace, owner, member):
+    revoked = services.invitation_create(
         workspace=workspace, email="a@example.com", role="viewer", actor=owner
     )
-    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    admin = member(workspace, Role.ADMIN)
+    theirs = services.invitation_create(
+        workspace=workspace, email="b@example.com", role="viewer", actor=admin.user
+    )
+    kept = services.invitation_create(workspace=workspace, email="c@example.com", role="viewer", actor=owner)
 
-    assert services.invitation_send_email(invitation_id=invitation.pk) is None
-    assert mail.outbox == []
+    services.invitation_revoke(invitation=revoked, actor=owner)
+    services.membership_remove(membership=admin, actor=owner)  # revokes what they sent
+    assert outbox_send() == {DeliveryState.SENT: 1}
+
+    assert [m.to for m in mail.outbox] == [["c@example.com"]]
+    states = dict(Delivery.objects.values_list("dedupe_key", "suppressed_reason"))
+    assert states == {
+        f"invitation:{revoked.pk}": SuppressedReason.OBSOLETE,
+        f"invitation:{theirs.pk}": SuppressedReason.OBSOLETE,
+        f"invitation:{kept.pk}": "",
+    }
 
 
 def test_a_broker_failure_after_commit_does_not_fail_the_request(django_capture_on_commit_callbacks, caplog):

@@ -214,7 +214,7 @@ def test_ship_action_ships_each_release_and_reports_refusals(admin_client):
     assert todo.is_open
     assert todo.feature.status != FeatureStatus.SHIPPED
     assert not FeatureStatusChange.objects.filter(feature=todo.feature).exists()
-    assert not Event.objects.filter(subject_id=str(blocked.pk)).exists()
+    assert not Event.objects.filter(kind=Event.Kind.RELEASE_SHIPPED, subject_id=str(blocked.pk)).exists()
 
 
 def test_ship_action_refusal_after_partial_work_rolls_back(admin_client):

@@ -535,7 +535,7 @@ def test_shipping_ships_the_done_scope_and_moves_the_rest(workspace, pm, session
     )
 
     assert response.status_code == 200
-    event = Event.objects.get()
+    event = Event.objects.get(kind="release.shipped")
     body = response.json()
     assert body == {
         "release": {**client.get(url(workspace, "releases", shippable.pk)).json(), "updated_at": ANY},
@@ -566,7 +566,7 @@ def test_shipping_ships_the_done_scope_and_moves_the_rest(workspace, pm, session
 
     assert again.status_code == 200
     assert again.json() == {**body, "release": {**body["release"], "updated_at": ANY}, "changed": False}
-    assert Event.objects.count() == 1
+    assert Event.objects.filter(kind="release.shipped").count() == 1
 
 
 def test_unfinished_nice_to_haves_go_back_to_the_backlog(workspace, pm, session_client, shippable):
@@ -635,7 +635,7 @@ def test_forcing_a_ship_needs_an_admin_and_a_reason_and_is_audited(
     assert audit.actor == admin
     assert audit.changes["reason"] == "Board demo"
     assert audit.changes["must_haves_unfinished"] == [{"id": todo.pk, "title": "Billing"}]
-    assert Event.objects.get().payload["forced"] is True
+    assert Event.objects.get(kind="release.shipped").payload["forced"] is True
 
 
 def test_shipping_a_cancelled_release_is_a_409(workspace, pm, session_client, product):

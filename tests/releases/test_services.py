@@ -358,7 +358,7 @@ def test_shipping_ships_the_done_scope_in_dependency_order_and_records_one_event
         (top.pk, "shipped"),
         (extra.pk, "moved"),
     }
-    event = Event.objects.get()
+    event = Event.objects.get(kind="release.shipped")
     assert (event.kind, event.subject_type, event.subject_id, event.workspace_id) == (
         "release.shipped",
         "releases.release",
@@ -377,7 +377,7 @@ def test_shipping_twice_is_a_no_op(planned_release, pm):
     again = services.release_ship(release=release, actor=pm)
 
     assert (again.changed, again.release, again.shipped) == (False, release, [])
-    assert again.event == Event.objects.get()
+    assert again.event == Event.objects.get(kind="release.shipped")
     assert (Event.objects.count(), FeatureStatusChange.objects.count(), AuditEvent.objects.count()) == counts
 
 
@@ -421,7 +421,7 @@ def test_forcing_needs_an_admin_and_a_reason_and_is_audited(planned_release, pm,
     audit = AuditEvent.objects.filter(target_type="releases.release", changes__forced=True).get()
     assert audit.changes["reason"] == "Conference demo"
     assert audit.changes["must_haves_unfinished"] == [{"id": top.pk, "title": "A: Dark mode"}]
-    assert Event.objects.get().payload["forced"] is True
+    assert Event.objects.get(kind="release.shipped").payload["forced"] is True
 
 
 def test_a_dependency_outside_the_release_that_has_not_shipped_blocks_the_ship(planned_release, pm):
