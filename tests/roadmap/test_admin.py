@@ -21,6 +21,7 @@ from roadmap.models import (
     Goal,
     Initiative,
     KeyResult,
+    KeyResultValue,
     PrioritySnapshot,
     Product,
     RoadmapSettings,
@@ -81,10 +82,18 @@ def _snapshot(n: int) -> PrioritySnapshot:
     )
 
 
+def _key_result_value():
+    key_result = KeyResultFactory(target=10, current=3)
+    return KeyResultValue.objects.create(
+        workspace=key_result.workspace, key_result=key_result, value=3, recorded_at=timezone.now()
+    )
+
+
 ROADMAP_MAKERS = {
     Product: lambda n: ProductFactory(),
     Goal: lambda n: GoalFactory(product=ProductFactory()),
     KeyResult: lambda n: KeyResultFactory(target=10, current=3),
+    KeyResultValue: lambda n: _key_result_value(),
     Initiative: lambda n: Initiative.objects.create(workspace=WorkspaceFactory(), title=f"I{n}"),
     Team: lambda n: TeamFactory(),
     TeamCapacity: lambda n: TeamCapacityFactory(),
