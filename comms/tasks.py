@@ -7,6 +7,6 @@ from comms import digests
 
 @shared_task
 def digests_create_due() -> int:
-    """Beat (every few minutes): the Delivery rows of every subscription whose digest period
+    """Beat (every minute): the Delivery rows of every subscription whose digest period
     has come, per time zone; the outbox's sender renders and sends them."""
     return digests.digests_create_due()

@@ -46,6 +46,9 @@ PAGES = [
     ("releases", "/w/demo/releases/", True),
     ("release", "/w/demo/releases/{at_risk}/", True),
     ("changelog", "/p/demo/changelog/", True),
+    ("comms-stakeholders", "/w/demo/comms/stakeholders/", True),
+    ("comms-digest-preview", "/w/demo/comms/subscriptions/{subscription}/digest/", True),
+    ("comms-delivery-log", "/w/demo/comms/deliveries/", False),
 ]
 PHONE = [("phone-dashboard", "/w/demo/"), ("phone-public-board", "/p/demo/")]
 
@@ -63,20 +66,21 @@ def main() -> None:
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     subprocess.run([*manage, "seed_demo"], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     # The demo's release in progress and at risk, for the release page's picture.
-    at_risk = subprocess.run(
+    at_risk, subscription = subprocess.run(
         [
             *manage,
             "shell",
             "-c",
-            "from releases.models import Release; "
-            "print(Release.objects.filter(status='in_progress').first().pk)",
+            "from releases.models import Release; from comms.models import Subscription; "
+            "print(Release.objects.filter(status='in_progress').first().pk, "
+            "Subscription.objects.filter(cadence='weekly').order_by('id').first().pk)",
         ],
         env=env,
         check=True,
         cwd=ROOT,
         capture_output=True,
         text=True,
-    ).stdout.split()[-1]  # after the shell's own "objects imported" line
+    ).stdout.split()[-2:]  # after the shell's own "objects imported" line
     server = subprocess.Popen(
         [*manage, "runserver", f"127.0.0.1:{PORT}", "--noreload"],
         env=env,
@@ -108,7 +112,7 @@ def main() -> None:
                 page.get_by_role("button", name="Sign in").click()
                 page.wait_for_url("**/w/demo/")
                 for name, path, full in shots:
-                    page.goto(path.format(at_risk=at_risk))
+                    page.goto(path.format(at_risk=at_risk, subscription=subscription))
                     page.wait_for_load_state("networkidle")
                     page.screenshot(path=str(OUT / f"{name}.png"), full_page=full)
                     print(f"{name}.png  {path}")

@@ -6,7 +6,7 @@ NAME = "comms: create due digests"
 
 
 def add_schedule(apps, schema_editor):
-    ensure_interval_task(apps, name=NAME, task="comms.tasks.digests_create_due", every_seconds=300)
+    ensure_interval_task(apps, name=NAME, task="comms.tasks.digests_create_due", every_seconds=60)
 
 
 def remove_schedule(apps, schema_editor):
