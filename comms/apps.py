@@ -17,7 +17,7 @@ class CommsConfig(AppConfig):
         from productops.services import event_consumers_register
 
         event_consumers_register(events.events_consume)
-        renderer_register(digests.DIGEST_KIND, digests.digest_render)
+        renderer_register(digests.DIGEST_KIND, digests.digest_render, prefetch=digests.digest_prefetch)
         # Close-the-loop notices, summaries, announcements and immediate notices are made
         # in bulk without content and rendered once by the sender, as digests are.
         for kind, renderer in loop.RENDERERS.items():

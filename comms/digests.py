@@ -35,23 +35,32 @@ admin console's "send this digest now").
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import css_inline
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from comms import links, schedule
 from comms.digest_content import DigestContent, digest_content, local_window
-from comms.models import Cadence, Channel, CommsSettings, Stakeholder, StakeholderKind, Subscription
+from comms.models import (
+    TARGET_FIELDS,
+    Cadence,
+    Channel,
+    CommsSettings,
+    Stakeholder,
+    StakeholderKind,
+    Subscription,
+)
 from comms.services import subscription_next_due
 from productops.errors import ValidationFailed
 from productops.models import AuditEvent, Role, User
 from productops.outbox.models import Delivery, SuppressedReason
-from productops.outbox.services import Message, Suppress, deliveries_create, delivery_create
+from productops.outbox.services import Message, Suppress, deliveries_create, delivery_create, inline_css
 from productops.services import audit_record, require_role
 
 DIGEST_KIND = "comms.digest"
@@ -140,7 +149,17 @@ def digests_create_due(*, now: datetime | None = None) -> int:
                 if row is not None:
                     rows.append(row)
             added += deliveries_create(rows)
-            Subscription.objects.bulk_update(batch, ["digest_through", "next_due_at"])
+            _advance(batch)
+
+
+def _advance(batch: list[Subscription]) -> None:
+    """Save each subscription's new ``digest_through`` and ``next_due_at``: one UPDATE per
+    distinct pair (subscriptions of one time zone and schedule move together), not one per row."""
+    groups: dict[tuple, list[int]] = {}
+    for subscription in batch:
+        groups.setdefault((subscription.digest_through, subscription.next_due_at), []).append(subscription.pk)
+    for (through, due), ids in groups.items():
+        Subscription.objects.filter(pk__in=ids).update(digest_through=through, next_due_at=due)
 
 
 def _period_row(subscription: Subscription, now: datetime) -> dict[str, Any] | None:
@@ -201,11 +220,20 @@ def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
 
-def _template_context(content: DigestContent, *, subject: str, test_banner: str = "") -> dict[str, Any]:
+def _template_context(
+    content: DigestContent,
+    *,
+    subject: str,
+    test_banner: str = "",
+    links_override: tuple[str, str] | None = None,
+) -> dict[str, Any]:
     subscription = content.subscription
     stakeholder = subscription.stakeholder
     stakeholder.workspace = content.workspace  # the same row, already loaded
-    urls = links.stakeholder_links(stakeholder)
+    if links_override is not None:
+        urls = {"preferences": links_override[0], "unsubscribe": links_override[1]}
+    else:
+        urls = links.stakeholder_links(stakeholder)
     cadence = {Cadence.DAILY: "daily", Cadence.WEEKLY: "weekly"}.get(subscription.cadence, "")
     audience = stakeholder.get_audience_display().lower()
     return {
@@ -223,8 +251,17 @@ def _template_context(content: DigestContent, *, subject: str, test_banner: str 
     }
 
 
-def _email(content: DigestContent, *, subject: str, test_banner: str = "", headers: bool = True) -> Message:
-    context = _template_context(content, subject=subject, test_banner=test_banner)
+def _email(
+    content: DigestContent,
+    *,
+    subject: str,
+    test_banner: str = "",
+    headers: bool = True,
+    links_override: tuple[str, str] | None = None,
+) -> Message:
+    context = _template_context(
+        content, subject=subject, test_banner=test_banner, links_override=links_override
+    )
     return Message(
         subject=subject,
         text=render_to_string("comms/digests/digest.txt", context).strip() + "\n",
@@ -237,9 +274,9 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _slack(content: DigestContent, *, subject: str) -> Message:
+def _slack(content: DigestContent, *, subject: str, links_override: tuple[str, str] | None = None) -> Message:
     """Block Kit: a header, the window, one section block per digest section, the links."""
-    context = _template_context(content, subject=subject)
+    context = _template_context(content, subject=subject, links_override=links_override)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": subject[:150]}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _slack_escape(context["window"])}]},
@@ -271,11 +308,17 @@ def _slack(content: DigestContent, *, subject: str) -> Message:
     return Message(subject=subject, payload={"text": subject, "blocks": blocks})
 
 
-def _message(content: DigestContent, *, channel: str, manual: bool = False) -> Message:
+def _message(
+    content: DigestContent,
+    *,
+    channel: str,
+    manual: bool = False,
+    links_override: tuple[str, str] | None = None,
+) -> Message:
     subject = _subject(content, manual=manual)
     if channel == Channel.SLACK:
-        return _slack(content, subject=subject)
-    return _email(content, subject=subject)
+        return _slack(content, subject=subject, links_override=links_override)
+    return _email(content, subject=subject, links_override=links_override)
 
 
 def _window(context: Mapping[str, Any]) -> tuple[datetime, datetime]:
@@ -290,6 +333,109 @@ def digest_message(*, subscription: Subscription, since: datetime, until: dateti
     return None if content.empty else _message(content, channel=subscription.channel)
 
 
+#: Stand-ins for what differs between readers of the same digest, replaced per recipient.
+_PREFERENCES = "https://productops.invalid/__preferences__"
+_UNSUBSCRIBE = "https://productops.invalid/__unsubscribe__"
+#: Rendered digests shared by readers of the same scope, audience and window (see
+#: :func:`_shared_message`): key -> (expires at, message or None when empty).
+_SHARED: dict[tuple, tuple[float, Message | None]] = {}
+SHARED_SECONDS = 60
+SHARED_MAX = 512
+
+
+def shared_renderings_clear() -> None:
+    """Forget the shared renderings (tests; an operator never needs to: they last a minute)."""
+    _SHARED.clear()
+
+
+def _shared_key(subscription: Subscription, delivery: Delivery, since: datetime, until: datetime) -> tuple:
+    stakeholder = subscription.stakeholder
+    # A sales member's digest is limited to their own accounts: theirs alone.
+    owner = stakeholder.user_id if stakeholder.audience == "sales" else None
+    target = tuple(getattr(subscription, f"{name}_id") for name in TARGET_FIELDS)
+    return (
+        subscription.workspace_id,
+        target,
+        stakeholder.audience,
+        owner,
+        subscription.cadence,
+        subscription.time_zone,
+        delivery.channel,
+        ":manual:" in delivery.dedupe_key,
+        since,
+        until,
+    )
+
+
+def _personalised(message: Message, subscription: Subscription) -> Message:
+    urls = links.stakeholder_links(subscription.stakeholder)
+    swaps = ((_PREFERENCES, urls["preferences"]), (_UNSUBSCRIBE, urls["unsubscribe"]))
+
+    def swap(text: str) -> str:
+        for placeholder, url in swaps:
+            text = text.replace(placeholder, url)
+        return text
+
+    payload = message.payload
+    if payload:
+        payload = json.loads(swap(json.dumps(payload)))
+    return Message(
+        subject=message.subject,
+        text=swap(message.text),
+        html=swap(message.html),
+        headers={key: swap(value) for key, value in message.headers.items()},
+        payload=payload,
+        html_inlined=True,
+    )
+
+
+def _shared_message(
+    subscription: Subscription, delivery: Delivery, since: datetime, until: datetime
+) -> Message | None:
+    """The digest for this reader, built once per scope, audience, schedule and window within
+    :data:`SHARED_SECONDS` and personalised (their preference and unsubscribe links): ten
+    thousand readers of a workspace's weekly digest cost one build per time zone and
+    audience, not one each. The content is what the database said at the first build."""
+    key = _shared_key(subscription, delivery, since, until)
+    now = time.monotonic()
+    hit = _SHARED.get(key)
+    if hit is None or hit[0] < now:
+        content = _build(subscription, since, until)
+        if content.empty:
+            message = None
+        else:
+            generic = _message(
+                content, channel=delivery.channel, manual=key[7], links_override=(_PREFERENCES, _UNSUBSCRIBE)
+            )
+            message = Message(
+                subject=generic.subject,
+                text=generic.text,
+                html=inline_css(generic.html),
+                headers=generic.headers,
+                payload=generic.payload,
+                html_inlined=True,
+            )
+        if len(_SHARED) >= SHARED_MAX:
+            _SHARED.clear()
+        _SHARED[key] = hit = (now + SHARED_SECONDS, message)
+    return None if hit[1] is None else _personalised(hit[1], subscription)
+
+
+_NOT_LOADED = object()
+
+
+def digest_prefetch(deliveries: list[Delivery]) -> None:
+    """The sender's batch hook: the subscriptions of a batch of digest rows in one query."""
+    wanted = {(d.workspace_id, (d.context or {}).get("subscription")) for d in deliveries}
+    ids = [pk for _, pk in wanted if isinstance(pk, int)]
+    loaded = {s.pk: s for s in subscriptions_for_digests().filter(pk__in=ids)}
+    for delivery in deliveries:
+        subscription = loaded.get((delivery.context or {}).get("subscription"))
+        if subscription is not None and subscription.workspace_id != delivery.workspace_id:
+            subscription = None
+        delivery.prefetched_subscription = subscription
+
+
 def digest_render(delivery: Delivery) -> Message:
     """The content of a digest row, for the sender (once, before the first attempt).
 
@@ -297,11 +443,13 @@ def digest_render(delivery: Delivery) -> Message:
     off since (a digest sent by hand still goes), the stakeholder's reason if they can no
     longer be reached (unsubscribed since), ``empty`` if nothing changed."""
     context = delivery.context or {}
-    subscription = (
-        subscriptions_for_digests()
-        .filter(pk=context.get("subscription"), workspace_id=delivery.workspace_id)
-        .first()
-    )
+    subscription = getattr(delivery, "prefetched_subscription", _NOT_LOADED)
+    if subscription is _NOT_LOADED:
+        subscription = (
+            subscriptions_for_digests()
+            .filter(pk=context.get("subscription"), workspace_id=delivery.workspace_id)
+            .first()
+        )
     if subscription is None:
         raise Suppress(SuppressedReason.OBSOLETE)
     manual = ":manual:" in delivery.dedupe_key
@@ -311,10 +459,10 @@ def digest_render(delivery: Delivery) -> Message:
     if reason:
         raise Suppress(reason)
     since, until = _window(context)
-    content = _build(subscription, since, until)
-    if content.empty:
+    message = _shared_message(subscription, delivery, since, until)
+    if message is None:
         raise Suppress(SuppressedReason.EMPTY)
-    return _message(content, channel=delivery.channel, manual=manual)
+    return message
 
 
 # --- previews, tests, sending by hand ------------------------------------------------------------
@@ -344,7 +492,7 @@ def _preview(content: DigestContent, *, channel: str) -> dict[str, Any]:
     preview = {
         "subject": message.subject,
         "text": message.text,
-        "html": css_inline.inline(message.html),
+        "html": inline_css(message.html),
         "sections": [section.as_dict() for section in content.sections],
         "since": content.since,
         "until": content.until,

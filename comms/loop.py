@@ -51,7 +51,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import css_inline
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -65,7 +64,7 @@ from feedback.selectors import contacts_engaged_directly, feature_requesters
 from productops.errors import ValidationFailed
 from productops.models import AuditEvent, Event, Membership, Role, User, Workspace
 from productops.outbox.models import Channel, Delivery, SuppressedReason
-from productops.outbox.services import Message, Suppress
+from productops.outbox.services import Message, Suppress, inline_css
 from productops.services import audit_record_many, require_role
 from releases import notes as release_notes
 from releases import selectors as release_selectors
@@ -913,6 +912,6 @@ def loop_preview_for_feature(
     }
     message = notice_message(context)
     # Inlined as the stored row will be (remote stylesheets never loaded).
-    html = css_inline.CSSInliner(load_remote_stylesheets=False).inline(message.html)
+    html = inline_css(message.html)
     preview["notice"] = {"subject": message.subject, "text": message.text, "html": html}
     return preview

@@ -16,10 +16,15 @@ from tests.productops.factories import MembershipFactory, UserFactory, Workspace
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    # Throttle counters live in the cache; each test starts from zero.
+    # Throttle counters live in the cache, shared digest renderings in comms.digests; each
+    # test starts from nothing.
+    from comms.digests import shared_renderings_clear
+
     cache.clear()
+    shared_renderings_clear()
     yield
     cache.clear()
+    shared_renderings_clear()
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ import css_inline
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from productops.errors import Conflict
@@ -54,6 +55,8 @@ class Message:
     html: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
     payload: Mapping[str, Any] = field(default_factory=dict)
+    #: The renderer inlined the CSS already (a shared rendering, personalised afterwards).
+    html_inlined: bool = False
 
 
 class Suppress(Exception):
@@ -66,11 +69,21 @@ class Suppress(Exception):
 
 #: kind -> renderer(delivery) -> Message, for rows created without content (digests).
 _renderers: dict[str, Callable[[Delivery], Message]] = {}
+#: kind -> prefetch(deliveries) -> None: loads what a claimed batch's renderers read, at once.
+_prefetchers: dict[str, Callable[[list[Delivery]], None]] = {}
 
 
-def renderer_register(kind: str, renderer: Callable[[Delivery], Message]) -> None:
-    """An upper layer renders its own kinds (registered in ``AppConfig.ready``)."""
+def renderer_register(
+    kind: str,
+    renderer: Callable[[Delivery], Message],
+    *,
+    prefetch: Callable[[list[Delivery]], None] | None = None,
+) -> None:
+    """An upper layer renders its own kinds (registered in ``AppConfig.ready``); ``prefetch``,
+    if given, is called once per claimed batch with the rows of that kind still to render."""
     _renderers[kind] = renderer
+    if prefetch is not None:
+        _prefetchers[kind] = prefetch
 
 
 def max_attempts() -> int:
@@ -88,6 +101,12 @@ def backoff_seconds(attempts: int, *, rng: random.Random | None = None) -> float
     return base * (0.5 + (rng or random).random() / 2)
 
 
+def inline_css(html: str) -> str:
+    """The HTML with its ``<style>`` rules inlined, as the outbox stores it (no remote or
+    local stylesheet is ever loaded)."""
+    return _INLINER.inline(html) if html else ""
+
+
 def _json_body(payload: Mapping[str, Any]) -> str:
     import json
 
@@ -98,7 +117,7 @@ def _json_body(payload: Mapping[str, Any]) -> str:
 
 def _content(channel: str, message: Message) -> dict[str, Any]:
     if channel == Channel.EMAIL:
-        html = _INLINER.inline(message.html) if message.html else ""
+        html = message.html if message.html_inlined or not message.html else _INLINER.inline(message.html)
         return {
             "subject": " ".join(message.subject.split())[:300],
             "body_text": message.text,
@@ -279,16 +298,67 @@ def _finish(row: Delivery, **values: Any) -> bool:
     )
 
 
-def _render(row: Delivery) -> None:
+CONTENT_FIELDS = ["subject", "body_text", "body_html", "headers", "payload", "rendered_at"]
+
+
+def _rendered(row: Delivery) -> dict[str, Any]:
     renderer = _renderers.get(row.kind)
     if renderer is None:
         raise transports.SendError(f"no renderer for {row.kind!r}", permanent=True)
-    message = renderer(row)
-    values = _content(row.channel, message)
+    values = _content(row.channel, renderer(row))
     values["rendered_at"] = timezone.now()
+    return values
+
+
+def _render(row: Delivery) -> None:
+    values = _rendered(row)
     Delivery.objects.filter(pk=row.pk, rendered_at__isnull=True).update(**values)
     for key, value in values.items():
         setattr(row, key, value)
+
+
+def _prepare(batch: list[Delivery]) -> None:
+    """Render a claimed batch's rows that have no content yet and store their content in one
+    write (before any of them is attempted), and look their addresses up in the suppression
+    list in one query. A renderer's refusal or failure is kept on its row for
+    :func:`delivery_attempt` to record; the other rows go on."""
+    to_render: dict[str, list[Delivery]] = {}
+    for row in batch:
+        if row.rendered_at is None:
+            to_render.setdefault(row.kind, []).append(row)
+    rendered: list[Delivery] = []
+    for kind, rows in to_render.items():
+        prefetch = _prefetchers.get(kind)
+        if prefetch is not None:
+            try:
+                prefetch(rows)
+            except Exception:
+                logger.exception("outbox prefetch for %s failed; rendering one by one", kind)
+        for row in rows:
+            try:
+                values = _rendered(row)
+            except Exception as exc:
+                row.render_error = exc
+                continue
+            for key, value in values.items():
+                setattr(row, key, value)
+            rendered.append(row)
+    if rendered:
+        Delivery.objects.bulk_update(rendered, CONTENT_FIELDS)
+    emails = {row.recipient.lower() for row in batch if row.channel == Channel.EMAIL}
+    suppressed = (
+        dict(
+            EmailSuppression.objects.annotate(address=Lower("email"))
+            .filter(address__in=emails)
+            .values_list("address", "reason")
+        )
+        if emails
+        else {}
+    )
+    for row in batch:
+        row.address_suppressed = (
+            suppressed.get(row.recipient.lower(), "") if row.channel == Channel.EMAIL else ""
+        )
 
 
 def _suppressed_address(row: Delivery) -> str:
@@ -303,9 +373,14 @@ def _suppressed_address(row: Delivery) -> str:
 def delivery_attempt(row: Delivery, *, now: datetime | None = None) -> str:
     """Send one claimed row and record the outcome; returns the state it ended in."""
     try:
+        error = getattr(row, "render_error", None)
+        if error is not None:
+            raise error
         if row.rendered_at is None:
             _render(row)
-        reason = _suppressed_address(row)
+        reason = getattr(row, "address_suppressed", None)
+        if reason is None:
+            reason = _suppressed_address(row)
         if reason:
             raise Suppress(reason)
         provider_id = transports.send(row)
@@ -350,6 +425,7 @@ def outbox_send(*, limit: int = 500, ids: Sequence[int] | None = None) -> dict[s
         batch = deliveries_claim(limit=min(CLAIM_BATCH, limit - done), ids=ids)
         if not batch:
             break
+        _prepare(batch)
         for row in batch:
             state = delivery_attempt(row)
             counts[state] = counts.get(state, 0) + 1

@@ -363,10 +363,12 @@ def test_the_email_has_subject_text_html_links_and_one_click_headers(world):
     assert "Manage your preferences: http" in message.text
     assert "You get this weekly digest from Acme as an executive stakeholder." in message.text
     assert message.text.startswith("Acme\n")
-    assert "<h2>What moved in the priority ranking, and why</h2>" in message.html
-    assert '<h2 class="context">Revenue at stake</h2>' in message.html
+    assert "What moved in the priority ranking, and why</h2>" in message.html
+    assert 'class="context"' in message.html and "Revenue at stake</h2>" in message.html
     assert "/p/acme/email/preferences/" in message.html
-    assert "<style>" in message.html
+    # Stored with its CSS inlined (e-mail clients drop <style> blocks).
+    assert "<style>" not in message.html and message.html_inlined
+    assert 'style="color: #656d76;"' in message.html
 
 
 def test_slack_gets_block_kit(world):
@@ -415,6 +417,7 @@ def test_a_digest_costs_the_same_few_queries_whatever_the_data(world, audience):
         ScopeItemFactory(release=releases[n % 5], feature=feature)
         FeatureDependency.objects.create(workspace=world.workspace, feature=feature, depends_on=world.dark)
     recompute_workspace(workspace_id=world.workspace.pk)
+    digests.shared_renderings_clear()  # build it again, not from the first rendering
     with CaptureQueriesContext(connection) as large:
         digests.digest_render(delivery)
 
@@ -890,3 +893,22 @@ def test_the_demo_has_history_stakeholders_sent_digests_and_digests_due(settings
         "demo@demo.productops.local",
     ]
     assert "WHAT MOVED IN THE PRIORITY RANKING, AND WHY" in mail.outbox[0].body
+
+
+def test_readers_of_the_same_digest_share_one_build_and_get_their_own_links(world):
+    first = world.subscription("executive")
+    second = world.subscription("executive", stakeholder={"email": "exec2@acme.example"})
+    rows = [_due_row(s, since=world.since, until=world.until) for s in (first, second)]
+
+    with CaptureQueriesContext(connection) as built:
+        one = digests.digest_render(rows[0])
+    with CaptureQueriesContext(connection) as shared:
+        two = digests.digest_render(rows[1])
+
+    assert (one.subject, one.text.split("Manage")[0]) == (two.subject, two.text.split("Manage")[0])
+    assert len(shared) < len(built)
+    link_one = one.headers["List-Unsubscribe"].strip("<>")
+    link_two = two.headers["List-Unsubscribe"].strip("<>")
+    assert link_one != link_two
+    assert link_two in two.html and link_two in two.text and link_one not in two.html
+    assert "productops.invalid" not in two.html + two.text + link_two
