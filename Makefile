@@ -65,6 +65,8 @@ ifeq ($(SCALE),small)
 	  $(BIN)/python -m bench priority_recompute --features 1000 --companies 5000 --links 100000 --votes 5
 	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/productops_bench_small} \
 	  $(BIN)/python -m bench portal_pages --scale 1 --repeat 5
+	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/productops_bench_small} \
+	  $(BIN)/python -m bench digests --subscriptions 1000 --small 200 --loop-contacts 500
 else
 	$(BIN)/python -m bench $(BENCH_ARGS)
 endif

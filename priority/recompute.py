@@ -46,7 +46,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, F, FloatField, Q, Value, When
+from django.db.models import BooleanField, Case, F, FloatField, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
@@ -188,8 +189,16 @@ def _take_lease(workspace_id: int, now: datetime) -> int | None:
     holder = None
     if connection.vendor == "postgresql":
         holder = _fetch("SELECT pg_backend_pid()")[0][0]
-        free |= Q(recompute_holder_pid__isnull=False) & ~Q(
-            recompute_holder_pid__in=_live_backends(workspace_id)
+        # Whether the holder is still connected is decided inside the UPDATE, on the row it
+        # locks: a run that took the lease an instant earlier (its UPDATE committed while
+        # this one waited on the row) is alive, so this one does not take it over.
+        free |= Q(
+            RawSQL(
+                "roadmap_roadmapsettings.recompute_holder_pid IS NOT NULL AND NOT EXISTS (SELECT 1 "
+                "FROM pg_stat_activity a WHERE a.pid = roadmap_roadmapsettings.recompute_holder_pid)",
+                [],
+                output_field=BooleanField(),
+            )
         )
     with transaction.atomic():
         taken = (
@@ -206,21 +215,6 @@ def _take_lease(workspace_id: int, now: datetime) -> int | None:
         return RoadmapSettings.objects.filter(workspace_id=workspace_id).values_list(
             "recompute_run", flat=True
         )[0]
-
-
-def _live_backends(workspace_id: int) -> list[int]:
-    """The PostgreSQL backend holding the workspace's lease, if it is still connected."""
-    return [
-        pid
-        for (pid,) in _fetch(
-            """
-            SELECT s.recompute_holder_pid FROM roadmap_roadmapsettings s
-            WHERE s.workspace_id = %s AND s.recompute_holder_pid IS NOT NULL
-              AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = s.recompute_holder_pid)
-            """,
-            [workspace_id],
-        )
-    ]
 
 
 def _renew_lease(workspace_id: int, run_number: int, now: datetime) -> None:

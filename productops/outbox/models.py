@@ -100,6 +100,10 @@ class Delivery(models.Model):
                 name="delivery_due",
                 condition=Q(state__in=["pending", "sending"]),
             ),
+            # Rows in flight, by lease: the sender finds expired leases without a scan.
+            models.Index(
+                fields=["lease_expires_at"], name="delivery_in_flight", condition=Q(state="sending")
+            ),
             models.Index(fields=["workspace", "-created_at", "-id"], name="delivery_log"),
             models.Index(fields=["workspace", "state", "-created_at"], name="delivery_log_state"),
             models.Index(fields=["workspace", "recipient_ref"], name="delivery_recipient"),

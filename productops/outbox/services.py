@@ -260,7 +260,9 @@ def deliveries_claim(
         stale = Delivery.objects.filter(exhausted)
         if ids is not None:
             stale = stale.filter(pk__in=list(ids))
-        stale_ids = list(stale.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
+        stale_ids = list(
+            stale.select_for_update(skip_locked=True).order_by().values_list("pk", flat=True)[:limit]
+        )
         if stale_ids:
             Delivery.objects.filter(exhausted, pk__in=stale_ids).update(
                 state=DeliveryState.FAILED,
@@ -417,6 +419,33 @@ def delivery_attempt(row: Delivery, *, now: datetime | None = None) -> str:
     return DeliveryState.SENT
 
 
+def _finish_suppressed(batch: list[Delivery], counts: dict[str, int]) -> list[Delivery]:
+    """Record the rows a renderer refused (an empty digest, a contact who unsubscribed) in one
+    UPDATE per reason, as :func:`delivery_attempt` would one by one; returns the other rows."""
+    by_reason: dict[str, list[Delivery]] = {}
+    rest = []
+    for row in batch:
+        error = getattr(row, "render_error", None)
+        if isinstance(error, Suppress) and error.reason in SuppressedReason.values:
+            by_reason.setdefault(error.reason, []).append(row)
+        else:
+            rest.append(row)
+    for reason, rows in by_reason.items():
+        for lease, group in _by_lease(rows).items():
+            done = Delivery.objects.filter(
+                pk__in=[row.pk for row in group], state=DeliveryState.SENDING, lease_expires_at=lease
+            ).update(state=DeliveryState.SUPPRESSED, suppressed_reason=reason, lease_expires_at=None)
+            counts[DeliveryState.SUPPRESSED] = counts.get(DeliveryState.SUPPRESSED, 0) + done
+    return rest
+
+
+def _by_lease(rows: list[Delivery]) -> dict[datetime | None, list[Delivery]]:
+    groups: dict[datetime | None, list[Delivery]] = {}
+    for row in rows:
+        groups.setdefault(row.lease_expires_at, []).append(row)
+    return groups
+
+
 def outbox_send(*, limit: int = 500, ids: Sequence[int] | None = None) -> dict[str, int]:
     """Send due deliveries in batches until ``limit`` are done or none is due; counts by outcome."""
     counts: dict[str, int] = {}
@@ -426,7 +455,8 @@ def outbox_send(*, limit: int = 500, ids: Sequence[int] | None = None) -> dict[s
         if not batch:
             break
         _prepare(batch)
-        for row in batch:
+        rest = _finish_suppressed(batch, counts)
+        for row in rest:
             state = delivery_attempt(row)
             counts[state] = counts.get(state, 0) + 1
         done += len(batch)
