@@ -37,9 +37,9 @@ class CompanyAdmin(ServiceModelAdmin):
         "lifecycle_stage",
         "feedback_count",
     ]
-    list_filter = ["segment", "lifecycle_stage"]
+    list_filter = ["segment", "lifecycle_stage", "do_not_contact"]
     search_fields = ["name", "domain", "crm_external_id"]
-    autocomplete_fields = ["workspace"]
+    autocomplete_fields = ["workspace", "account_owners"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(feedback_count=Count("feedback"))
@@ -49,10 +49,18 @@ class CompanyAdmin(ServiceModelAdmin):
         return obj.feedback_count
 
     def create(self, *, workspace, data):
-        return services.company_create(workspace=workspace, actor=None, data=data)
+        owners = data.pop("account_owners", None)
+        company = services.company_create(workspace=workspace, actor=None, data=data)
+        if owners is not None:
+            services.company_account_owners_set(company=company, owners=owners, actor=None)
+        return company
 
     def update(self, *, instance, data):
-        return services.company_update(company=instance, actor=None, data=data)
+        owners = data.pop("account_owners", None)
+        company = services.company_update(company=instance, actor=None, data=data)
+        if owners is not None:
+            services.company_account_owners_set(company=company, owners=owners, actor=None)
+        return company
 
     def delete(self, *, instance):
         services.company_delete(company=instance, actor=None)

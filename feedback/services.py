@@ -44,6 +44,7 @@ from productops.services import (
     audit_record,
     audit_record_many,
     cascade_audited_register,
+    check_member,
     constraint_errors_register,
     integrity_error,
     model_update,
@@ -139,6 +140,7 @@ COMPANY_FIELDS = [
     "arr_currency",
     "lifecycle_stage",
     "crm_external_id",
+    "do_not_contact",
 ]
 
 
@@ -255,6 +257,29 @@ def company_update(*, company: Company, actor: User | None, data: Mapping[str, A
         )
     if {"arr", "arr_currency", "segment"} & set(changes):
         features_mark_dirty(workspace_id=company.workspace_id, feature_ids=_features_asked_by(company))
+    return company
+
+
+@transaction.atomic
+def company_account_owners_set(*, company: Company, owners: Iterable[User], actor: User | None) -> Company:
+    """The workspace members who own the account (sales, support): they are told about its
+    contacts (comms' close-the-loop summaries) and see its requests in their digests.
+    Product manager or higher; each owner must be a member (400 ``does_not_exist``)."""
+    require_role(workspace=company.workspace, user=actor, role=Role.PRODUCT_MANAGER)
+    owners = list(dict.fromkeys(owners))
+    for owner in owners:
+        check_member(company.workspace, "account_owners", owner)
+    before = sorted(company.account_owners.values_list("pk", flat=True))
+    after = sorted(owner.pk for owner in owners)
+    if before != after:
+        company.account_owners.set(owners)
+        audit_record(
+            workspace=company.workspace,
+            actor=actor,
+            action=AuditEvent.Action.UPDATED,
+            target=company,
+            changes={"account_owners": [before, after]},
+        )
     return company
 
 

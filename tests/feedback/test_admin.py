@@ -228,3 +228,36 @@ def test_feedback_received_before_1970_is_refused_in_the_console(admin_client):
 
     assert "Must be between 1970-01-01 and" in response.content.decode()
     assert not FeedbackItem.objects.exists()
+
+
+def test_an_operator_sets_account_owners_and_do_not_contact_through_the_services(admin_client):
+    from feedback.models import Company
+    from productops.models import Role
+    from tests.productops.factories import MembershipFactory
+
+    company = CompanyFactory(name="Initech", arr=1000)
+    owner = MembershipFactory(workspace=company.workspace, role=Role.VIEWER).user
+
+    response = admin_client.post(
+        admin_url(Company, "change", company.pk),
+        {
+            "name": "Initech",
+            "domain": "",
+            "segment": "",
+            "plan": "",
+            "arr": "1000",
+            "arr_currency": company.arr_currency,
+            "lifecycle_stage": company.lifecycle_stage,
+            "crm_external_id": "",
+            "do_not_contact": "on",
+            "account_owners": [owner.pk],
+        },
+    )
+
+    assert response.status_code == 302, response.content[:2000]
+    company.refresh_from_db()
+    assert company.do_not_contact is True
+    assert list(company.account_owners.all()) == [owner]
+    changes = [e.changes for e in AuditEvent.objects.filter(target_type="feedback.company")]
+    assert {"account_owners": [[], [owner.pk]]} in changes
+    assert any("do_not_contact" in c for c in changes)

@@ -339,6 +339,38 @@ def test_company_delete_needs_a_product_manager_and_reweighs_demand(workspace, m
     assert Feature.objects.get(pk=link.feature_id).score_state == ScoreState.DIRTY
 
 
+def test_account_owners_are_members_set_by_product_managers_and_audited(workspace, other_workspace, member):
+    pm = member(workspace, Role.PRODUCT_MANAGER).user
+    sales = member(workspace, Role.VIEWER).user
+    contributor = member(workspace, Role.CONTRIBUTOR).user
+    outsider = member(other_workspace, Role.OWNER).user
+    company = CompanyFactory(workspace=workspace)
+
+    with pytest.raises(Forbidden):
+        services.company_account_owners_set(company=company, owners=[sales], actor=contributor)
+    with pytest.raises(ValidationFailed) as refused:
+        services.company_account_owners_set(company=company, owners=[sales, outsider], actor=pm)
+    assert (refused.value.attr, refused.value.code) == ("account_owners", "does_not_exist")
+    assert list(company.account_owners.all()) == []
+    assert not AuditEvent.objects.filter(target_type="feedback.company").exists()
+
+    services.company_account_owners_set(company=company, owners=[sales, sales], actor=pm)
+    services.company_account_owners_set(company=company, owners=[sales], actor=pm)  # no change
+
+    assert list(company.account_owners.all()) == [sales]
+    events = AuditEvent.objects.filter(target_type="feedback.company", target_id=str(company.pk))
+    assert [e.changes for e in events] == [{"account_owners": [[], [sales.pk]]}]
+
+
+def test_a_company_is_marked_do_not_contact_through_its_update(workspace):
+    company = CompanyFactory(workspace=workspace)
+
+    services.company_update(company=company, actor=None, data={"do_not_contact": True})
+
+    company.refresh_from_db()
+    assert company.do_not_contact is True
+
+
 # --- duplicates -------------------------------------------------------------------------
 
 
