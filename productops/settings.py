@@ -161,6 +161,14 @@ else:
     }
 
 # --- Auth -------------------------------------------------------------------
+# Argon2id (productops/hashers.py has the measured parameters); older hashes are upgraded
+# at the next sign-in.
+PASSWORD_HASHERS = [
+    "productops.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

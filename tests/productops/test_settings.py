@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -64,3 +66,41 @@ def test_manage_py_with_a_secret_key_stays_in_production_mode():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_production_hashes_passwords_with_argon2id():
+    result = _manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; from django.contrib.auth.hashers import make_password; "
+        "print(settings.PASSWORD_HASHERS[0]); print(make_password('correct horse battery staple'))",
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="productops.example.com",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[-2] == "productops.hashers.Argon2PasswordHasher"
+    assert lines[-1].startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+@pytest.mark.django_db
+def test_an_older_password_hash_is_upgraded_to_argon2_at_sign_in(settings, client):
+    from django.contrib.auth.hashers import make_password
+
+    from productops import settings as production
+    from tests.productops.factories import UserFactory
+
+    settings.PASSWORD_HASHERS = production.PASSWORD_HASHERS
+    user = UserFactory(username="ada")
+    user.password = make_password("correct horse battery staple", hasher="pbkdf2_sha256")
+    user.save(update_fields=["password"])
+
+    response = client.post(
+        "/accounts/login/", {"username": "ada", "password": "correct horse battery staple"}
+    )
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
