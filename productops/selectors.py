@@ -10,6 +10,7 @@ from productops.models import (
     ROLE_RANK,
     ApiToken,
     AuditEvent,
+    Event,
     Invitation,
     Membership,
     Role,
@@ -74,3 +75,15 @@ def invitation_from_token(*, token: str) -> Invitation | None:
     except signing.BadSignature:
         return None
     return Invitation.objects.select_related("workspace").filter(pk=invitation_id).first()
+
+
+def event_id_for(*, workspace_id: int, kind: str, subject_type: str, subject_id: object) -> int | None:
+    """The id of the first event of ``kind`` about one subject (``release.shipped`` is
+    recorded once per release), or None."""
+    return (
+        Event.objects.for_workspace(workspace_id)
+        .filter(kind=kind, subject_type=subject_type, subject_id=str(subject_id))
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )

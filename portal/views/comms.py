@@ -41,6 +41,7 @@ from productops.errors import DomainError
 from productops.models import Event, Role
 from productops.outbox.models import SuppressedReason
 from productops.safe_redirect import safe_next
+from productops.selectors import event_id_for
 from releases import selectors as release_selectors
 from roadmap import selectors as roadmap_selectors
 
@@ -460,11 +461,11 @@ def comms_settings(request: HttpRequest) -> HttpResponse:
 
 def shipped_event_id(release: Any) -> int | None:
     """The id of the release's ``release.shipped`` event (recorded once per release), or None."""
-    return (
-        Event.objects.for_workspace(release.workspace_id)
-        .filter(kind=Event.Kind.RELEASE_SHIPPED, subject_type="releases.release", subject_id=str(release.pk))
-        .values_list("id", flat=True)
-        .first()
+    return event_id_for(
+        workspace_id=release.workspace_id,
+        kind=Event.Kind.RELEASE_SHIPPED,
+        subject_type="releases.release",
+        subject_id=release.pk,
     )
 
 
