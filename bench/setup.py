@@ -14,6 +14,9 @@ def django_for_bench() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "productops.settings")
     os.environ.setdefault("DEBUG", "1")
     os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", DEFAULT_BENCH_DATABASE)
+    # Seeding tens of thousands of rows runs statements past the 5 s statement timeout:
+    # the bench's sessions and client deadline use the long limits (productops/db).
+    os.environ.setdefault("DB_LONG_RUNNING", "1")
     _ensure_database(os.environ["DATABASE_URL"])
     import django
 

@@ -13,3 +13,8 @@ class ProductopsConfig(AppConfig):
         from productops.outbox.tracking import tracking_received
 
         tracking.connect(tracking_received, dispatch_uid="productops.outbox.tracking")
+
+        # The database role's timeouts, set by every migrate (productops/db/roles.py).
+        from productops.db.roles import connect_signals
+
+        connect_signals(self)

@@ -7,7 +7,11 @@ Every error renders as::
      "request_id": "..."}
 
 with its HTTP status (400, 401, 403, 404, 405, 409, 415, 422, 429; a body over
-``API_MAX_BODY_BYTES`` is a 400 ``request_too_large``). Anything
+``API_MAX_BODY_BYTES`` is a 400 ``request_too_large``). A database that is down or too
+slow (``django.db.OperationalError`` / ``InterfaceError``: a refused or lost connection, the
+client deadline, a statement or lock timeout) is a 503 ``server_error`` with code
+``database_unavailable`` and ``Retry-After``, logged as one line (``productops.db.unavailable``),
+always JSON: the browsable API's page would need the database too. Anything
 else is a bug: it is logged with its traceback and answered as a real 500 with the
 same body (``server_error``), never an HTML page. The request id is the one in the
 ``X-Request-ID`` header, so a report can be matched to its log line.
@@ -16,6 +20,7 @@ same body (``server_error``), never an HTML page. The request id is the one in t
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -27,6 +32,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from productops.db import unavailable
 from productops.errors import DomainError
 from productops.request_id import request_id_for
 
@@ -68,8 +74,29 @@ SERVER_ERROR = {
 }
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+def database_unavailable_json(request) -> JsonResponse:
+    """The API's 503: the error body with ``database_unavailable`` and ``Retry-After``."""
+    response = JsonResponse(
+        error_body(
+            "server_error",
+            [{"code": unavailable.CODE, "detail": unavailable.DETAIL, "attr": None}],
+            request,
+        ),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+    response["Retry-After"] = str(unavailable.RETRY_AFTER_SECONDS)
+    return response
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | JsonResponse:
     request = context.get("request")
+    if unavailable.is_database_unavailable(exc):
+        set_rollback()
+        view = context.get("view")
+        unavailable.log_unavailable(
+            exc, getattr(request, "_request", request), view.__class__.__name__ if view is not None else ""
+        )
+        return database_unavailable_json(request)
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(
@@ -135,7 +162,15 @@ def handler404(request, exception=None):
 
 def handler500(request):
     """Project 500 (an error outside DRF's views, e.g. in middleware): JSON under /api/,
-    Django's page elsewhere. Django has logged the traceback already."""
+    Django's page elsewhere. Django has logged the traceback already.
+
+    A database error (raised in a middleware, where ``DatabaseUnavailableMiddleware`` does
+    not see it) is the 503 instead, JSON or the static page."""
+    exc = sys.exc_info()[1]
+    if unavailable.is_database_unavailable(exc):
+        from productops.db.middleware import unavailable_response
+
+        return unavailable_response(request, exc, "middleware")
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("server_error", [dict(SERVER_ERROR)], request), status=500)
     return server_error(request)

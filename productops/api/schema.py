@@ -3,9 +3,10 @@ body, strict request bodies, a tag per resource and a summary per operation.
 
 ``AutoSchema`` (the project's ``DEFAULT_SCHEMA_CLASS``) adds to each operation:
 
-* ``400`` (validation, unknown query parameters), ``401``, ``429`` (with ``Retry-After``)
-  and ``500``, always; ``403`` unless the operation is open to anyone; ``404`` where the
-  path names an object (or a workspace); ``409`` where the service can refuse the
+* ``400`` (validation, unknown query parameters), ``401``, ``429`` (with ``Retry-After``),
+  ``500`` and ``503`` (the database is unavailable, with ``Retry-After``), always;
+  ``403`` unless the operation is open to anyone; ``404`` where the path names an object
+  (or a workspace); ``409`` where the service can refuse the
   operation's change in the current state (the view's ``conflict_actions``); ``415``
   where there is a request body; ``304`` (with ``If-None-Match``) on reads;
 * ``additionalProperties: false`` on request bodies of ``StrictSerializer``s, which
@@ -73,7 +74,11 @@ ERROR_DESCRIPTIONS = {
     "415": "Unsupported Content-Type.",
     "429": "Too many requests; retry after Retry-After seconds.",
     "500": "A server error; it was logged under request_id.",
+    "503": "The database is unavailable or too slow right now (code database_unavailable); "
+    "retry after Retry-After seconds.",
 }
+#: The statuses that carry a Retry-After header.
+RETRY_AFTER = {"429", "503"}
 WRITE_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -102,7 +107,7 @@ class AutoSchema(openapi.AutoSchema):
     def _error_statuses(self) -> list[str]:
         view = self.view
         action = self._action()
-        statuses = ["400", "401", "429", "500"]
+        statuses = ["400", "401", "429", "500", "503"]
         if not _is_anonymous(view) and action not in getattr(view, "never_forbidden_actions", set()):
             statuses.append("403")
         if "{" in self.path:
@@ -126,7 +131,7 @@ class AutoSchema(openapi.AutoSchema):
             responses[code] = self._get_response_for_code(
                 OpenApiResponse(ErrorOutput, description=ERROR_DESCRIPTIONS[code]), code, direction=direction
             )
-            if code == "429":
+            if code in RETRY_AFTER:
                 responses[code]["headers"] = {
                     "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
                 }

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from django.db import DatabaseError, connection, transaction
 
 from productops.celery import app as celery_app
 
@@ -114,3 +115,24 @@ def test_a_failing_probe_is_reported_not_raised():
         assert health.probe_details()["zz_broken"] == {"ok": False, "error": "RuntimeError"}
     finally:
         del health.PROBES["zz_broken"]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="on SQLite the check uses Django's connection; the own connection is PostgreSQL's",
+)
+@pytest.mark.django_db
+def test_readyz_checks_the_database_on_a_connection_of_its_own():
+    from productops.db import probe
+    from productops.health import check_database
+
+    # The request's connection is stuck in an aborted transaction; the check does not use it.
+    with transaction.atomic():
+        with pytest.raises(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")
+        assert check_database() is None
+        transaction.set_rollback(True)
+
+    params = probe.probe_params(connection.settings_dict)
+    assert (params["connect_timeout"], params["tcp_user_timeout"]) == (1, 1000)
+    assert params["dbname"] == connection.settings_dict["NAME"]

@@ -2,8 +2,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 
 from productops.errors import ValidationFailed
@@ -91,7 +90,7 @@ def test_old_keys_expire(workspace):
 
 
 @pytest.mark.skipif(
-    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    connection.vendor != "postgresql",
     reason="SQLite serialises writers, so two requests cannot race for one key; CI runs this on PostgreSQL",
 )
 @pytest.mark.django_db(transaction=True)

@@ -1,0 +1,1 @@
+"""PostgreSQL with client-side deadlines (``base.DatabaseWrapper``)."""
