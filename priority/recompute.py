@@ -27,6 +27,11 @@ always leaves them dirty:
    difference of two points (``priority.selectors.rank_moves_explained``).
 6. **Finish.** ``recompute_requested_at`` is cleared if no mark came after the claim
    (``recompute_requested_seq`` unchanged), failures are reset, the lease released.
+   The request ids read with the settings (``dirty_request_ids``, the changes this run
+   covers) are removed, and the run logs one line naming them:
+   ``recompute workspace=<slug> features=<n> request_ids=[...]``, with the same values as
+   the structured fields ``workspace``, ``features`` and ``request_ids`` (at most
+   ``RECOMPUTE_REQUEST_IDS_LOGGED``; ``request_ids_cut`` says more were recorded).
 
 If any step fails, :func:`run` puts the run's claimed features back to ``DIRTY``,
 records the failure (``recompute_failures``, ``recompute_last_error``,
@@ -35,18 +40,27 @@ one workspace's bad data never stops another workspace's run.
 
 :func:`recompute_in_transaction` runs steps 2 to 5 inside the caller's transaction,
 for the scoring preview, which rolls everything back.
+
+Statement limits: the claim, the aggregate and ranking reads and each write chunk run in
+``productops.db.long_transaction``: ``DB_LONG_STATEMENT_TIMEOUT_MS`` (``SET LOCAL``), no
+separate lock timeout (a lock wait is bounded by that statement timeout: the run waits for
+requests' short transactions rather than failing) and the long client deadline. The lease,
+the finish and the failure record are short and keep the role's limits. In the preview
+they all keep the preview's own.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BooleanField, Case, F, FloatField, Q, Value, When
+from django.db.models import BooleanField, Case, F, FloatField, JSONField, Q, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
@@ -59,6 +73,7 @@ from priority.formulas import (
     MAX_EXP_ARGUMENT,
     SNAPSHOT_RELATIVE_THRESHOLD,
 )
+from productops.db import long_transaction
 from productops.models import Workspace
 from productops.sql import (
     rate_case_sql,
@@ -68,7 +83,15 @@ from productops.sql import (
     sql_least,
     workspace_rates,
 )
-from roadmap.models import MODEL_COLUMN, Feature, FeatureStatus, RoadmapSettings, ScoreState, ScoringModel
+from roadmap.models import (
+    MODEL_COLUMN,
+    RECOMPUTE_REQUEST_IDS_LOGGED,
+    Feature,
+    FeatureStatus,
+    RoadmapSettings,
+    ScoreState,
+    ScoringModel,
+)
 from roadmap.selectors import settings_for
 
 logger = logging.getLogger(__name__)
@@ -116,6 +139,14 @@ def _fetch(sql: str, params: Sequence | None = None) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
         return cursor.fetchall()
+
+
+def _fetch_long(sql: str, params: Sequence | None = None) -> list[tuple]:
+    """A read that may run long (the aggregate, the ranking), in a transaction of its own with
+    the long statement timeout (``productops.db.long_transaction``); inside the caller's
+    transaction (the preview) it keeps the caller's limits."""
+    with long_transaction():
+        return _fetch(sql, params)
 
 
 def _chunks(rows: Sequence, size: int = WRITE_CHUNK) -> Iterable[Sequence]:
@@ -226,9 +257,14 @@ def _renew_lease(workspace_id: int, run_number: int, now: datetime) -> None:
 
 
 def _run_steps(workspace_id: int, run_number: int, *, now: datetime, full: bool) -> RecomputeResult:
-    with transaction.atomic():
+    started = time.monotonic()
+    # The claim locks every feature to score (waiting for requests' short transactions) and
+    # updates them all: the long statement timeout, no separate lock timeout.
+    with long_transaction():
         settings_row, seen_seq = _read_settings(workspace_id)
         claimed, everything = _claim(workspace_id, run_number, full=full)
+    # The changes whose request was recorded before the claim: their features are claimed.
+    request_ids = list(settings_row.dirty_request_ids or [])
     snapshots = 0
     if claimed:
         _renew_lease(workspace_id, run_number, now)
@@ -237,8 +273,41 @@ def _run_steps(workspace_id: int, run_number: int, *, now: datetime, full: bool)
         _write_scores(settings_row, run_number, scores, now)
         _renew_lease(workspace_id, run_number, now)
         snapshots = _rank_and_snapshot(settings_row, now)
-    _finish(workspace_id, run_number, seen_seq, now)
+    _finish(workspace_id, run_number, seen_seq, now, request_ids_covered=len(request_ids))
+    _log_run(settings_row, run_number, claimed, snapshots, request_ids, full=full, started=started)
     return RecomputeResult(workspace_id=workspace_id, recomputed=claimed, snapshots=snapshots)
+
+
+def _log_run(
+    settings_row: RoadmapSettings,
+    run_number: int,
+    claimed: int,
+    snapshots: int,
+    request_ids: Sequence[str],
+    *,
+    full: bool,
+    started: float,
+) -> None:
+    """The run's one line: what it scored, for which requests (a recompute coalesces many)."""
+    slug = settings_row.workspace.slug
+    listed = list(request_ids[:RECOMPUTE_REQUEST_IDS_LOGGED])
+    logger.info(
+        "recompute workspace=%s features=%d request_ids=%s",
+        slug,
+        claimed,
+        json.dumps(listed),
+        extra={
+            "workspace": slug,
+            "workspace_id": settings_row.workspace_id,
+            "features": claimed,
+            "snapshots": snapshots,
+            "request_ids": listed,
+            "request_ids_cut": len(request_ids) > RECOMPUTE_REQUEST_IDS_LOGGED,
+            "full": full,
+            "run": run_number,
+            "duration_ms": round((time.monotonic() - started) * 1000),
+        },
+    )
 
 
 def _read_settings(workspace_id: int) -> tuple[RoadmapSettings, int]:
@@ -248,7 +317,15 @@ def _read_settings(workspace_id: int) -> tuple[RoadmapSettings, int]:
     return settings_row, settings_row.recompute_requested_seq
 
 
-def _finish(workspace_id: int, run_number: int, seen_seq: int, now: datetime) -> None:
+def _finish(
+    workspace_id: int, run_number: int, seen_seq: int, now: datetime, *, request_ids_covered: int = 0
+) -> None:
+    """Release the run's lease and clear what it covered: the request unless a mark came
+    after the claim, and the first ``request_ids_covered`` request ids (ids appended since
+    stay for the next run; only the lease holder removes any, so they are the first ones)."""
+    changes: dict = {}
+    if request_ids_covered:
+        changes["dirty_request_ids"] = _request_ids_after(request_ids_covered)
     with transaction.atomic():
         RoadmapSettings.objects.filter(workspace_id=workspace_id, recompute_run=run_number).update(
             recompute_requested_at=Case(
@@ -261,7 +338,24 @@ def _finish(workspace_id: int, run_number: int, seen_seq: int, now: datetime) ->
             recompute_next_attempt_at=None,
             recompute_last_error="",
             last_recomputed_at=now,
+            **changes,
         )
+
+
+def _request_ids_after(count: int) -> RawSQL:
+    """``dirty_request_ids`` without its first ``count`` elements."""
+    if connection.vendor == "postgresql":
+        sql = (
+            "COALESCE((SELECT jsonb_agg(e.value ORDER BY e.n) FROM jsonb_array_elements("
+            "roadmap_roadmapsettings.dirty_request_ids) WITH ORDINALITY AS e(value, n) WHERE e.n > %s),"
+            " '[]'::jsonb)"
+        )
+    else:
+        sql = (
+            "(SELECT json_group_array(value) FROM (SELECT value FROM json_each("
+            "roadmap_roadmapsettings.dirty_request_ids) WHERE key >= %s ORDER BY key))"
+        )
+    return RawSQL(sql, [count], output_field=JSONField())  # noqa: S611 (constant SQL, a parameter)
 
 
 def _record_failure(workspace_id: int, run_number: int, exc: BaseException, now: datetime) -> None:
@@ -395,7 +489,7 @@ def _aggregate(
         LEFT JOIN roadmap_featurecriterionvalue v ON v.criterion_id = c.id AND v.feature_id = f.id
         WHERE c.workspace_id = %s
     )"""
-    return _fetch(
+    return _fetch_long(
         f"""
         SELECT f.id, {impact}, COALESCE(demand.companies, 0), {scorecard}
         FROM roadmap_feature f
@@ -427,7 +521,7 @@ def _write_scores(
     columns = [("id", "bigint"), ("impact", "float8"), ("companies", "integer"), ("scorecard", "float8")]
     for chunk in _chunks(scores):
         source, params = _values(chunk, columns)
-        with transaction.atomic():
+        with long_transaction():
             _write_lock(settings_row.workspace_id)
             _execute(
                 f"""
@@ -461,7 +555,7 @@ def _rank_and_snapshot(settings_row: RoadmapSettings, now: datetime) -> int:
          OR (ranked.priority_score IS NULL) <> (ranked.snapshot_score IS NULL)
          OR ABS(ranked.priority_score - ranked.snapshot_score) > %s * ABS(ranked.snapshot_score))
     """
-    rows = _fetch(
+    rows = _fetch_long(
         f"""
         SELECT ranked.id, ranked.position, ranked.priority_score,
                CASE WHEN {moved} THEN 1 ELSE 0 END AS moved
@@ -485,7 +579,7 @@ def _rank_and_snapshot(settings_row: RoadmapSettings, now: datetime) -> int:
     snapshots = 0
     for chunk in _chunks(rows):
         source, params = _values(chunk, columns)
-        with transaction.atomic():
+        with long_transaction():
             _write_lock(workspace_id)
             _execute(
                 f"""

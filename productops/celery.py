@@ -2,6 +2,8 @@
 
 Reliability defaults live in settings: late acks, reject on worker loss,
 prefetch 1, JSON only, time limits under the broker's visibility timeout.
+``productops.task_context`` (connected here, so in every process that sends or runs
+tasks) carries the request id into tasks and leaves logging to settings' ``LOGGING``.
 """
 
 import os
@@ -9,6 +11,8 @@ import os
 from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "productops.settings")
+
+import productops.task_context  # noqa: F401  (connects its signal receivers)
 
 app = Celery("productops")
 app.config_from_object("django.conf:settings", namespace="CELERY")

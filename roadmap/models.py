@@ -236,6 +236,9 @@ MODEL_COLUMN = {
 #: Defaults of the engine's weights (RoadmapSettings), by importance and by segment ("" = unknown).
 DEFAULT_IMPORTANCE_WEIGHTS = {"nice_to_have": 1.0, "important": 2.0, "critical": 4.0}
 DEFAULT_SEGMENT_WEIGHTS = {"enterprise": 3.0, "mid_market": 2.0, "smb": 1.0, "": 1.0}
+#: Request ids a recompute's log line lists at most. ``RoadmapSettings.dirty_request_ids``
+#: keeps one more, so the run can tell that the list was cut.
+RECOMPUTE_REQUEST_IDS_LOGGED = 20
 
 
 class EffortUnit(models.TextChoices):
@@ -265,6 +268,9 @@ class RoadmapSettings(WorkspaceOwnedModel):
     # cleared by the run that covered it, i.e. that read this sequence before its claim.
     recompute_requested_at = models.DateTimeField(null=True, blank=True)
     recompute_requested_seq = models.PositiveBigIntegerField(default=0)
+    # The request ids of the changes waiting for a run, appended with the request (each once,
+    # at most RECOMPUTE_REQUEST_IDS_LOGGED + 1): the run that scores them logs and removes them.
+    dirty_request_ids = models.JSONField(default=list, blank=True)
     # The run: its number (stamped on the features it claims) and its lease.
     recompute_run = models.PositiveBigIntegerField(default=0)
     recompute_lease_until = models.DateTimeField(null=True, blank=True)

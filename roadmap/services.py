@@ -18,10 +18,12 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, QuerySet, RestrictedError
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from productops.errors import Conflict, ValidationFailed
 from productops.models import AuditEvent, Event, Role, User, Workspace
+from productops.request_id import current_request_id
 from productops.services import (
     audit_deletion,
     audit_record,
@@ -43,6 +45,7 @@ from productops.services import (
 )
 from productops.validation import check_planning_date
 from roadmap.models import (
+    RECOMPUTE_REQUEST_IDS_LOGGED,
     Competitor,
     Feature,
     FeatureCriterionValue,
@@ -266,11 +269,40 @@ def recompute_request(*, workspace_id: int) -> None:
     The run reads ``recompute_requested_seq`` before it claims features and clears
     ``recompute_requested_at`` only if the sequence has not moved since: a request
     recorded after the claim keeps the workspace requested.
+
+    The same statement appends the current request id (``productops.request_id``) to
+    ``dirty_request_ids``, once, while the list is not full, so the run that scores the
+    change can name the requests it covers in its log line (``priority.recompute``).
     """
     settings_for(workspace_id)
-    RoadmapSettings.objects.filter(workspace_id=workspace_id).update(
-        recompute_requested_at=timezone.now(), recompute_requested_seq=F("recompute_requested_seq") + 1
-    )
+    changes: dict[str, Any] = {
+        "recompute_requested_at": timezone.now(),
+        "recompute_requested_seq": F("recompute_requested_seq") + 1,
+    }
+    request_id = current_request_id()
+    if request_id is not None:
+        changes["dirty_request_ids"] = _request_id_appended(request_id)
+    RoadmapSettings.objects.filter(workspace_id=workspace_id).update(**changes)
+
+
+def _request_id_appended(request_id: str) -> RawSQL:
+    """``dirty_request_ids`` with ``request_id`` at its end, unless it is there already or the
+    list holds more than RECOMPUTE_REQUEST_IDS_LOGGED (the one past the cap says "cut")."""
+    cap = RECOMPUTE_REQUEST_IDS_LOGGED
+    if connection.vendor == "postgresql":
+        sql = (
+            "CASE WHEN jsonb_array_length(dirty_request_ids) > %s"
+            " OR dirty_request_ids @> jsonb_build_array(%s::text) THEN dirty_request_ids"
+            " ELSE dirty_request_ids || jsonb_build_array(%s::text) END"
+        )
+    else:
+        sql = (
+            "CASE WHEN json_array_length(dirty_request_ids) > %s OR EXISTS (SELECT 1 FROM"
+            " json_each(roadmap_roadmapsettings.dirty_request_ids) WHERE value = %s)"
+            " THEN dirty_request_ids ELSE json_insert(dirty_request_ids, '$[#]', %s) END"
+        )
+    # Constant SQL; the id and the cap are parameters.
+    return RawSQL(sql, [cap, request_id, request_id], output_field=models.JSONField())  # noqa: S611
 
 
 def _single(feature_ids: Iterable[int] | QuerySet) -> bool:
