@@ -29,6 +29,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from comms.models import Threshold, ThresholdMetric, ThresholdState, WebhookEndpoint, WebhookFormat
 from feedback.selectors import arr_at_stake_by_feature
@@ -161,6 +162,7 @@ def _top_ids(workspace_id: int, n: int) -> list[int]:
 
 
 @transaction.atomic
+@sensitive_variables()  # the new secret, here and in every frame below (an error report hides them)
 def webhook_endpoint_create(
     *, workspace: Workspace, actor: User | None, data: Mapping[str, Any]
 ) -> tuple[WebhookEndpoint, str]:
@@ -230,6 +232,7 @@ def webhook_endpoint_update(
 
 
 @transaction.atomic
+@sensitive_variables()  # the new and the previous secret, in every frame below
 def webhook_endpoint_rotate_secret(
     *, endpoint: WebhookEndpoint, actor: User | None
 ) -> tuple[WebhookEndpoint, str]:

@@ -1117,8 +1117,15 @@ def duplicates_find(*, item_id: int) -> list[DuplicateSuggestion]:
     """Look for the item's likely duplicates (open items, open features) and store them.
 
     Idempotent: suggestions already stored (or dismissed) are kept as they are.
+
+    Safe beside concurrent checks of similar items (docs/reliability.md, "Duplicate
+    detection under concurrency"): the item's lock is ``FOR NO KEY UPDATE``, which serialises
+    checks of this item but not the ``FOR KEY SHARE`` that other checks' foreign keys take on
+    it, and suggestions are inserted in one global order, so unique-key waits cannot cycle.
     """
-    item = FeedbackItem.objects.select_for_update().filter(pk=item_id).first()
+    # Not FOR UPDATE: that lock also blocks FK checks, so a check of A inserting (A, B)
+    # waited for the check of B holding B, while it inserted (A, B) too and waited for A.
+    item = FeedbackItem.objects.select_for_update(no_key=True).filter(pk=item_id).first()
     if item is None:
         return []
     # A pair is stored once, lower id first, whichever of its items was checked first.
@@ -1142,6 +1149,9 @@ def duplicates_find(*, item_id: int) -> list[DuplicateSuggestion]:
         for match in similar_features(workspace_id=item.workspace_id, text=item.text)
         if match.id not in linked
     ]
+    # A concurrent check inserting a pair we insert makes us wait for its commit (ON CONFLICT):
+    # in key order everywhere, no two checks each wait for a row the other has inserted.
+    suggestions.sort(key=lambda s: (s.item_id, s.similar_item_id or 0, s.similar_feature_id or 0))
     DuplicateSuggestion.objects.bulk_create(suggestions, ignore_conflicts=True)
     item.duplicates_checked_at = timezone.now()
     item.save(update_fields=["duplicates_checked_at"])

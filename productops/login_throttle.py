@@ -14,6 +14,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.debug import sensitive_post_parameters
 
 from productops.client_address import client_address
 
@@ -26,6 +27,10 @@ def _keys(request: HttpRequest) -> list[str]:
 
 
 def throttle_login(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    # Marked here, before the cache is read: Django's LoginView marks its POST sensitive only
+    # once it runs, so a failure in the throttle (the cache unreachable) would otherwise put
+    # the password in the error report.
+    @sensitive_post_parameters()
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if request.method != "POST":

@@ -13,6 +13,10 @@ from productops import services
 from productops.models import Membership, Role, User, Workspace
 from tests.productops.factories import MembershipFactory, UserFactory, WorkspaceFactory
 
+# Django's error reports (POST data, frame variables) into pytest's --log-file, and the
+# ``error_reports`` fixture; the secrets check (scripts/check_logs_for_secrets.py) reads both.
+pytest_plugins = ["tests.error_reports"]
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache():

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db.models import Model, QuerySet
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -290,6 +291,8 @@ class WebhookEndpointViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
         return webhooks.webhook_endpoints_list(workspace=workspace)
 
+    # The secret is in these frames and in the serializer's below them: error reports hide them.
+    @sensitive_variables()
     def _with_secret(self, endpoint: WebhookEndpoint, secret: str, status_code: int) -> Response:
         endpoint = self.reloaded(endpoint)
         endpoint.secret = secret  # the one place the secret is rendered
@@ -301,6 +304,7 @@ class WebhookEndpointViewSet(TombstonesMixin, WorkspaceResourceViewSet):
         responses={201: WebhookEndpointSecretOutput},
         examples=[examples.WEBHOOK_ENDPOINT_REQUEST, examples.WEBHOOK_ENDPOINT_RESPONSE],
     )
+    @sensitive_variables()
     def create(self, request: Request, workspace_slug: str) -> Response:
         """Add an endpoint; the answer carries its signing secret, shown this once."""
         endpoint, secret = webhooks.webhook_endpoint_create(
@@ -325,6 +329,7 @@ class WebhookEndpointViewSet(TombstonesMixin, WorkspaceResourceViewSet):
 
     @extend_schema(request=None, responses=WebhookEndpointSecretOutput)
     @action(detail=True, methods=["post"], url_path="rotate-secret", filter_backends=[])
+    @sensitive_variables()
     def rotate_secret(self, request: Request, workspace_slug: str, pk: str) -> Response:
         """A new signing secret, shown this once; the previous one keeps signing too (a second
         signature) until previous_secret_expires_at, so receivers can switch over."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, extend_schema
 from rest_framework import mixins, serializers, status
@@ -274,12 +275,15 @@ class InboundWebhookViewSet(
     def get_workspace_queryset(self, workspace: Workspace) -> QuerySet:
         return webhooks.inbound_webhook_list(workspace=workspace)
 
+    # The secret is in these frames and in the serializer's below them: error reports hide them.
+    @sensitive_variables()
     def _with_secret(self, webhook: InboundWebhook, secret: str, status_code: int) -> Response:
         webhook.secret = secret  # the one place the secret is rendered
         output = InboundWebhookSecretOutput(webhook, context=self.get_serializer_context())
         return Response(output.data, status=status_code)
 
     @extend_schema(request=InboundWebhookCreateInput, responses={201: InboundWebhookSecretOutput})
+    @sensitive_variables()
     def create(self, request: Request, workspace_slug: str) -> Response:
         data = InboundWebhookCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -290,6 +294,7 @@ class InboundWebhookViewSet(
 
     @extend_schema(request=None, responses=InboundWebhookSecretOutput)
     @action(detail=True, methods=["post"], url_path="rotate-secret")
+    @sensitive_variables()
     def rotate_secret(self, request: Request, workspace_slug: str, pk: str) -> Response:
         webhook, secret = webhooks.inbound_webhook_rotate_secret(
             webhook=self.get_object(), actor=request.user

@@ -8,6 +8,7 @@ from __future__ import annotations
 import django_filters
 import django_filters.rest_framework
 from django.db.models import QuerySet
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
@@ -174,6 +175,7 @@ class InvitationAcceptView(StrictQueryParameters, APIView):
     conflict_actions = {"post"}  # accepted already, or a member already
 
     @extend_schema(request=InvitationAcceptInput, responses={201: MembershipOutput})
+    @sensitive_variables()  # the invitation token
     def post(self, request: Request) -> Response:
         _refuse_token(request, "Accepting an invitation")
         data = InvitationAcceptInput(data=request.data)
@@ -198,6 +200,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspac
         return selectors.api_token_list(workspace=workspace, membership=self.request.membership)
 
     @extend_schema(request=ApiTokenCreateInput, responses={201: ApiTokenCreatedOutput})
+    @sensitive_variables()  # the new key, here and in the serializer below (error reports)
     def create(self, request: Request, workspace_slug: str) -> Response:
         _refuse_token(request, "Creating a token")
         data = ApiTokenCreateInput(data=request.data)

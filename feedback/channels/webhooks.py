@@ -34,6 +34,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.views.decorators.debug import sensitive_variables
 
 from feedback.channels.text import html_to_text, storable
 from feedback.models import Company, FeedbackItem, InboundWebhook
@@ -73,6 +74,7 @@ def _new_secret() -> str:
 
 
 @transaction.atomic
+@sensitive_variables()  # the new secret, in every frame below (an error report hides them)
 def inbound_webhook_create(
     *, workspace: Workspace, actor: User | None, provider: str, name: str = ""
 ) -> tuple[InboundWebhook, str]:
@@ -106,6 +108,7 @@ def inbound_webhook_create(
 
 
 @transaction.atomic
+@sensitive_variables()  # the new secret, in every frame below
 def inbound_webhook_rotate_secret(
     *, webhook: InboundWebhook, actor: User | None
 ) -> tuple[InboundWebhook, str]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
 from portal.forms import add_domain_error
@@ -20,6 +22,8 @@ SIGN_UP_FIELDS = {"password": "password1"}
 
 
 @require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("token", "password1", "password2")
+@sensitive_variables()  # the invitation token and the new password, in every frame below
 def invitation_accept(request: HttpRequest) -> HttpResponse:
     """The page an invitation email links to: a signed-in person confirms and joins; a
     visitor without an account makes one for the invited address and joins in one step."""
@@ -40,7 +44,7 @@ def invitation_accept(request: HttpRequest) -> HttpResponse:
                     username=form.cleaned_data["username"],
                     password=form.cleaned_data["password1"],
                 )
-                login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+                login(request, membership.user, backend=settings.AUTHENTICATION_BACKENDS[0])
             else:
                 membership = None
         except DomainError as exc:

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.access import workspace_page
@@ -24,6 +25,7 @@ def _tokens(request: HttpRequest):
 
 @require_http_methods(["GET", "POST"])
 @workspace_page()
+@sensitive_variables()  # the new key (and the session holding it) in an error report
 def tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -66,6 +68,7 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
 
 
 @workspace_page()
+@sensitive_variables()  # the key, here and in the template rendering below
 def token_created(request: HttpRequest) -> HttpResponse:
     """The new token's key, once: the session forgets it as this page is rendered."""
     shown = request.session.pop(_SHOWN_ONCE, None)

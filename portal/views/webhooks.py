@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from comms import webhooks
@@ -106,7 +107,9 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@sensitive_post_parameters("url")  # a Slack incoming-webhook URL is a credential
 @workspace_page(Role.ADMIN)
+@sensitive_variables()  # the new signing secret, in an error report
 def endpoint_create(request: HttpRequest) -> HttpResponse:
     form = WebhookEndpointForm(request.POST, auto_id="new-%s")
     if form.is_valid():
@@ -124,6 +127,7 @@ def endpoint_create(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @workspace_page(Role.ADMIN)
+@sensitive_variables()  # the secret, here and in the template rendering below
 def endpoint_secret(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     """The endpoint's new signing secret, once: the session forgets it as this page renders."""
     endpoint = _endpoint(request, endpoint_id)
@@ -186,6 +190,7 @@ def endpoint_detail(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 
 
 @require_POST
+@sensitive_post_parameters("url")
 @workspace_page(Role.ADMIN)
 def endpoint_edit(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(request, endpoint_id)
@@ -205,6 +210,7 @@ def endpoint_edit(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 
 @require_POST
 @workspace_page(Role.ADMIN)
+@sensitive_variables()  # the new signing secret, in an error report
 def endpoint_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(request, endpoint_id)
     try:

@@ -13,6 +13,7 @@ from anymail.exceptions import AnymailError, AnymailInvalidAddress, AnymailRecip
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from standardwebhooks.webhooks import Webhook
 
 from productops.outbox import http
@@ -91,10 +92,15 @@ def _post(url: str, body: str, headers: dict[str, str]) -> str:
     raise SendError(f"HTTP {response.status_code}: {response.text[:200]}", permanent=permanent)
 
 
+# A Slack incoming-webhook URL is itself the credential; a webhook's signing secrets are in
+# ``secrets``: an unexpected error below is logged with its traceback, whose report must not
+# show them.
+@sensitive_variables()
 def _slack(delivery: Delivery) -> str:
     return _post(delivery.recipient, delivery.body_text, {"content-type": "application/json"})
 
 
+@sensitive_variables()
 def _webhook(delivery: Delivery) -> str:
     secrets: list[str] = []
     for provider in _webhook_secrets:

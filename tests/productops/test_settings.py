@@ -104,3 +104,126 @@ def test_an_older_password_hash_is_upgraded_to_argon2_at_sign_in(settings, clien
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+# --- cookies ---------------------------------------------------------------------------------
+
+_COOKIE_SETTINGS = (
+    "SESSION_COOKIE_NAME",
+    "SESSION_COOKIE_SECURE",
+    "SESSION_COOKIE_HTTPONLY",
+    "SESSION_COOKIE_SAMESITE",
+    "SESSION_COOKIE_DOMAIN",
+    "SESSION_COOKIE_PATH",
+    "CSRF_COOKIE_NAME",
+    "CSRF_COOKIE_SECURE",
+    "CSRF_COOKIE_HTTPONLY",
+    "CSRF_COOKIE_SAMESITE",
+    "CSRF_COOKIE_DOMAIN",
+    "CSRF_COOKIE_PATH",
+    "MESSAGE_STORAGE",
+)
+
+
+def _cookie_settings(**env: str) -> dict[str, object]:
+    names = ", ".join(repr(name) for name in _COOKIE_SETTINGS)
+    result = _manage(
+        "shell",
+        "-c",
+        f"from django.conf import settings; print({{n: getattr(settings, n) for n in ({names})}})",
+        **env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    import ast
+
+    return ast.literal_eval(result.stdout.strip().splitlines()[-1])
+
+
+def test_production_cookies_are_secure_httponly_lax_and_host_prefixed():
+    values = _cookie_settings(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="po.example.com")
+
+    assert values == {
+        "SESSION_COOKIE_NAME": "__Host-sessionid",
+        "SESSION_COOKIE_SECURE": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # __Host- cookies are kept by browsers only with Path=/ and no Domain.
+        "SESSION_COOKIE_DOMAIN": None,
+        "SESSION_COOKIE_PATH": "/",
+        "CSRF_COOKIE_NAME": "__Host-csrftoken",
+        "CSRF_COOKIE_SECURE": True,
+        "CSRF_COOKIE_HTTPONLY": True,
+        "CSRF_COOKIE_SAMESITE": "Lax",
+        "CSRF_COOKIE_DOMAIN": None,
+        "CSRF_COOKIE_PATH": "/",
+        "MESSAGE_STORAGE": "django.contrib.messages.storage.session.SessionStorage",
+    }
+
+
+def test_development_over_plain_http_keeps_plain_cookie_names():
+    values = _cookie_settings(DEBUG="1")
+
+    assert (values["SESSION_COOKIE_NAME"], values["SESSION_COOKIE_SECURE"]) == ("sessionid", False)
+    assert (values["CSRF_COOKIE_NAME"], values["CSRF_COOKIE_SECURE"]) == ("csrftoken", False)
+    assert values["SESSION_COOKIE_HTTPONLY"] is values["CSRF_COOKIE_HTTPONLY"] is True
+    assert values["SESSION_COOKIE_SAMESITE"] == values["CSRF_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_production_without_https_cookies_drops_the_host_prefix_with_the_secure_flag():
+    # An operator serving plain HTTP on purpose (SESSION_COOKIE_SECURE=0): a __Host- cookie
+    # without Secure would be refused by the browser.
+    values = _cookie_settings(
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="po.example.com",
+        SESSION_COOKIE_SECURE="0",
+        CSRF_COOKIE_SECURE="0",
+    )
+
+    assert (values["SESSION_COOKIE_NAME"], values["SESSION_COOKIE_SECURE"]) == ("sessionid", False)
+    assert (values["CSRF_COOKIE_NAME"], values["CSRF_COOKIE_SECURE"]) == ("csrftoken", False)
+
+
+@pytest.mark.django_db
+def test_signing_in_sets_only_the_two_cookies_with_their_attributes(workspace, member):
+    # The test suite runs with DEBUG off, so these are production's cookies.
+    from django.test import Client
+
+    member(workspace, username="ada")
+    client = Client(enforce_csrf_checks=True)
+    page = client.get("/accounts/login/")
+    csrf = page.cookies["__Host-csrftoken"]
+    response = client.post(
+        "/accounts/login/",
+        {"username": "ada", "password": "pw", "csrfmiddlewaretoken": page.context["csrf_token"]},
+    )
+    # A page that flashes a message ("A token's key is shown only once..."): the message goes
+    # to the session, not to a cookie of its own.
+    flashed = client.get(f"/w/{workspace.slug}/settings/tokens/created/")
+
+    assert response.status_code == 302
+    assert flashed.status_code == 302
+    assert "shown only once" in client.get(flashed["Location"]).content.decode()
+    session = response.cookies["__Host-sessionid"]
+    for cookie in (session, csrf):
+        assert cookie["secure"] is True
+        assert cookie["httponly"] is True
+        assert cookie["samesite"] == "Lax"
+        assert cookie["path"] == "/"
+        assert cookie["domain"] == ""
+    assert session["max-age"] == 1209600  # two weeks, Django's default
+    every_cookie = {*page.cookies, *response.cookies, *flashed.cookies}
+    assert every_cookie == {"__Host-csrftoken", "__Host-sessionid"}
+
+
+def test_no_script_of_ours_reads_the_cookies():
+    # What makes HttpOnly on the CSRF cookie safe: the token reaches scripts from the page.
+    sources = [
+        path
+        for folder in ("portal", "board", "templates", "productops", "api")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in {".js", ".html"}
+    ]
+
+    assert sources
+    assert [str(path) for path in sources if "document.cookie" in path.read_text(errors="replace")] == []
