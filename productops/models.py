@@ -61,6 +61,18 @@ class Workspace(models.Model):
     # counts only through its rate here: code → value of one unit in the reporting currency.
     reporting_currency = models.CharField(max_length=3, default="USD")
     currency_rates = models.JSONField(default=dict, blank=True)
+    # Origins ("https://host[:port]") whose pages may show the public board and changelog in a
+    # frame: their CSP frame-ancestors (docs/security.md). Empty: no site may frame them.
+    # Written through services.workspace_update, which validates each origin.
+    embed_origins = models.JSONField(
+        default=list,
+        # A database default too: rows inserted by code that predates the column (a
+        # migration's historical model) still get the empty list.
+        db_default=[],
+        blank=True,
+        help_text="Origins (https://host[:port]) allowed to embed the public board and changelog; "
+        "empty: none.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

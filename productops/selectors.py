@@ -87,3 +87,10 @@ def event_id_for(*, workspace_id: int, kind: str, subject_type: str, subject_id:
         .values_list("id", flat=True)
         .first()
     )
+
+
+def workspace_embed_origins(*, workspace_slug: str) -> list[str]:
+    """The origins allowed to frame the public pages of the workspace with this slug (one
+    column, one query); empty if there is none or no such workspace."""
+    origins = Workspace.objects.filter(slug=workspace_slug).values_list("embed_origins", flat=True).first()
+    return list(origins or [])

@@ -8,6 +8,7 @@ from here rather than re-implementing them.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import re
 import secrets
@@ -25,6 +26,7 @@ from django.db import IntegrityError, models, router, transaction
 from django.db.models.deletion import Collector
 from django.utils import timezone
 from django.utils.text import slugify
+from django.views.decorators.debug import sensitive_variables
 
 from productops.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from productops.models import (
@@ -430,13 +432,17 @@ def workspace_create(*, name: str, owner: User, slug: str = "") -> Workspace:
 
 @transaction.atomic
 def workspace_update(*, workspace: Workspace, actor: User | None, data: Mapping[str, Any]) -> Workspace:
-    """Rename the workspace, or set the currency money is added up in and the rates of the
-    others (admins). A currency some companies' ARR is in keeps a rate: removing it is a
-    400. A currency change tells the registered listeners (the priority engine re-scores)."""
+    """Rename the workspace, set the currency money is added up in and the rates of the
+    others, or the origins that may embed its public board and changelog (admins). A
+    currency some companies' ARR is in keeps a rate: removing it is a 400. A currency
+    change tells the registered listeners (the priority engine re-scores). The embed
+    origins are checked by :func:`embed_origins_clean`; on any error nothing is written."""
     require_role(workspace=workspace, user=actor, role=Role.ADMIN)
     values = dict(data)
     if "name" in values and not str(values["name"]).strip():
         raise ValidationFailed("Name is required.", attr="name", code="required")
+    if "embed_origins" in values:
+        values["embed_origins"] = embed_origins_clean(values["embed_origins"])
     if "reporting_currency" in values:
         values["reporting_currency"] = _currency_code(values["reporting_currency"], attr="reporting_currency")
     if "currency_rates" in values:
@@ -458,7 +464,9 @@ def workspace_update(*, workspace: Workspace, actor: User | None, data: Mapping[
                 code="currency_rate_missing",
             )
     workspace, changes = model_update(
-        instance=workspace, fields=["name", "reporting_currency", "currency_rates"], data=values
+        instance=workspace,
+        fields=["name", "reporting_currency", "currency_rates", "embed_origins"],
+        data=values,
     )
     if changes:
         audit_record(
@@ -480,6 +488,59 @@ CURRENCY_USERS: list[Any] = []
 CURRENCY_LISTENERS: list[Any] = []
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_RATE = Decimal(1_000_000_000)
+
+
+#: At most this many origins may embed a workspace's public pages.
+EMBED_ORIGINS_MAX = 20
+_HOST_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_EMBED_ORIGIN = re.compile(
+    rf"(?P<scheme>https?)://(?P<host>{_HOST_LABEL}(?:\.{_HOST_LABEL})*)(?::(?P<port>[0-9]{{1,5}}))?/?"
+)
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1"})
+
+
+def embed_origins_clean(value: Any) -> list[str]:
+    """The origins allowed to frame the public board and changelog, normalised: a list of
+    at most ``EMBED_ORIGINS_MAX`` strings ``https://host[:port]`` (case folded, a trailing
+    ``/`` dropped, duplicates dropped), else ``ValidationFailed`` naming the item
+    (``embed_origins.<index>``).
+
+    Strict, because each one becomes a CSP ``frame-ancestors`` source: no path, query,
+    user name, wildcard, IPv6 literal or non-ASCII name (give the punycode form), and
+    ``http`` only for ``localhost``/``127.0.0.1`` while ``DEBUG`` is on."""
+    if not isinstance(value, list | tuple):
+        raise ValidationFailed("A list of origins such as https://example.com.", attr="embed_origins")
+    if len(value) > EMBED_ORIGINS_MAX:
+        raise ValidationFailed(
+            f"At most {EMBED_ORIGINS_MAX} origins.", attr="embed_origins", code="max_length"
+        )
+    origins: list[str] = []
+    for index, raw in enumerate(value):
+        attr = f"embed_origins.{index}"
+        if not isinstance(raw, str):
+            raise ValidationFailed("Must be a string.", attr=attr, code="not_a_string")
+        text = raw.strip().lower()
+        match = _EMBED_ORIGIN.fullmatch(text) if len(text) <= 300 else None
+        if match is None:
+            raise ValidationFailed(
+                "An origin is https://host or https://host:port, with no path or wildcard.", attr=attr
+            )
+        scheme, host, port = match["scheme"], match["host"], match["port"]
+        if host.replace(".", "").isdigit():
+            try:
+                ipaddress.IPv4Address(host)
+            except ValueError:
+                raise ValidationFailed("Not a valid IPv4 address.", attr=attr) from None
+        if port is not None and not 1 <= int(port) <= 65535:
+            raise ValidationFailed("A port is 1 to 65535.", attr=attr, code="out_of_range")
+        if scheme == "http" and not (settings.DEBUG and host in _LOOPBACK_HOSTS):
+            raise ValidationFailed(
+                "Only an https:// origin may embed the public pages.", attr=attr, code="https_required"
+            )
+        origin = f"{scheme}://{host}" + (f":{int(port)}" if port is not None else "")
+        if origin not in origins:
+            origins.append(origin)
+    return origins
 
 
 def currency_users_register(provider: Any) -> None:
@@ -849,6 +910,7 @@ def user_create(*, username: str, email: str, password: str) -> User:
 
 
 @transaction.atomic
+@sensitive_variables()  # the invitation token and the new password, in every frame below
 def invitation_sign_up(*, token: str, username: str, password: str) -> Membership:
     """A visitor without an account accepts an invitation: the login is made for the invited
     address and joins the workspace, both or neither."""
@@ -871,6 +933,7 @@ def _hash_key(key: str) -> str:
 
 
 @transaction.atomic
+@sensitive_variables()  # the new key, here and in every frame below (an error report hides them)
 def api_token_create(
     *,
     workspace: Workspace,

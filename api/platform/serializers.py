@@ -27,10 +27,25 @@ class WorkspaceOutput(ModelOutput):
         read_only=True,
         help_text="Currency → the value of one unit in the reporting currency.",
     )
+    embed_origins = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Origins allowed to embed the public board and changelog in a frame (their "
+        "Content-Security-Policy frame-ancestors); empty: none.",
+    )
 
     class Meta:
         model = Workspace
-        fields = ["id", "name", "slug", "reporting_currency", "currency_rates", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "reporting_currency",
+            "currency_rates",
+            "embed_origins",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class WorkspaceCreateInput(StrictSerializer):
@@ -48,6 +63,13 @@ class WorkspaceUpdateInput(StrictSerializer):
         required=False,
         help_text='Currency → the value of one unit in the reporting currency, e.g. {"EUR": "1.08"}. '
         "Every currency a company's ARR is in needs one.",
+    )
+    embed_origins = serializers.ListField(
+        child=serializers.CharField(max_length=300),
+        required=False,
+        help_text="Origins allowed to embed the public board and changelog in a frame, at most 20, "
+        'each "https://host" or "https://host:port" (no path, no wildcard); [] for none. '
+        "The whole list is replaced.",
     )
 
 

@@ -35,6 +35,7 @@ from django.views.decorators.http import require_safe
 from board import selectors as board_selectors
 from board.forms import ChangelogSubscribeForm
 from board.views.access import session_contact_id
+from board.views.embedding import embeddable
 from releases import notes as release_notes
 from releases import selectors as release_selectors
 
@@ -97,6 +98,7 @@ def _page_context(request: HttpRequest, changelog: Any, **extra: Any) -> dict[st
 
 
 @require_safe
+@embeddable
 def changelog_page(request: HttpRequest, workspace_slug: str) -> HttpResponse:
     return changelog_render(request, changelog_or_404(workspace_slug))
 
@@ -106,6 +108,7 @@ def changelog_render(
 ) -> HttpResponse:
     """The changelog page, with its e-mail subscribe form (bound when a POST to
     ``board:changelog-subscribe`` came back with errors)."""
+    request.workspace = changelog.workspace  # for @embeddable: its allow-list, no query
     raw_product = request.GET.get("product") or ""
     product_id = _int_or_none(raw_product)
     if raw_product and product_id is None:
@@ -134,9 +137,11 @@ def changelog_render(
 
 
 @require_safe
+@embeddable
 def changelog_release(request: HttpRequest, workspace_slug: str, public_id: Any) -> HttpResponse:
     """One release of the changelog (the feeds' item link)."""
     changelog = changelog_or_404(workspace_slug)
+    request.workspace = changelog.workspace  # for @embeddable: its allow-list, no query
     release = (
         release_selectors.changelog_releases(workspace=changelog.workspace)
         .filter(public_id=public_id)

@@ -7,12 +7,14 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
 from board import selectors, services
 from board.forms import CommentForm, IdeaForm, SignInForm
 from board.throttling import lookup_hit, throttle_hit, throttled_response
 from board.views.access import board_context, board_page, sign_in_session, sign_out_session
+from board.views.embedding import embeddable
 from feedback.services import vote_cast, vote_remove
 from productops.errors import DomainError
 from productops.safe_redirect import safe_next
@@ -37,6 +39,7 @@ def _throttled(request: HttpRequest, **keys: object) -> HttpResponse | None:
 
 
 @board_page()
+@embeddable
 def board_home(request: HttpRequest) -> HttpResponse:
     product_id = _int_or_none(request.GET.get("product"))
     status = request.GET.get("status", "")
@@ -70,6 +73,7 @@ def _feature_or_404(request: HttpRequest, feature_id: int):
 
 
 @board_page()
+@embeddable
 def feature_detail(
     request: HttpRequest, feature_id: int, comment_form: CommentForm | None = None
 ) -> HttpResponse:
@@ -197,6 +201,7 @@ def mine(request: HttpRequest) -> HttpResponse:
 
 
 @board_page()
+@embeddable
 def public_roadmap(request: HttpRequest) -> HttpResponse:
     groups = selectors.public_roadmap(workspace=request.workspace)
     columns = [
@@ -239,6 +244,7 @@ def sign_in_sent(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @board_page(sign_in_page=True)
+@sensitive_variables()  # the magic link's token, here and in the sign-in below
 def verify(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows a button (mail scanners that follow links do not use the link up); POST signs in."""
     if request.method == "GET":

@@ -81,6 +81,19 @@ class WorkspaceSettingsForm(forms.Form):
         help_text="ISO 4217, e.g. USD: ARR is added up in it (demand weights, top features).",
         error_messages={"invalid": "An ISO 4217 code such as USD."},
     )
+    embed_origins = forms.CharField(
+        required=False,
+        max_length=20 * 300,
+        label="Sites that may embed the public board and changelog",
+        help_text="One origin per line, such as https://www.example.com (https, no path). "
+        "Empty: no other site may show them in a frame.",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocapitalize": "off"}),
+    )
+
+    def embed_origin_lines(self) -> list[str]:
+        """The non-empty lines of ``embed_origins``; the service checks each one."""
+        lines = self.cleaned_data.get("embed_origins", "").splitlines()
+        return [line.strip() for line in lines if line.strip()]
 
 
 class CurrencyRateForm(forms.Form):

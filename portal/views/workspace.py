@@ -1,5 +1,6 @@
 """The workspace's own settings (``/w/<slug>/settings/workspace/``, admins): its name, the
-currency money is added up in, and the rates of the other currencies companies use.
+currency money is added up in, the rates of the other currencies companies use, and the
+sites that may embed its public board and changelog (docs/security.md).
 
 ``productops.services.workspace_update`` (the service ``PATCH /api/v1/workspaces/{slug}/``
 calls) holds the rules: a currency some company's ARR is in keeps its rate, and a change
@@ -39,12 +40,18 @@ def workspace_settings(request: HttpRequest) -> HttpResponse:
                 "currency_rates": {
                     row["code"].upper(): str(row["rate"]) for row in rates.cleaned_data if row.get("code")
                 },
+                "embed_origins": form.embed_origin_lines(),
             }
             try:
                 services.workspace_update(workspace=workspace, actor=request.user, data=data)
             except DomainError as exc:
-                if (exc.attr or "").startswith("currency_rates"):
+                attr = exc.attr or ""
+                if attr.startswith("currency_rates"):
                     form.add_error(None, exc.detail)
+                elif attr.startswith("embed_origins."):
+                    # The service names the item; the form shows its line.
+                    line = int(attr.removeprefix("embed_origins.")) + 1
+                    form.add_error("embed_origins", f"Line {line}: {exc.detail}")
                 else:
                     add_domain_error(form, exc)
             else:
@@ -52,7 +59,11 @@ def workspace_settings(request: HttpRequest) -> HttpResponse:
                 return redirect("portal:workspace-settings", workspace_slug=workspace.slug)
     else:
         form = WorkspaceSettingsForm(
-            initial={"name": workspace.name, "reporting_currency": workspace.reporting_currency}
+            initial={
+                "name": workspace.name,
+                "reporting_currency": workspace.reporting_currency,
+                "embed_origins": "\n".join(workspace.embed_origins or []),
+            }
         )
         rates = CurrencyRateFormSet(initial=initial_rates, prefix="rates")
     in_use = sorted(currencies_in_use(workspace=workspace))

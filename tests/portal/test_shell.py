@@ -152,7 +152,7 @@ def test_dashboard_shows_priorities_volume_and_key_results(portal_client, worksp
     assert f'<a href="/w/{workspace.slug}/features/{ranked.pk}/">Single sign-on</a>' in content
     assert "Unranked idea" not in content
     assert "1 items in 12 weeks" in content
-    assert 'aria-valuenow="25"' in content  # 50 of 200 from 0
+    assert '<progress class="kr-bar" max="100" value="25"' in content  # 50 of 200 from 0
     assert "Feedback received per week, last 12 weeks" in content
 
 
