@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_celery_beat",
     "anymail",
+    # django-csp: its system checks refuse the pre-4.0 CSP_* settings.
+    "csp",
     "productops",
     "roadmap",
     "feedback",
@@ -75,6 +77,8 @@ MIDDLEWARE = [
     # Answers /healthz and /readyz before host checks and HTTPS redirects, so
     # load balancers and container health checks work whatever ALLOWED_HOSTS says.
     "productops.health.HealthCheckMiddleware",
+    # A database that is down or too slow answers 503 with Retry-After (HTML; JSON under /api/).
+    "productops.db.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -85,6 +89,9 @@ MIDDLEWARE = [
     "productops.admin_audit.AdminOperatorAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Content-Security-Policy and Permissions-Policy (section "Content-Security-Policy" below).
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # API answers: RateLimit-* headers from the throttles, weak ETags and 304s.
     "productops.api.middleware.RateLimitHeadersMiddleware",
@@ -111,6 +118,28 @@ TEMPLATES = [
     },
 ]
 
+# --- Database timeouts -----------------------------------------------------------
+# docs/reliability.md, "Database timeouts"; productops/db/. On PostgreSQL only.
+# libpq: connecting gives up after this many seconds (psycopg's minimum is 2).
+DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5)
+# The kernel errors a connection whose sent data stays unacknowledged this long (a dropped
+# link); keepalives find a dead peer of an idle persistent connection within ~10 s.
+DB_TCP_USER_TIMEOUT_MS = env_int("DB_TCP_USER_TIMEOUT_MS", 5000)
+# Server side, as the role's defaults in the database (set by migrate, productops/db/roles.py):
+# a statement, a lock wait, a transaction left idle. 0 means no limit.
+DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 5000)
+DB_LOCK_TIMEOUT_MS = env_int("DB_LOCK_TIMEOUT_MS", 3000)
+DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = env_int("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60000)
+# The recompute's transactions (SET LOCAL) and migrate's session.
+DB_LONG_STATEMENT_TIMEOUT_MS = env_int("DB_LONG_STATEMENT_TIMEOUT_MS", 600000)
+# The app's own deadline on every database round trip: what ends a blackholed link, where
+# the server never sees the query. Longer than the statement timeout, so on a healthy link
+# the server's error comes first.
+DB_CLIENT_TIMEOUT_MS = env_int("DB_CLIENT_TIMEOUT_MS", DB_STATEMENT_TIMEOUT_MS + 1000)
+# The whole process runs with the long limits (benchmark seeding, one-off scripts; direct
+# connections only: it sets them on the session).
+DB_LONG_RUNNING = env_bool("DB_LONG_RUNNING")
+
 # --- Database ---------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'productops.sqlite3'}"
 DATABASES = {
@@ -128,6 +157,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend plus a deadline on every round trip (productops/db/backends/postgresql).
+    DATABASES["default"]["ENGINE"] = "productops.db.backends.postgresql"
+    # libpq's client limits (options in DATABASE_URL's query string win): a refused or
+    # silently dropped connection errors within about DB_CONNECT_TIMEOUT seconds.
+    DATABASES["default"]["OPTIONS"] = {
+        "connect_timeout": DB_CONNECT_TIMEOUT,
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 1,
+        "keepalives_count": 3,
+        "tcp_user_timeout": DB_TCP_USER_TIMEOUT_MS,
+        **DATABASES["default"].get("OPTIONS", {}),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -252,12 +295,96 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     # The directive only consents to preloading; submitting the domain stays the operator's choice.
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    # The cookies' Secure flags: section "Cookies" below.
 if env_bool("TRUST_X_FORWARDED_PROTO"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Cookies -----------------------------------------------------------------------
+# docs/security.md, "Cookies". The app sets two: the session (portal sign-in, the board's
+# verified contacts, the shown-once keys) and the CSRF token. Flash messages are kept in the
+# session, not in a third "messages" cookie.
+# Secure whenever DEBUG is off (`make run` speaks plain HTTP).
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+# No script reads either cookie: htmx (hx-headers on <body>), the browsable API and Swagger
+# UI take the CSRF token from the page, never from document.cookie.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+# Lax, not Strict: a Strict cookie is left off the top-level navigation that follows a link
+# from an e-mail (a magic link, an invitation, a digest's link into the portal), so a signed-in
+# person would land signed out. Lax still keeps both cookies off cross-site POSTs and
+# subresource requests.
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# __Host-: the browser keeps the cookie only if it is Secure, has Path=/ and no Domain, so no
+# other host (a sibling subdomain) can set or shadow it. Only with Secure: over plain HTTP in
+# development the browser would drop a __Host- cookie, so the names stay plain there.
+SESSION_COOKIE_NAME = "__Host-sessionid" if SESSION_COOKIE_SECURE else "sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken" if CSRF_COOKIE_SECURE else "csrftoken"
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# Django's database sessions and sign-in backend, with what they hold (a shown-once key, the
+# password) hidden from error reports: productops/session_store.py, productops/auth_backends.py.
+SESSION_ENGINE = "productops.session_store"
+AUTHENTICATION_BACKENDS = ["productops.auth_backends.ModelBackend"]
+
+# --- Content-Security-Policy ----------------------------------------------------
+# docs/security.md. One strict policy for every page: only this origin's files, no inline
+# script or style (no nonce either: nothing needs one), no third-party origin, and no
+# framing. The public board's and changelog's pages replace frame-ancestors with their
+# workspace's allow-list (Workspace.embed_origins, board/views/embedding.py); the browsable
+# API adds inline style attributes only (productops/api/renderers.py). Violations are
+# reported to a same-origin endpoint that logs them (productops/csp_report.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "report-uri": ["/csp-report/"],
+    },
+}
+# A report is at most this many bytes, and each client address may send this many a minute.
+CSP_VIOLATION_REPORT_MAX_BYTES = env_int("CSP_VIOLATION_REPORT_MAX_BYTES", 8 * 1024)
+CSP_VIOLATION_REPORTS_PER_MINUTE = env_int("CSP_VIOLATION_REPORTS_PER_MINUTE", 30)
+# No cross-origin Referer at all: public pages carry tokens in their paths (magic links,
+# unsubscribe links) and release notes link to other sites. Same-origin requests keep it,
+# which Django's CSRF check over HTTPS needs.
+SECURE_REFERRER_POLICY = "same-origin"
+# Powerful browser features nobody here uses, refused to the pages and any frame in them
+# (django-permissions-policy). Only features Chromium knows: an unknown one is a console error.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -270,7 +397,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["productops.api.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        # DRF's, fitted to the Content-Security-Policy (inline style attributes only).
+        "productops.api.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PAGINATION_CLASS": "productops.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -380,13 +508,38 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# --- Logging ------------------------------------------------------------------
+# One JSON object per line (productops/logs.py), or with LOG_FORMAT=plain readable lines,
+# the default with DEBUG (make run). Every line carries the request id and, where known, the
+# user, the workspace and the Celery task (productops.request_id.RequestContextFilter); the
+# worker and beat use this same configuration (productops/task_context.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+LOGGING_CONFIG = "productops.logs.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "filters": {"context": {"()": "productops.request_id.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "productops.logs.JsonFormatter"},
+        "plain": {"()": "productops.logs.PlainFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Without Django's own handlers (a DEBUG-only console, mail_admins without ADMINS),
+        # its lines reach the root handler once, in the chosen format.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # Gunicorn's lines too, once the app has loaded in a worker (the master's need
+        # gunicorn.conf.py's logconfig_dict). Access lines take request_id from X-Request-ID.
+        "gunicorn.error": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 # --- Outbox (docs/reliability.md, "The outbox") --------------------------------------
