@@ -74,6 +74,26 @@ endif
 screenshots: $(VENV)/.dev-installed
 	$(BIN)/python scripts/capture_screenshots.py
 
+# Load soak (bench/soak.py, locust with bench/load/locustfile.py) on a stack of its own:
+# 50 clients for 5 minutes, then lost writes, unbounded responses, p95 and RSS drift.
+# SOAK_USERS / SOAK_SECONDS change the size; `soak-smoke` is the 30 s CI run.
+.PHONY: soak soak-smoke
+soak: $(VENV)/.dev-installed
+	$(BIN)/python -m bench.soak
+
+soak-smoke: $(VENV)/.dev-installed
+	$(BIN)/python -m bench.soak --smoke
+
+# Fault scripts (tests/faults/, docs/reliability.md "Fault scripts"): each on a stack of its
+# own (database productops_fault_<name>, a private redis-server). `faults` runs all six, one
+# after the other; `faults-ci` runs scripts 1, 2, 5 and 6 two at a time within 5 minutes.
+.PHONY: faults faults-ci
+faults: $(VENV)/.dev-installed
+	$(BIN)/python -m tests.faults.run $(FAULTS_ARGS)
+
+faults-ci: $(VENV)/.dev-installed
+	$(BIN)/python -m tests.faults.ci
+
 ci:
 	bash .ci/run
 
