@@ -143,6 +143,21 @@ def p95(values: list[float]) -> float | None:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
+def cpu_per_request(
+    samples: list[dict[str, Any]], requests: list[Any], offset: float, start: float, end: float
+) -> float | None:
+    """gunicorn CPU milliseconds per request between the RSS/CPU samples nearest ``start`` and
+    ``end`` (seconds of the load); ``offset`` turns locust's clock into the soak's."""
+    if len(samples) < 2:
+        return None
+    first = min(samples, key=lambda s: abs(s["t"] - start))
+    last = min(samples, key=lambda s: abs(s["t"] - end))
+    count = sum(1 for t, _, _ in requests if first["t"] <= t + offset < last["t"])
+    if last["t"] <= first["t"] or not count:
+        return None
+    return 1000 * (last["web_cpu_s"] - first["web_cpu_s"]) / count
+
+
 def merge_ledgers(directory: Path) -> dict[str, Any]:
     merged: dict[str, Any] = {
         "feedback": [], "votes": [], "vote_created": 0, "links": [], "features": {}, "contacts": [],
@@ -504,8 +519,9 @@ def main(argv: list[str] | None = None) -> int:
     # minutes, its first and last third, at least 10 s each).
     window = 60.0 if seconds >= 120 else max(10.0, seconds / 3)
     samples_rt = ledger["samples"]
-    first = [rt for t, rt, _ in samples_rt if t < window]
-    last = [rt for t, rt, _ in samples_rt if seconds - window <= t < seconds]
+    windows = [(0.0, window), (seconds - window, float(seconds))]
+    first = [rt for t, rt, _ in samples_rt if windows[0][0] <= t < windows[0][1]]
+    last = [rt for t, rt, _ in samples_rt if windows[1][0] <= t < windows[1][1]]
     p95_first, p95_last = p95(first), p95(last)
 
     # Counted from the clients' own record of every request event; locust's CSV totals can
@@ -554,6 +570,13 @@ def main(argv: list[str] | None = None) -> int:
             f"locust {cpu['locust'] / span:.2f} (of {os.cpu_count()})"
         )
         figures["gunicorn CPU per request (ms)"] = round(1000 * cpu["web"] / max(1, requests), 1)
+        # The same per window: unlike p95 it hardly moves when other jobs share the machine,
+        # so it tells a slower app from a busier machine.
+        offset = ledger["started"] - load_started
+        drift = [cpu_per_request(samples, samples_rt, offset, a, b) for a, b in windows]
+        figures[f"gunicorn CPU per request, first → last {window:.0f}s (ms)"] = " → ".join(
+            f"{value:.1f}" if value is not None else "n/a" for value in drift
+        )
     figures["gunicorn workers replaced"] = len(web_children_before - web_children_after)
     figures["celery pool processes replaced"] = len(pool_before - pool_after)
     figures["load average (1 min) before / after"] = f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"

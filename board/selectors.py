@@ -11,14 +11,16 @@ from django.db.models import (
     BooleanField,
     Count,
     Exists,
+    F,
     IntegerField,
     OuterRef,
     Prefetch,
     QuerySet,
     Subquery,
     Value,
+    Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, RowNumber
 
 from board.models import BoardContact, BoardSettings, Comment
 from feedback.models import Contact, FeedbackItem, FeedbackLink, Vote
@@ -28,6 +30,9 @@ from roadmap.models import Feature, FeatureStatus, Horizon, Product
 from roadmap.selectors import public_feature_list
 
 PUBLIC_ROADMAP_HORIZONS = (Horizon.NOW, Horizon.NEXT, Horizon.LATER)
+#: Features shown per column of the public roadmap: the page stays bounded however many
+#: public features a horizon holds (each feature carries its column's total).
+PUBLIC_ROADMAP_COLUMN_LIMIT = 50
 #: What a customer sees of their own feedback item's triage state.
 PUBLIC_ITEM_STATE = {
     FeedbackItem.State.NEW: "Received",
@@ -154,11 +159,20 @@ def comment_list(*, feature: Feature) -> list[Comment]:
 
 
 def public_roadmap(*, workspace: Workspace) -> dict[str, list[Feature]]:
-    """Public features by horizon (now, next, later); declined ones never show."""
+    """Public features by horizon (now, next, later); declined ones never show.
+
+    At most :data:`PUBLIC_ROADMAP_COLUMN_LIMIT` per horizon, by product and title; each
+    feature's ``horizon_total`` is how many its column holds in all (one query)."""
+    order = [F("product__name").asc(), F("title").asc(), F("id").asc()]
     features = (
         _annotated(public_feature_list(workspace=workspace), None)
         .filter(horizon__in=PUBLIC_ROADMAP_HORIZONS)
         .exclude(status=FeatureStatus.DECLINED)
+        .annotate(
+            horizon_position=Window(RowNumber(), partition_by=[F("horizon")], order_by=order),
+            horizon_total=Window(Count("id"), partition_by=[F("horizon")]),
+        )
+        .filter(horizon_position__lte=PUBLIC_ROADMAP_COLUMN_LIMIT)
         .order_by("product__name", "title", "id")
     )
     groups: dict[str, list[Feature]] = {horizon: [] for horizon in PUBLIC_ROADMAP_HORIZONS}

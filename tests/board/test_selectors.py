@@ -91,6 +91,23 @@ def test_public_roadmap_groups_public_features_by_horizon(workspace):
     assert {k: [f.title for f in v] for k, v in groups.items()} == {"now": ["A"], "next": [], "later": ["B"]}
 
 
+def test_public_roadmap_caps_each_column_and_tells_its_total(
+    workspace, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(selectors, "PUBLIC_ROADMAP_COLUMN_LIMIT", 2)
+    product = ProductFactory(workspace=workspace)
+    for title in ("C", "A", "B"):
+        FeatureFactory(product=product, title=title, is_public=True, horizon="now")
+    FeatureFactory(product=product, title="L", is_public=True, horizon="later")
+    with django_assert_num_queries(1):
+        groups = selectors.public_roadmap(workspace=workspace)
+    assert {k: [(f.title, f.horizon_total) for f in v] for k, v in groups.items()} == {
+        "now": [("A", 3), ("B", 3)],
+        "next": [],
+        "later": [("L", 1)],
+    }
+
+
 def test_verified_contact_is_scoped_to_the_workspace(workspace, other_workspace):
     contact = ContactFactory(workspace=workspace)
     BoardContactFactory(contact=contact)
