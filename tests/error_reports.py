@@ -75,6 +75,11 @@ def _log_file_reporter(request: pytest.FixtureRequest) -> Iterator[ErrorReportHa
         line.exc_info = line.exc_text = None
         file_handler.handle(line)
 
+    # Any logging.config.dictConfig (Django's setup, a real Celery worker started by a test)
+    # closes every existing handler, pytest's log file included; a FileHandler opened with
+    # mode "w" then drops every later record. In append mode it reopens the file at the next
+    # record instead, so the file holds the whole run.
+    file_handler.mode = "a"
     handler = ErrorReportHandler(write)
     yield handler
     logging.getLogger().removeHandler(handler)
