@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 SCALE ?= 1
 
-.PHONY: run test contract lint format migrate seed bench screenshots ci clean help
+.PHONY: run test contract lint format migrate seed bench bench-compare screenshots ci clean help
 
 help:
 	@echo "make run     venv + install + migrate + demo data + web/worker/beat on http://$(HOST):$(PORT)/"
@@ -35,8 +35,13 @@ run: $(VENV)/.run-installed
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo --scale $(SCALE)
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runstack --host $(HOST) --port $(PORT)
 
+# One process by default: on this shared 2-core machine, busy with other work, two
+# pytest-xdist workers were 18-32% slower (docs/performance.md). `make test TEST_WORKERS=2`
+# runs two, each with its own test database, Celery queue and log file (tests/xdist_support.py
+# merges the workers' files into --log-file at the end); worksteal evens out the long tests.
+TEST_WORKERS ?= 0
 test: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Two pytest-xdist workers (each with its own test database and seeded workspace): the
 # admin and viewer runs must together stay within 8 minutes on a 2-core machine.
@@ -56,20 +61,23 @@ format: $(VENV)/.dev-installed
 migrate: $(VENV)/.run-installed
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 
-# `make bench BENCH_ARGS="priority_recompute"` runs one benchmark; `make bench SCALE=small`
-# runs a quick set (1,000 features / 100,000 links, the portal pages at demo scale 1) in a
-# database of its own, so the full-size data of productops_bench is kept.
+# `make bench` runs the benchmark suite (bench/suite.py) at full size (demo scale 10, by
+# hand); `make bench BENCH_SIZE=small` is the CI size (demo scale 1, under two minutes).
+# `make bench SCALE=N` sets the dataset's seed_demo scale; `make bench BENCH_ARGS="digests
+# ..."` runs one benchmark's own main instead. It prints one table, ends with `targets
+# met: N/M`, writes bench/results/<UTC time>-<size>.json, and fails only on a broken
+# benchmark. `make bench-compare A=<file> B=<file>` prints two result files side by side.
+BENCH_SIZE ?= full
 bench: $(VENV)/.dev-installed
-ifeq ($(SCALE),small)
-	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/productops_bench_small} \
-	  $(BIN)/python -m bench priority_recompute --features 1000 --companies 5000 --links 100000 --votes 5
-	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/productops_bench_small} \
-	  $(BIN)/python -m bench portal_pages --scale 1 --repeat 5
-	BENCH_DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/productops_bench_small} \
-	  $(BIN)/python -m bench digests --subscriptions 1000 --small 200 --loop-contacts 500
-else
+ifneq ($(strip $(BENCH_ARGS)),)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+else
+	$(BIN)/python -m bench suite --size $(BENCH_SIZE) $(if $(filter command line environment,$(origin SCALE)),--scale $(SCALE))
 endif
+
+bench-compare: $(VENV)/.dev-installed
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make bench-compare A=<file> B=<file>"; exit 2; }
+	$(BIN)/python -m bench compare $(A) $(B)
 
 screenshots: $(VENV)/.dev-installed
 	$(BIN)/python scripts/capture_screenshots.py

@@ -1,16 +1,45 @@
-"""Dispatch ``python -m bench <name> [options]`` to ``bench/<name>.py``'s ``main(argv)``."""
+"""Dispatch ``python -m bench <name> [options]``.
+
+``suite`` runs the benchmark suite (``bench/suite.py``); ``compare A.json B.json`` prints
+two of its result files side by side; any other name runs ``bench/<name>.py``'s
+``main(argv)`` alone.
+"""
 
 import importlib
 import sys
 
-BENCHMARKS = ["priority_recompute", "feedback_ingest", "portal_pages", "digests"]
+#: The benchmarks of the suite, in the order it runs them: each module's ``suite(ctx)``.
+SUITE = [
+    "portal_pages",
+    "board_home",
+    "release_list",
+    "digests",
+    "priority_recompute",
+    "feedback_ingest",
+    "api_load",
+]
+
+#: What ``python -m bench <name>`` runs: the suite's benchmarks and the stand-alone ones.
+BENCHMARKS = [*SUITE, "slow_clients", "soak"]
+COMMANDS = ["suite", "compare"]
 
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in BENCHMARKS:
-        print(f"usage: python -m bench {{{','.join(BENCHMARKS)}}} [options]", file=sys.stderr)
+    names = COMMANDS + BENCHMARKS
+    if len(sys.argv) < 2 or sys.argv[1] not in names:
+        print(f"usage: python -m bench {{{','.join(names)}}} [options]", file=sys.stderr)
         sys.exit(2)
-    importlib.import_module(f"bench.{sys.argv[1]}").main(sys.argv[2:])
+    name, argv = sys.argv[1], sys.argv[2:]
+    if name == "suite":
+        from bench.suite import main as suite_main
+
+        suite_main(argv)
+    elif name == "compare":
+        from bench.suite import compare_main
+
+        compare_main(argv)
+    else:
+        importlib.import_module(f"bench.{name}").main(argv)
 
 
 if __name__ == "__main__":

@@ -1,110 +1,92 @@
-"""Server time and query count of every portal page (and the release API lists) on the demo data.
+"""Server time and query count of every portal page on the demo data.
 
     python -m bench portal_pages [--scale 1] [--repeat 15]
 
 Seeds the demo workspace (``seed_demo --scale N``) in the benchmark database
-(``BENCH_DATABASE_URL``, default PostgreSQL ``productops_bench``), then renders
-each page in-process with Django's test client as the demo owner (or a visitor
-for the public board), with ``DEBUG`` off as in production, and prints the median
-and worst server time and the number of SQL queries. The quality bar is < 200 ms per page; the query count
-must not grow with ``--scale`` (run twice with different scales to compare).
+(``BENCH_DATABASE_URL``, default PostgreSQL ``productops_bench``), then renders each
+page in-process with Django's test client as the demo owner (or a visitor for the
+public pages), with ``DEBUG`` off as in production. Rows per page (``bench/pages.py``):
+the median server time (target < 200 ms) and the query count, which must be the same
+after the demo data is topped up to ``scale + 1`` (a rolled-back transaction). The
+public board's home page and the release list have benchmarks of their own
+(``board_home``, ``release_list``).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
-import statistics
-import time
 
+from bench.pages import Page, page_rows, production_env, team_client, visitor_client
+from bench.results import Row, SuiteContext
 from bench.setup import django_for_bench
+
+REPEAT = {"small": 5, "full": 15}
+
+
+def pages() -> list[Page]:
+    """The portal's pages on the demo workspace; detail pages of a fixed object each."""
+    from feedback.models import Company, FeedbackItem
+    from productops.models import Workspace
+    from releases.models import OPEN_STATUSES, Release
+    from roadmap import selectors as roadmap_selectors
+    from roadmap.models import Feature
+
+    workspace = Workspace.objects.get(slug="demo")
+    feature = (
+        Feature.objects.filter(workspace=workspace, merged_into=None).order_by("priority_rank", "id").first()
+    )
+    public = roadmap_selectors.public_feature_list(workspace=workspace).order_by("id").first()
+    item = (
+        FeedbackItem.objects.filter(workspace=workspace, merged_into=None)
+        .order_by("-received_at", "id")
+        .first()
+    )
+    company = Company.objects.filter(workspace=workspace).order_by("-arr", "id").first()
+    release = (
+        Release.objects.filter(workspace=workspace, status__in=OPEN_STATUSES)
+        .order_by("planned_date", "id")
+        .first()
+    )
+    team, visitor = team_client(), visitor_client()
+    return [
+        Page("home", team, "/w/demo/"),
+        Page("roadmap", team, "/w/demo/roadmap/"),
+        Page("roadmap timeline", team, "/w/demo/roadmap/timeline/"),
+        Page("roadmap kanban", team, "/w/demo/roadmap/kanban/"),
+        Page("roadmap matrix", team, "/w/demo/roadmap/matrix/"),
+        Page("feature detail", team, f"/w/demo/features/{feature.pk}/"),
+        Page("feedback list", team, "/w/demo/feedback/"),
+        Page("feedback detail", team, f"/w/demo/feedback/{item.pk}/"),
+        Page("company list", team, "/w/demo/companies/"),
+        Page("company detail", team, f"/w/demo/companies/{company.pk}/"),
+        Page("release detail", team, f"/w/demo/releases/{release.pk}/"),
+        Page("release ship", team, f"/w/demo/releases/{release.pk}/ship/"),
+        Page("settings scoring", team, "/w/demo/settings/scoring/"),
+        Page("settings releases", team, "/w/demo/settings/releases/"),
+        Page("settings members", team, "/w/demo/settings/members/"),
+        Page("settings tokens", team, "/w/demo/settings/tokens/"),
+        Page("settings public board", team, "/w/demo/settings/public-board/"),
+        Page("scope items API", team, "/api/v1/workspaces/demo/scope-items/"),
+        Page("public feature", visitor, f"/p/demo/features/{public.pk}/"),
+        Page("public roadmap", visitor, "/p/demo/roadmap/"),
+        Page("public changelog", visitor, "/p/demo/changelog/"),
+        Page("changelog RSS", visitor, "/p/demo/changelog/rss/"),
+        Page("changelog Atom", visitor, "/p/demo/changelog/atom/"),
+    ]
+
+
+def suite(ctx: SuiteContext, repeat: int | None = None) -> list[Row]:
+    return page_rows(ctx, pages(), repeat=repeat or REPEAT[ctx.size], prefix="portal")
 
 
 def main(argv: list[str]) -> None:
+    from bench.suite import render_table, standalone_context
+
     parser = argparse.ArgumentParser(prog="python -m bench portal_pages")
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args(argv)
-    # As production renders: DEBUG off (no template debug data, no query log).
-    os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    os.environ.setdefault("ALLOWED_HOSTS", "localhost")
-    os.environ["SECURE_SSL_REDIRECT"] = "0"
+    production_env()
     django_for_bench()
-
-    from django.core.management import call_command
-    from django.db import connection, reset_queries
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-
-    from board import selectors as board_selectors
-    from feedback.models import Company, FeedbackItem
-    from productops.models import User, Workspace
-    from releases.models import OPEN_STATUSES, Release
-    from roadmap.models import Feature
-
-    call_command("seed_demo", scale=args.scale, force=True, verbosity=0)
-    workspace = Workspace.objects.get(slug="demo")
-    feature = Feature.objects.filter(workspace=workspace, merged_into=None).order_by("priority_rank").first()
-    public = board_selectors.public_feature_list(workspace=workspace).first()
-    item = FeedbackItem.objects.filter(workspace=workspace, merged_into=None).order_by("-received_at").first()
-    company = Company.objects.filter(workspace=workspace).order_by("-arr").first()
-    release = (
-        Release.objects.filter(workspace=workspace, status__in=OPEN_STATUSES).order_by("planned_date").first()
-    )
-
-    team = Client(HTTP_HOST="localhost")
-    team.force_login(User.objects.get(username="demo"))
-    customer = Client(HTTP_HOST="localhost")
-    pages = [
-        (team, "/w/demo/"),
-        (team, "/w/demo/roadmap/"),
-        (team, "/w/demo/roadmap/timeline/"),
-        (team, "/w/demo/roadmap/kanban/"),
-        (team, "/w/demo/roadmap/matrix/"),
-        (team, f"/w/demo/features/{feature.pk}/"),
-        (team, "/w/demo/feedback/"),
-        (team, f"/w/demo/feedback/{item.pk}/"),
-        (team, "/w/demo/companies/"),
-        (team, f"/w/demo/companies/{company.pk}/"),
-        (team, "/w/demo/releases/"),
-        (team, f"/w/demo/releases/{release.pk}/"),
-        (team, f"/w/demo/releases/{release.pk}/ship/"),
-        (team, "/w/demo/settings/scoring/"),
-        (team, "/w/demo/settings/releases/"),
-        (team, "/w/demo/settings/members/"),
-        (team, "/w/demo/settings/tokens/"),
-        (team, "/w/demo/settings/public-board/"),
-        (team, "/api/v1/workspaces/demo/releases/"),
-        (team, "/api/v1/workspaces/demo/scope-items/"),
-        (customer, "/p/demo/"),
-        (customer, f"/p/demo/features/{public.pk}/"),
-        (customer, "/p/demo/roadmap/"),
-        (customer, "/p/demo/changelog/"),
-        (customer, "/p/demo/changelog/rss/"),
-        (customer, "/p/demo/changelog/atom/"),
-    ]
-    print(
-        f"scale {args.scale}: {Feature.objects.filter(workspace=workspace).count()} features, "
-        f"{FeedbackItem.objects.filter(workspace=workspace).count()} feedback items, "
-        f"{Company.objects.filter(workspace=workspace).count()} companies, "
-        f"{Release.objects.filter(workspace=workspace).count()} releases ({connection.vendor})"
-    )
-    print(f"{'page':48} {'queries':>7} {'median ms':>10} {'max ms':>8}")
-    slowest = 0.0
-    for client, path in pages:
-        client.get(path)  # warm caches and templates
-        reset_queries()
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(path)
-        query_count = len(queries)  # now: later requests reset the connection's query log
-        assert response.status_code == 200, (path, response.status_code)
-        times = []
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            client.get(path)
-            times.append((time.perf_counter() - started) * 1000)
-        slowest = max(slowest, max(times))
-        print(f"{path:48} {query_count:7d} {statistics.median(times):10.1f} {max(times):8.1f}")
-    print(f"slowest single render: {slowest:.1f} ms (bar: 200 ms)")
+    ctx = standalone_context(scale=args.scale)
+    print(render_table(suite(ctx, repeat=args.repeat)))

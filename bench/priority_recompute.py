@@ -1,17 +1,26 @@
 """Priority recompute at scale, beside its floor and the naive loop, in one run.
 
     python -m bench priority_recompute [--features 10000] [--companies 50000] [--links 1000000]
+                                       [--breakdown]
 
-On PostgreSQL (``BENCH_DATABASE_URL``, default a ``productops_bench`` database on
-127.0.0.1), it generates one workspace with the given numbers of features,
-companies and feedback links (data is kept between runs), then prints:
+In the suite (``suite(ctx)``): 1,000 features / 5,000 companies / 100,000 links for the
+``small`` size, 10,000 / 50,000 / 1,000,000 for ``full``. On its own, on PostgreSQL
+(``BENCH_DATABASE_URL``, default a ``productops_bench`` database on 127.0.0.1). Either
+way it generates one workspace (``bench-priority``, kept between runs while its counts
+are the same) and returns rows:
 
-* the full set-based recompute (every feature claimed, scored, ranked, history);
-* the floor: one hand-written SQL aggregate over the same link rows;
-* the naive loop: per feature, ORM reads + Python formulas + a save, on a sample,
-  extrapolated to all features;
-* a single vote's end-to-end latency through a real worker process (a vote
-  committed → the feature's score updated in the database).
+* the full set-based recompute (every feature claimed, scored, ranked, history) ÷ the
+  floor, one hand-written SQL aggregate over the same link rows, interleaved (target ≤ 2×);
+* the naive loop (per feature: ORM reads, Python formulas, a save) on a sample,
+  extrapolated to all features, ÷ the recompute (information);
+* a single vote's end-to-end latency through a real worker process (a vote committed →
+  the feature's score updated in the database): median and max (target < 1 s).
+
+``--breakdown`` also prints where one full run's time goes, statement by statement.
+
+The generator inserts through the models' own column lists (:func:`insert_select`): a
+column added to a model either has a default or null, or the generator fails at once
+naming it, and the small suite runs in CI.
 """
 
 from __future__ import annotations
@@ -23,38 +32,142 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import defaultdict
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from bench.setup import django_for_bench, timed
+from bench.results import Row, SuiteContext, interleaved, ratio_row, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 SLUG = "bench-priority"
+SIZES = {
+    "small": {"features": 1_000, "companies": 5_000, "links": 100_000, "votes": 5, "sample": 50, "repeat": 5},
+    "full": {
+        "features": 10_000,
+        "companies": 50_000,
+        "links": 1_000_000,
+        "votes": 10,
+        "sample": 200,
+        "repeat": 5,
+    },
+}
+#: Tables a run reads or writes: vacuumed and analysed before timing (autovacuum is off on the
+#: benchmark machines, and every full run rewrites each feature row twice).
+TABLES = (
+    "roadmap_feature, roadmap_roadmapsettings, roadmap_prioritysnapshot, feedback_company, "
+    "feedback_feedbackitem, feedback_feedbacklink, feedback_vote, feedback_contact"
+)
 
 
-def generate(features: int, companies: int, links: int) -> int:
-    from django.db import connection, transaction
+# --- generating the data ------------------------------------------------------------------
+
+
+def left_out_columns(model, given: Collection[str]) -> dict[str, tuple[str, object]]:
+    """The model's concrete columns not in ``given``, each with what a bulk insert stores:
+    ``("now", None)`` for ``auto_now``/``auto_now_add``, else ``("value", v)`` with what the
+    ORM would store for the field left out (its default, "" for text), else ``("null",
+    None)`` if nullable. An auto primary key and a column with a database default are left
+    to the database. A NOT NULL column with none of those raises, naming it: a generator
+    built on this has the model's column list, not one written by hand that a new column
+    silently breaks (``NotNullViolation`` on a fresh database).
+    """
+    from django.db.models import NOT_PROVIDED
+    from django.db.models.fields import AutoFieldMixin
+
+    fields = {field.column: field for field in model._meta.concrete_fields}
+    unknown = set(given) - set(fields)
+    if unknown:
+        raise ValueError(f"{model.__name__} has no column {', '.join(sorted(unknown))}")
+    left: dict[str, tuple[str, object]] = {}
+    for column, field in fields.items():
+        if column in given:
+            continue
+        if (
+            isinstance(field, AutoFieldMixin)
+            or getattr(field, "db_default", NOT_PROVIDED) is not NOT_PROVIDED
+        ):
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            left[column] = ("now", None)
+        elif (default := field.get_default()) is not None:
+            left[column] = ("value", default)
+        elif field.null:
+            left[column] = ("null", None)
+        else:
+            raise ValueError(f"{model.__name__}.{field.name} is NOT NULL without a default: give it a value")
+    return left
+
+
+def insert_select(
+    model, values: Mapping[str, str], source: str, params: Mapping[str, object]
+) -> tuple[str, dict]:
+    """``INSERT INTO <model's table> (<its concrete columns>) SELECT ... FROM <source>``:
+    ``values`` maps columns to SQL expressions over ``source``, with named parameters
+    (``%(ws)s``) from ``params``; every other column as :func:`left_out_columns` says."""
+    from django.db import connection
+
+    fields = {field.column: field for field in model._meta.concrete_fields}
+    columns, select, defaults = list(values), list(values.values()), {}
+    for column, (kind, value) in left_out_columns(model, values).items():
+        columns.append(column)
+        if kind == "now":
+            select.append("now()")
+        elif kind == "null":
+            select.append("NULL")
+        else:
+            field = fields[column]
+            select.append(f"%(default_{column})s::{field.db_type(connection)}")
+            defaults[f"default_{column}"] = field.get_db_prep_save(value, connection)
+    table = model._meta.db_table
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(select)} FROM {source}"
+    return sql, {**params, **defaults}
+
+
+def _delete_workspace(workspace) -> None:
+    """A million rows are quicker gone in SQL than through Django's deletion collector."""
+    from django.db import connection
 
     from productops import services
+
+    with connection.cursor() as cursor:
+        for table in (
+            "feedback_feedbacklink",
+            "feedback_vote",
+            "feedback_duplicatesuggestion",
+            "feedback_feedbackitem",
+            "feedback_contact",
+            "feedback_company",
+            "roadmap_prioritysnapshot",
+        ):
+            cursor.execute(f"DELETE FROM {table} WHERE workspace_id = %s", [workspace.pk])
+    services.workspace_delete(workspace=workspace, actor=None)
+
+
+def generate(features: int, companies: int, links: int, *, slug: str = SLUG) -> int:
+    """The workspace ``slug`` with these counts (reused if it has them): its id."""
+    from django.db import connection
+
+    from feedback.models import Company, FeedbackItem, FeedbackLink
+    from productops.db import long_transaction
     from productops.models import Workspace
     from roadmap.models import Feature, Product
 
-    workspace = Workspace.objects.filter(slug=SLUG).first()
+    workspace = Workspace.objects.filter(slug=slug).first()
     if workspace is not None:
         have = (
             Feature.objects.filter(workspace=workspace).count(),
-            connection.cursor()
-            .execute("SELECT COUNT(*) FROM feedback_feedbacklink WHERE workspace_id = %s", [workspace.pk])
-            .fetchone()[0],
+            Company.objects.filter(workspace=workspace).count(),
+            FeedbackLink.objects.filter(workspace=workspace).count(),
         )
-        if have == (features, links):
-            print(f"reusing {features} features / {links} links in workspace {SLUG!r}")
+        if have == (features, companies, links):
+            print(f"reusing {features} features / {links} links in workspace {slug!r}", flush=True)
             return workspace.pk
-        services.workspace_delete(workspace=workspace, actor=None)
+        _delete_workspace(workspace)
     print(f"generating {features} features, {companies} companies, {links} links ...", flush=True)
     started = time.perf_counter()
     items = links // 4
-    with transaction.atomic():
-        workspace = Workspace.objects.create(name="Benchmark", slug=SLUG)
+    with long_transaction():
+        workspace = Workspace.objects.create(name="Benchmark", slug=slug)
         product = Product.objects.create(workspace=workspace, name="Bench product")
         Feature.objects.bulk_create(
             [
@@ -73,55 +186,85 @@ def generate(features: int, companies: int, links: int) -> int:
             ],
             batch_size=2000,
         )
-        ws = workspace.pk
+        counts = {"ws": workspace.pk, "companies": companies, "items": items, "features": features}
+        statements = [
+            insert_select(
+                Company,
+                {
+                    "workspace_id": "%(ws)s",
+                    "name": "'Company ' || g",
+                    "domain": "'c' || g || '.example'",
+                    "segment": "(ARRAY['enterprise', 'mid_market', 'smb', ''])[1 + g %% 4]",
+                    "arr": "(g %% 997) * 1000",
+                    "arr_currency": "'USD'",
+                },
+                "generate_series(1, %(companies)s) g",
+                counts,
+            ),
+            insert_select(
+                FeedbackItem,
+                {
+                    "workspace_id": "%(ws)s",
+                    "text": "'Request ' || g",
+                    "match_text": "'request ' || g",
+                    "company_id": "first.id + (g::bigint * 7919) %% %(companies)s",
+                    "source": "'api'",
+                    "importance": "'important'",
+                    "state": "'linked'",
+                    "received_at": "now() - make_interval(days => (g %% 400))",
+                    "duplicates_checked_at": "now()",
+                },
+                "generate_series(1, %(items)s) g CROSS JOIN (SELECT MIN(id) AS id FROM feedback_company "
+                "WHERE workspace_id = %(ws)s) first",
+                counts,
+            ),
+            insert_select(
+                FeedbackLink,
+                {
+                    "workspace_id": "%(ws)s",
+                    "item_id": "i.id",
+                    "feature_id": "f.first_id + ((i.id * 4 + k) %% %(features)s)",
+                    "importance": "(ARRAY['nice_to_have', 'important', 'critical'])[1 + (i.id + k) %% 3]",
+                },
+                "feedback_feedbackitem i CROSS JOIN generate_series(0, 3) k CROSS JOIN (SELECT MIN(id) "
+                "AS first_id FROM roadmap_feature WHERE workspace_id = %(ws)s) f "
+                "WHERE i.workspace_id = %(ws)s",
+                counts,
+            ),
+        ]
         with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                INSERT INTO feedback_company (workspace_id, name, domain, segment, plan, arr, arr_currency,
-                    lifecycle_stage, crm_external_id, do_not_contact, created_at, updated_at)
-                SELECT %s, 'Company ' || g, 'c' || g || '.example',
-                       (ARRAY['enterprise', 'mid_market', 'smb', ''])[1 + g %% 4], '',
-                       (g %% 997) * 1000, 'USD', 'active', '', false, now(), now()
-                FROM generate_series(1, %s) g
-                """,
-                [ws, companies],
-            )
-            cursor.execute(
-                """
-                INSERT INTO feedback_feedbackitem (workspace_id, text, company_id, source, source_ref,
-                    source_url, kind, importance, tags, state, received_at, match_text,
-                    duplicates_checked_at, created_at, updated_at)
-                SELECT %s, 'Request ' || g,
-                       (SELECT MIN(id) FROM feedback_company WHERE workspace_id = %s) + (g * 7919) %% %s,
-                       'api', '', '', 'request', 'important', '[]', 'linked',
-                       now() - make_interval(days => (g %% 400)), 'request ' || g, now(), now(), now()
-                FROM generate_series(1, %s) g
-                """,
-                [ws, ws, companies, items],
-            )
-            cursor.execute(
-                """
-                INSERT INTO feedback_feedbacklink (workspace_id, item_id, feature_id, importance,
-                    created_at, updated_at)
-                SELECT %s, i.id, f.first_id + ((i.id * 4 + k) %% %s),
-                       (ARRAY['nice_to_have', 'important', 'critical'])[1 + (i.id + k) %% 3], now(), now()
-                FROM feedback_feedbackitem i
-                CROSS JOIN generate_series(0, 3) k
-                CROSS JOIN (SELECT MIN(id) AS first_id FROM roadmap_feature WHERE workspace_id = %s) f
-                WHERE i.workspace_id = %s
-                """,
-                [ws, features, ws, ws],
-            )
-            cursor.execute("ANALYZE")
-    print(f"generated in {time.perf_counter() - started:.1f} s")
+            for sql, params in statements:
+                cursor.execute(sql, params)
+    vacuum_analyze()
+    print(f"generated in {time.perf_counter() - started:.1f} s", flush=True)
     return workspace.pk
 
 
-def floor_aggregate(workspace_id: int) -> float:
+def vacuum_analyze() -> None:
+    """What autovacuum (off on the benchmark machines) would have done: dead rows of earlier
+    runs cleared, statistics fresh. VACUUM runs outside a transaction, past the 5 s limit."""
+    from django.db import connection
+
+    from productops.db import long_running
+
+    with long_running(), connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+        try:
+            cursor.execute(f"VACUUM (ANALYZE) {TABLES}")
+        finally:
+            cursor.execute("RESET statement_timeout")
+
+
+# --- what is measured --------------------------------------------------------------------------
+
+
+def floor_aggregate(workspace_id: int) -> int:
     """One hand-written aggregate over the same rows: links ⋈ items ⋈ companies, grouped by feature."""
     from django.db import connection
 
-    with connection.cursor() as cursor:
+    from productops.db import long_transaction
+
+    with long_transaction(), connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT l.feature_id,
@@ -137,6 +280,16 @@ def floor_aggregate(workspace_id: int) -> float:
             [workspace_id],
         )
         return len(cursor.fetchall())
+
+
+def recompute(workspace_id: int) -> int:
+    """One full run; raises if it failed (a broken benchmark, not a slow one)."""
+    from priority.recompute import run
+
+    result = run(workspace_id=workspace_id, full=True)
+    if result.failed or result.busy:
+        raise RuntimeError(f"the recompute did not run: {result}")
+    return result.recomputed
 
 
 def naive_loop(workspace_id: int, sample: int) -> int:
@@ -163,7 +316,9 @@ def naive_loop(workspace_id: int, sample: int) -> int:
     return sample
 
 
-def vote_latency(workspace_id: int, votes: int) -> list[float]:
+def vote_latency(
+    workspace_id: int, votes: int, *, database_url: str = "", redis_url: str = ""
+) -> list[float]:
     """Seconds from a committed vote to the feature's new score, through a worker process."""
     from django.core.cache import cache
     from django.db import transaction
@@ -177,6 +332,10 @@ def vote_latency(workspace_id: int, votes: int) -> list[float]:
     # A purged task leaves its "recompute queued" marker behind; clear it too.
     cache.delete(f"roadmap:recompute-scheduled:{workspace_id}")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "productops.settings"}
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     worker = subprocess.Popen(  # noqa: S603
         [
             sys.executable,
@@ -195,7 +354,7 @@ def vote_latency(workspace_id: int, votes: int) -> list[float]:
         start_new_session=True,
     )
     try:
-        time.sleep(4)  # worker start-up is not part of the figure
+        _wait_for_worker(celery_app)  # worker start-up is not part of the figure
         company = Company.objects.filter(workspace_id=workspace_id).order_by("id").first()
         features = list(
             Feature.objects.filter(workspace_id=workspace_id, status="planned").order_by("id")[:votes]
@@ -223,49 +382,142 @@ def vote_latency(workspace_id: int, votes: int) -> list[float]:
         worker.wait(timeout=30)
 
 
-def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench priority_recompute")
-    parser.add_argument("--features", type=int, default=10_000)
-    parser.add_argument("--companies", type=int, default=50_000)
-    parser.add_argument("--links", type=int, default=1_000_000)
-    parser.add_argument("--sample", type=int, default=200, help="features in the naive loop")
-    parser.add_argument("--votes", type=int, default=10, help="single votes timed through the worker")
-    args = parser.parse_args(argv)
+def _wait_for_worker(celery_app, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if celery_app.control.ping(timeout=0.5):
+            return
+    raise RuntimeError(f"no Celery worker answered within {timeout:.0f} s")
 
-    django_for_bench()
+
+def statement_breakdown(workspace_id: int) -> dict[str, float]:
+    """Seconds per kind of statement in one full run (an ``execute_wrapper``)."""
     from django.db import connection
 
-    from priority.recompute import run as recompute_workspace
+    spent: dict[str, float] = defaultdict(float)
+
+    def kind(sql: str) -> str:
+        head = " ".join(sql.split())[:80]
+        if head.startswith("UPDATE roadmap_feature SET score_customer_impact"):
+            return "write scores"
+        if head.startswith("UPDATE roadmap_feature SET priority_rank"):
+            return "write ranks"
+        if head.startswith("INSERT INTO roadmap_prioritysnapshot"):
+            return "history"
+        if head.startswith('UPDATE "roadmap_feature"'):
+            return "claim + row formulas"
+        if "ROW_NUMBER()" in sql:
+            return "rank SELECT"
+        if "per_company" in sql:
+            return "demand + scorecard SELECT"
+        return "other"
+
+    def wrapper(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent[kind(sql)] += time.perf_counter() - started
+
+    with connection.execute_wrapper(wrapper):
+        recompute(workspace_id)
+    return dict(spent)
+
+
+def measure(
+    *,
+    features: int,
+    companies: int,
+    links: int,
+    votes: int,
+    sample: int,
+    repeat: int,
+    database_url: str = "",
+    redis_url: str = "",
+) -> list[Row]:
+    workspace_id = generate(features, companies, links)
+    vacuum_analyze()
+    recompute(workspace_id)  # warm caches and history
+    floor_aggregate(workspace_id)
+    full, floor = interleaved(lambda: recompute(workspace_id), lambda: floor_aggregate(workspace_id), repeat)
+    label = f"{features:,} features / {links:,} links"
+    rows = [ratio_row(f"recompute: {label} ÷ floor (one SQL aggregate)", full, floor, at_most=2)]
+    rows[0].details.update(
+        features=features,
+        links=links,
+        companies=companies,
+        per_feature_us=full.median / features * 1e6,
+        per_link_us=full.median / links * 1e6,
+    )
+    naive = timed(lambda: naive_loop(workspace_id, sample), repeat=1)
+    naive_all = naive.median / sample * features
+    rows.append(
+        Row(
+            benchmark=f"recompute: naive per-feature ORM loop ÷ recompute ({features:,} features)",
+            figure=f"{naive_all / full.median:,.1f}× ({naive_all:,.1f} s, extrapolated from {sample})",
+            value=naive_all / full.median,
+            unit="×",
+            details={"naive_sample_s": naive.median, "sample": sample, "naive_extrapolated_s": naive_all},
+        )
+    )
+    if votes:
+        latencies = vote_latency(workspace_id, votes, database_url=database_url, redis_url=redis_url)
+        median, worst = statistics.median(latencies), max(latencies)
+        rows.append(
+            Row(
+                benchmark="vote → score through a worker",
+                figure=f"median {median * 1000:,.0f} ms, max {worst * 1000:,.0f} ms (n={len(latencies)})",
+                value=worst,
+                unit="s",
+                target="< 1 s (max)",
+                met=worst < 1.0,
+                details={"latencies": latencies, "median": median},
+            )
+        )
+    return rows
+
+
+def suite(ctx: SuiteContext) -> list[Row]:
+    return measure(**SIZES[ctx.size], database_url=ctx.database_url, redis_url=ctx.redis_url)
+
+
+def main(argv: list[str]) -> None:
+    full = SIZES["full"]
+    parser = argparse.ArgumentParser(prog="python -m bench priority_recompute")
+    parser.add_argument("--features", type=int, default=full["features"])
+    parser.add_argument("--companies", type=int, default=full["companies"])
+    parser.add_argument("--links", type=int, default=full["links"])
+    parser.add_argument("--sample", type=int, default=full["sample"], help="features in the naive loop")
+    parser.add_argument(
+        "--votes", type=int, default=full["votes"], help="single votes timed through the worker"
+    )
+    parser.add_argument("--repeat", type=int, default=full["repeat"])
+    parser.add_argument("--breakdown", action="store_true", help="time one run statement by statement")
+    args = parser.parse_args(argv)
+
+    from bench.setup import django_for_bench
+
+    django_for_bench()
+    from django.conf import settings
+    from django.db import connection
+
+    from bench.suite import render_table
 
     if connection.vendor != "postgresql":
         print("warning: figures are meant for PostgreSQL (set BENCH_DATABASE_URL)", file=sys.stderr)
-    workspace_id = generate(args.features, args.companies, args.links)
-    # Autovacuum is off on the benchmark machines: clear what earlier runs left (every run
-    # rewrites each feature row twice) and refresh the statistics, as autovacuum would.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "VACUUM (ANALYZE) roadmap_feature, roadmap_roadmapsettings, roadmap_prioritysnapshot, "
-            "feedback_company, feedback_feedbackitem, feedback_feedbacklink, feedback_vote"
-        )
-    recompute_workspace(workspace_id=workspace_id, full=True)  # warm caches and history
-
-    full_s, result = timed(lambda: recompute_workspace(workspace_id=workspace_id, full=True))
-    floor_s, groups = timed(lambda: floor_aggregate(workspace_id))
-    naive_s, _ = timed(lambda: naive_loop(workspace_id, args.sample), repeat=1)
-    naive_all_s = naive_s / args.sample * args.features
-    latencies = vote_latency(workspace_id, args.votes)
-
-    print()
-    print(f"data: {args.features} features, {args.companies} companies, {args.links} links (PostgreSQL)")
-    print(f"full recompute (set-based)      {full_s * 1000:10.0f} ms   ({result.recomputed} features)")
-    print(f"floor: one SQL aggregate        {floor_s * 1000:10.0f} ms   ({groups} feature groups)")
-    print(
-        f"naive per-feature ORM loop      {naive_all_s * 1000:10.0f} ms   "
-        f"(extrapolated from {args.sample} features: {naive_s * 1000:.0f} ms)"
+    rows = measure(
+        features=args.features,
+        companies=args.companies,
+        links=args.links,
+        votes=args.votes,
+        sample=args.sample,
+        repeat=args.repeat,
+        database_url=os.environ.get("DATABASE_URL", ""),
+        redis_url=getattr(settings, "REDIS_URL", ""),
     )
-    print(f"ratio recompute / floor         {full_s / floor_s:10.2f} x   (target <= 2)")
-    print(f"ratio naive / recompute         {naive_all_s / full_s:10.1f} x")
-    print(
-        f"single vote -> score via worker  median {statistics.median(latencies) * 1000:.0f} ms, "
-        f"max {max(latencies) * 1000:.0f} ms over {len(latencies)} votes   (target < 1000 ms)"
-    )
+    print(render_table(rows))
+    if args.breakdown:
+        workspace_id = generate(args.features, args.companies, args.links)
+        for _ in range(3):
+            spent = statement_breakdown(workspace_id)
+            print("  ".join(f"{name}: {seconds * 1000:,.0f} ms" for name, seconds in sorted(spent.items())))

@@ -147,8 +147,16 @@ class FeedbackItem(WorkspaceOwnedModel):
     deal_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     tags = models.JSONField(default=list, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.NEW)
+    # Indexed only where set (Meta.indexes): an index of every row could answer
+    # ``merged_into_id IS NULL``, and a planner without statistics would pick it for the
+    # duplicate lookup and compare every row (feedback.similarity).
     merged_into = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_items"
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_items",
+        db_index=False,
     )
     received_at = models.DateTimeField()
     # The text's first content words, lower-cased (feedback.matching.match_text):
@@ -169,6 +177,11 @@ class FeedbackItem(WorkspaceOwnedModel):
                 fields=["workspace", "id"],
                 name="feedback_duplicates_pending",
                 condition=Q(duplicates_checked_at__isnull=True),
+            ),
+            models.Index(
+                fields=["merged_into"],
+                name="feedback_item_merged_into",
+                condition=Q(merged_into__isnull=False),
             ),
         ]
         constraints = [

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -37,6 +37,7 @@ from feedback.models import (
     Vote,
 )
 from feedback.similarity import similar_features, similar_items
+from productops.db import long_transaction
 from productops.errors import Conflict, ValidationFailed
 from productops.models import AuditEvent, Event, Role, User, Workspace
 from productops.services import (
@@ -745,8 +746,45 @@ def feedback_items_ingest_bulk(
         kind=Event.Kind.FEEDBACK_CREATED,
         rows=[(item, feedback_created_payload(item)) for item in objects],
     )
+    if objects:
+        # Before the duplicate checks, so the worker analyses first (FIFO queue).
+        from feedback.tasks import analyze_after_import
+
+        enqueue_on_commit(analyze_after_import, len(objects))
     _queue_duplicate_check([item.pk for item in objects])
     return results
+
+
+#: Tables a large import changes, analysed by :func:`feedback_tables_analyze`.
+IMPORT_ANALYZED_TABLES = ("feedback_feedbackitem",)
+
+
+def feedback_tables_analyze(*, inserted: int = 0) -> list[str]:
+    """``ANALYZE`` each of :data:`IMPORT_ANALYZED_TABLES` whose rows changed enough since
+    its last analysis: more than autovacuum's default threshold, 50 + 10 % of its rows,
+    counting the ``inserted`` rows the caller just committed (the statistics collector may
+    not have them yet). Returns the tables analysed; nothing on SQLite.
+
+    Autovacuum may be off (it is on the benchmark machines) and is late anyway right after
+    an import: the planner must not plan the next lookups on the old row counts.
+    """
+    if connection.vendor != "postgresql":
+        return []
+    with long_transaction(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname FROM pg_class c
+            LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+            WHERE c.relname = ANY(%s) AND c.relkind = 'r'
+              AND COALESCE(s.n_mod_since_analyze, 0) + %s > 50 + 0.1 * GREATEST(c.reltuples, 0)
+            ORDER BY c.relname
+            """,
+            [list(IMPORT_ANALYZED_TABLES), inserted],
+        )
+        stale = [row[0] for row in cursor.fetchall()]
+        for table in stale:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+    return stale
 
 
 def _check_company_domains_bulk(
@@ -970,7 +1008,11 @@ def feedback_items_change_state(
 ) -> list[FeedbackItem]:
     """The bulk triage action: every item or none (one bad item fails the call)."""
     ids = list(dict.fromkeys(item_ids))
-    items = {i.pk: i for i in FeedbackItem.objects.filter(workspace=workspace, pk__in=ids)}
+    # The workspace joined: each item's role check reads it (one query, not one per item).
+    items = {
+        i.pk: i
+        for i in FeedbackItem.objects.filter(workspace=workspace, pk__in=ids).select_related("workspace")
+    }
     missing = [pk for pk in ids if pk not in items]
     if missing:
         raise ValidationFailed(f"Not found in this workspace: {missing}.", attr="ids", code="does_not_exist")

@@ -1,7 +1,8 @@
 """Text similarity for duplicate detection, behind one function per question.
 
 PostgreSQL: ``pg_trgm``. Open feedback is matched with the ``%`` operator on
-``match_text``, which the GIN index of migration 0004 answers without a scan;
+``match_text``, which the GIN index on ``((workspace_id + 0), match_text)`` answers
+within one workspace without a scan (migrations 0004 and 0014);
 feature titles with ``word_similarity`` (is the title's wording inside the text?).
 
 SQLite (the zero-setup default): the same trigram measure computed in Python
@@ -11,6 +12,7 @@ small installs SQLite is for.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -34,6 +36,25 @@ class Match:
     similarity: float
 
 
+# One plan whatever the statistics (migration 0014): ``workspace_id + 0`` is the trigram
+# index's first key and no b-tree's, so the workspace and the trigrams are matched in one
+# GIN scan that reads only this workspace's entries, and ``merged_into_id`` has no index of
+# its NULLs. With plain ``workspace_id`` a b-tree could serve the lookup, and a stale
+# estimate (autovacuum off, a fresh import) walked a large workspace row by row; with
+# ``+ 0`` and no such index key the index handed over every workspace's candidates.
+# ``::bigint``: btree_gin matches only an operator of the column's own type.
+_SIMILAR_ITEMS_SQL = """
+    SELECT id, similarity(match_text, %s) AS score
+    FROM feedback_feedbackitem
+    WHERE workspace_id + 0 = %s::bigint AND merged_into_id IS NULL AND state <> 'archived'
+      AND match_text %% %s AND id <> %s
+    ORDER BY score DESC, id
+    LIMIT %s
+"""
+#: The index that answers :func:`similar_items` on PostgreSQL (asserted by EXPLAIN tests).
+SIMILAR_ITEMS_INDEX = "feedback_item_match_trgm"
+
+
 def similar_items(
     *, workspace_id: int, text: str, exclude_id: int | None = None, limit: int = 5
 ) -> list[Match]:
@@ -42,22 +63,9 @@ def similar_items(
     if not needle:
         return []
     if connection.vendor == "postgresql":
-        # ``workspace_id + 0`` keeps the planner on the trigram index: right after a
-        # big ingest, before autoanalyze, it would otherwise trust a stale estimate
-        # that the workspace has few rows, walk them by the b-tree and compare each.
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL pg_trgm.similarity_threshold = %s", [ITEM_THRESHOLD])
-            cursor.execute(
-                """
-                SELECT id, similarity(match_text, %s) AS score
-                FROM feedback_feedbackitem
-                WHERE workspace_id + 0 = %s AND merged_into_id IS NULL AND state <> 'archived'
-                  AND match_text %% %s AND id <> %s
-                ORDER BY score DESC, id
-                LIMIT %s
-                """,
-                [needle, workspace_id, needle, exclude_id or 0, limit],
-            )
+            cursor.execute(_SIMILAR_ITEMS_SQL, [needle, workspace_id, needle, exclude_id or 0, limit])
             return [Match(id=row[0], similarity=round(float(row[1]), 4)) for row in cursor.fetchall()]
     candidates = (
         FeedbackItem.objects.filter(workspace_id=workspace_id, merged_into__isnull=True)
@@ -107,3 +115,51 @@ def similar_features(
     ]
     scored = [m for m in scored if m.similarity >= FEATURE_THRESHOLD]
     return sorted(scored, key=lambda m: (-m.similarity, m.id))[:limit]
+
+
+def similar_items_plan(*, workspace_id: int, text: str, analyze: bool = False) -> dict:
+    """PostgreSQL's plan of :func:`similar_items` for these arguments: the top node of
+    ``EXPLAIN (FORMAT JSON)`` (with ``ANALYZE``, it runs the lookup). For the EXPLAIN tests
+    and the benchmark, which check that the plan is the one intended."""
+    if connection.vendor != "postgresql":
+        raise NotImplementedError("plans are PostgreSQL's")
+    needle = match_text(text)
+    options = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL pg_trgm.similarity_threshold = %s", [ITEM_THRESHOLD])
+        cursor.execute(f"EXPLAIN ({options}) {_SIMILAR_ITEMS_SQL}", [needle, workspace_id, needle, 0, 5])
+        document = cursor.fetchone()[0]
+    if isinstance(document, str):
+        document = json.loads(document)
+    return document[0]["Plan"]
+
+
+def plan_nodes(plan: dict) -> list[dict]:
+    """Every node of an ``EXPLAIN (FORMAT JSON)`` plan, depth first."""
+    nodes = [plan]
+    for child in plan.get("Plans", []):
+        nodes.extend(plan_nodes(child))
+    return nodes
+
+
+def similar_items_plan_problems(plan: dict) -> list[str]:
+    """Why a plan of :func:`similar_items` is not the intended one (empty: it is): the
+    items must come from a bitmap scan of :data:`SIMILAR_ITEMS_INDEX` keyed on the
+    workspace and the trigrams, and from no other index or scan of the table."""
+    problems = []
+    scans = [n for n in plan_nodes(plan) if n.get("Relation Name") == "feedback_feedbackitem"]
+    index_scans = [n for n in plan_nodes(plan) if n["Node Type"] == "Bitmap Index Scan"]
+    for node in scans:
+        if node["Node Type"] != "Bitmap Heap Scan":
+            problems.append(f"{node['Node Type']} on feedback_feedbackitem ({node.get('Index Name', '')})")
+    if not scans:
+        problems.append("no scan of feedback_feedbackitem")
+    for node in index_scans:
+        if node["Index Name"] != SIMILAR_ITEMS_INDEX:
+            problems.append(f"bitmap scan of {node['Index Name']}")
+        cond = node.get("Index Cond", "")
+        if "(workspace_id + 0)" not in cond or "%" not in cond:
+            problems.append(f"{node['Index Name']} not keyed on the workspace and the trigrams: {cond}")
+    if not index_scans:
+        problems.append(f"no bitmap scan of {SIMILAR_ITEMS_INDEX}")
+    return problems

@@ -20,3 +20,10 @@ def find_duplicates_pending() -> int:
     for item_id in pending:
         services.duplicates_find(item_id=item_id)
     return len(pending)
+
+
+@shared_task
+def analyze_after_import(inserted: int) -> list[str]:
+    """After a bulk ingest or a CSV import committed ``inserted`` items: refresh the
+    planner's statistics if the import changed enough of the table."""
+    return services.feedback_tables_analyze(inserted=inserted)

@@ -44,8 +44,10 @@ class DemandWeights:
 def _age_days_sql(column: str) -> str:
     """Whole days from ``column`` to the ``%s`` parameter (now), never negative, as a float."""
     if connection.vendor == "postgresql":
-        # float8 throughout: EXTRACT returns numeric, and numeric POWER is slow.
-        return f"GREATEST(0.0, FLOOR(EXTRACT(EPOCH FROM (%s::timestamptz - {column}))::float8 / 86400.0))"
+        # float8 throughout: ``date_part`` returns float8 where ``EXTRACT`` computes numeric
+        # (PostgreSQL 14+), which cost a fifth of the demand aggregate at 1,000,000 links;
+        # numeric POWER is slower still.
+        return f"GREATEST(0.0, FLOOR(date_part('epoch', %s::timestamptz - {column}) / 86400.0))"
     return f"MAX(0.0, CAST(CAST(julianday(%s) - julianday({column}) AS INTEGER) AS FLOAT))"
 
 

@@ -54,7 +54,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -141,11 +142,23 @@ def _fetch(sql: str, params: Sequence | None = None) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _fetch_long(sql: str, params: Sequence | None = None) -> list[tuple]:
+def aggregate_work_mem() -> str:
+    """``work_mem`` of the aggregate's transaction (``PRIORITY_RECOMPUTE_WORK_MEM``)."""
+    return str(getattr(settings, "PRIORITY_RECOMPUTE_WORK_MEM", "64MB"))
+
+
+def _fetch_long(
+    sql: str, params: Sequence | None = None, *, planner: dict[str, str] | None = None
+) -> list[tuple]:
     """A read that may run long (the aggregate, the ranking), in a transaction of its own with
     the long statement timeout (``productops.db.long_transaction``); inside the caller's
-    transaction (the preview) it keeps the caller's limits."""
-    with long_transaction():
+    transaction (the preview) it keeps the caller's limits. ``planner`` settings
+    (PostgreSQL) hold for this statement only (:func:`_planner_setting`: transaction-local,
+    safe through PgBouncer, put back after it)."""
+    with long_transaction(), ExitStack() as stack:
+        if connection.vendor == "postgresql":
+            for name, value in (planner or {}).items():
+                stack.enter_context(_planner_setting(name, value))
         return _fetch(sql, params)
 
 
@@ -489,6 +502,12 @@ def _aggregate(
         LEFT JOIN roadmap_featurecriterionvalue v ON v.criterion_id = c.id AND v.feature_id = f.id
         WHERE c.workspace_id = %s
     )"""
+    # The demand groups link rows by feature and company (200,000 groups at 1,000,000
+    # links): at the default work_mem of 4 MB its hash aggregates spill to disk in batches.
+    # No nested loop: the claim has just turned every row RECOMPUTING while the statistics
+    # (autovacuum off) may say none is, and with one claimed row expected the planner
+    # joined the features to the demand in a nested loop, comparing every feature with
+    # every feature's demand: 124-155 s at 50,000 features instead of ~5 s.
     return _fetch_long(
         f"""
         SELECT f.id, {impact}, COALESCE(demand.companies, 0), {scorecard}
@@ -503,6 +522,7 @@ def _aggregate(
             *demand_params,
             *claimed_params,
         ],
+        planner={"work_mem": aggregate_work_mem(), "enable_nestloop": "off"},
     )
 
 
@@ -523,18 +543,55 @@ def _write_scores(
         source, params = _values(chunk, columns)
         with long_transaction():
             _write_lock(settings_row.workspace_id)
-            _execute(
-                f"""
-                UPDATE roadmap_feature
-                SET score_customer_impact = v.impact, requesting_companies = v.companies,
-                    score_scorecard = v.scorecard, priority_score = {priority},
-                    score_state = %s, scores_computed_at = %s
-                FROM {source}
-                WHERE roadmap_feature.id = v.id AND roadmap_feature.score_state = %s
-                  AND roadmap_feature.recompute_run = %s
-                """,
-                [ScoreState.CLEAN, sql_datetime(now), *params, ScoreState.RECOMPUTING, run_number],
+            # One plan whatever the statistics: the chunk's rows are fetched by primary key
+            # (``id = ANY``), hashed and joined to the values, and their state is checked on
+            # each row (``score_state + 0``: no index answers it). The claim has just turned
+            # every row RECOMPUTING while the statistics (autovacuum off) may say none is:
+            # the planner then expected one row, and nested a scan of the values inside a
+            # scan of every claimed row (the dirty-state index, or the table), for each
+            # chunk: quadratic in the features, 6.7 s a chunk at 50,000 features, 0.2 s at
+            # 1,000. Hash join, ids probed: 25-30 ms a chunk at either size.
+            sql, sql_params = _write_sql(
+                priority, source, params, [int(row[0]) for row in chunk], now, run_number
             )
+            if connection.vendor == "postgresql":
+                with _planner_setting("enable_nestloop", "off"):
+                    _execute(sql, sql_params)
+            else:
+                _execute(sql, sql_params)
+
+
+@contextmanager
+def _planner_setting(name: str, value: str) -> Iterator[None]:
+    """``name`` set to ``value`` for the statements inside (PostgreSQL, ``set_config`` local to
+    the transaction), then put back: in the scoring preview the transaction goes on.
+    Only for blocks of SQL statements (an exception means the transaction is lost)."""
+    previous = _fetch("SELECT current_setting(%s), set_config(%s, %s, true)", [name, name, value])[0][0]
+    yield
+    # Not on an error: the transaction is then aborted (its rollback undoes the setting),
+    # and a statement here would replace the error with "transaction is aborted".
+    _fetch("SELECT set_config(%s, %s, true)", [name, previous])
+
+
+def _write_sql(
+    priority: str, source: str, params: list, ids: list[int], now: datetime, run_number: int
+) -> tuple[str, list]:
+    """The UPDATE of one chunk of scores (see :func:`_write_scores`)."""
+    ids_filter, ids_params = "", []
+    if connection.vendor == "postgresql":
+        ids_filter, ids_params = "AND roadmap_feature.id = ANY(%s::bigint[])", [ids]
+    return (
+        f"""
+        UPDATE roadmap_feature
+        SET score_customer_impact = v.impact, requesting_companies = v.companies,
+            score_scorecard = v.scorecard, priority_score = {priority},
+            score_state = %s, scores_computed_at = %s
+        FROM {source}
+        WHERE roadmap_feature.id = v.id {ids_filter} AND roadmap_feature.score_state + 0 = %s
+          AND roadmap_feature.recompute_run = %s
+        """,
+        [ScoreState.CLEAN, sql_datetime(now), *params, *ids_params, ScoreState.RECOMPUTING, run_number],
+    )
 
 
 def _rank_and_snapshot(settings_row: RoadmapSettings, now: datetime) -> int:
@@ -578,28 +635,18 @@ def _rank_and_snapshot(settings_row: RoadmapSettings, now: datetime) -> int:
     contributions_sql, contributions_params = _contributions_sql(settings_row)
     snapshots = 0
     for chunk in _chunks(rows):
-        source, params = _values(chunk, columns)
         with long_transaction():
             _write_lock(workspace_id)
-            _execute(
-                f"""
-                UPDATE roadmap_feature
-                SET priority_rank = v.position,
-                    snapshot_rank = CASE WHEN v.moved = 1 THEN v.position ELSE snapshot_rank END,
-                    snapshot_score = CASE WHEN v.moved = 1 THEN v.score ELSE snapshot_score END,
-                    updated_at = CASE WHEN v.moved = 1 THEN %s ELSE updated_at END
-                FROM {source}
-                WHERE roadmap_feature.id = v.id
-                """,
-                [now_value, *params],
-            )
             moved_rows = [row for row in chunk if row[3]]
             if moved_rows:
                 source, params = _values(moved_rows, columns)
                 stake_sql, stake_params = _arr_at_stake_join(settings_row, [row[0] for row in moved_rows])
-                # Joined to the feature, so a feature deleted meanwhile is simply left out.
-                # The reason travels with the point: the active model's per-criterion
-                # inputs or contributions, the requesting companies and their ARR.
+                # First, before the chunk's rows are locked: the insert reads the features
+                # (its foreign-key checks take KEY SHARE, which a vote's update does not wait
+                # for) and aggregates their links, the slow part of the chunk. Joined to the
+                # feature, so a feature deleted meanwhile is simply left out. The reason
+                # travels with the point: the active model's per-criterion inputs or
+                # contributions, the requesting companies and their ARR.
                 snapshots += _execute(
                     f"""
                     INSERT INTO roadmap_prioritysnapshot
@@ -618,6 +665,22 @@ def _rank_and_snapshot(settings_row: RoadmapSettings, now: datetime) -> int:
                         *stake_params,
                     ],
                 )
+            # Last in the transaction: the rows it locks (a vote marking one of them dirty
+            # waits) are held only for this statement and the commit, and the point and
+            # the snapshot columns it is compared with next time still commit together.
+            source, params = _values(chunk, columns)
+            _execute(
+                f"""
+                UPDATE roadmap_feature
+                SET priority_rank = v.position,
+                    snapshot_rank = CASE WHEN v.moved = 1 THEN v.position ELSE snapshot_rank END,
+                    snapshot_score = CASE WHEN v.moved = 1 THEN v.score ELSE snapshot_score END,
+                    updated_at = CASE WHEN v.moved = 1 THEN %s ELSE updated_at END
+                FROM {source}
+                WHERE roadmap_feature.id = v.id
+                """,
+                [now_value, *params],
+            )
     return snapshots
 
 

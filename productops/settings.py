@@ -172,6 +172,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "tcp_user_timeout": DB_TCP_USER_TIMEOUT_MS,
         **DATABASES["default"].get("OPTIONS", {}),
     }
+    # Behind PgBouncer in transaction mode a named cursor cannot outlive its transaction:
+    # `.iterator()` then fetches in chunks client-side (docs/performance.md, "Growth").
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DB_DISABLE_SERVER_SIDE_CURSORS")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttling, locks) ----------------------------------------------

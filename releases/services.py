@@ -1044,6 +1044,11 @@ def release_ship(
         .select_related("feature")
         .order_by("position", "id")
     )
+    for item in items:
+        # Known rows, set rather than joined (a join would lock them FOR UPDATE too): each
+        # feature's status change checks its workspace, each move reads the item's release.
+        item.release = release
+        item.feature.workspace = release.workspace
     done = [i for i in items if i.state == ScopeState.DONE]
     unfinished_must = [i for i in items if i.is_must_have and i.state != ScopeState.DONE]
     if unfinished_must and not force:

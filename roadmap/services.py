@@ -17,7 +17,7 @@ from celery import current_app
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import F, QuerySet, RestrictedError
+from django.db.models import F, Q, QuerySet, RestrictedError
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -854,11 +854,20 @@ def _distinct_names(names: Iterable[str], max_length: int) -> list[str]:
 def _named_rows(
     model: type[Tag] | type[Competitor], workspace: Workspace, names: Iterable[str], max_length: int
 ):
-    rows = []
-    for name in _distinct_names(names, max_length):
-        row = model.objects.filter(workspace=workspace, name__iexact=name).first()
-        rows.append(row or model.objects.create(workspace=workspace, name=name))
-    return rows
+    # One query for the names that exist and one insert for the new ones, whatever their
+    # number (a lookup per name made a feature's write grow with its tags).
+    wanted = _distinct_names(names, max_length)
+    if not wanted:
+        return []
+    match = Q()
+    for name in wanted:
+        match |= Q(name__iexact=name)
+    found: dict[str, Tag | Competitor] = {}
+    for row in model.objects.filter(match, workspace=workspace).order_by("pk"):
+        found.setdefault(row.name.casefold(), row)
+    missing = [model(workspace=workspace, name=n) for n in wanted if n.casefold() not in found]
+    created = {row.name.casefold(): row for row in model.objects.bulk_create(missing)}
+    return [found.get(n.casefold()) or created[n.casefold()] for n in wanted]
 
 
 def _tags(workspace: Workspace, names: Iterable[str]) -> list[Tag]:
@@ -1224,6 +1233,8 @@ def scoring_proposal(
     if scoring_model not in ScoringModel.values:
         raise ValidationFailed("Unknown scoring model.", attr="scoring_model", code="invalid_choice")
     criteria = {c.key: c for c in ScorecardCriterion.objects.for_workspace(workspace)}
+    for criterion in criteria.values():
+        criterion.workspace = workspace  # known: each update checks it (not one query per criterion)
     weights = parse_weights(criterion_weights, attr="criterion_weights", keys=criteria)
     return criteria, weights
 

@@ -11,6 +11,11 @@ and JSON log lines alike. Exit 0 when no canary is found; 1 naming each canary f
 line number and the logger's line, cut short); 2 when there is nothing to check: a missing
 or empty file, or a file without a single error report (the suite was run without the
 plugin, and the search would prove nothing).
+
+Under pytest-xdist (``make test`` runs two workers) each worker writes ``<stem>.gw<N><suffix>``
+and ``tests/xdist_support.py`` appends those files to the ``--log-file`` at the end of the run.
+A worker file still lying beside a checked file (a run that stopped before the merge) is
+checked too, so no worker's records go unread.
 """
 
 from __future__ import annotations
@@ -47,6 +52,11 @@ def scan(path: Path, canaries: dict[str, str]) -> tuple[dict[str, list[tuple[int
     return hits, reports
 
 
+def unmerged_worker_files(path: Path) -> list[Path]:
+    """pytest-xdist workers' log files beside ``path`` (``ci-test.gw0.log`` for ``ci-test.log``)."""
+    return sorted(path.parent.glob(f"{path.stem}.gw[0-9]*{path.suffix}"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path, help="log files of a test run")
@@ -59,7 +69,13 @@ def main(argv: list[str] | None = None) -> int:
 
     found = False
     reports = 0
+    files = list(args.files)
     for path in args.files:
+        for extra in unmerged_worker_files(path):
+            if extra not in files:
+                print(f"check_logs_for_secrets: {extra} was not merged into {path}: checking it too")
+                files.append(extra)
+    for path in files:
         if not path.is_file() or path.stat().st_size == 0:
             print(f"check_logs_for_secrets: {path} is missing or empty: nothing was checked", file=sys.stderr)
             return 2
@@ -80,9 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     names = ", ".join(CANARIES)
-    print(
-        f"check_logs_for_secrets: no canary ({names}) in {len(args.files)} file(s); {reports} error reports"
-    )
+    print(f"check_logs_for_secrets: no canary ({names}) in {len(files)} file(s); {reports} error reports")
     return 0
 
 

@@ -1,12 +1,15 @@
 """Restore drill: prove that a backup restores into a working productops database.
 
-``.venv/bin/python scripts/restore_drill.py [--server URL] [--scale N] [--keep]``
+``.venv/bin/python scripts/restore_drill.py [--server URL] [--scale N] [--keep] [--fresh]``
 
 On the PostgreSQL server at ``--server`` (default ``$DRILL_SERVER_URL``, else
 ``postgres://postgres@127.0.0.1:5432/postgres``; a URL to its maintenance database) it:
 
-1. creates ``productops_drill_<id>_source``, migrates it and seeds the demo data
-   (``seed_demo --scale N --force``);
+1. creates ``productops_drill_<id>_source`` as a copy of a migrated and seeded template,
+   ``productops_drill__tpl_<hash>_s<N>`` (``migrate``, then ``seed_demo --scale N --force``;
+   built once for each set of migrations, ``productops/db/roles.py`` and demo seeders, and kept
+   for the next drill), with the template's per-database role settings (which a copy does not
+   inherit); with ``--fresh`` it migrates and seeds the source itself instead;
 2. counts the rows of every table and reads every sequence's position;
 3. backs it up with ``scripts/backup.sh`` (timed, sized);
 4. restores the dump with ``scripts/restore.sh --create`` into ``productops_drill_<id>_restored``
@@ -18,14 +21,19 @@ On the PostgreSQL server at ``--server`` (default ``$DRILL_SERVER_URL``, else
    owner; the restored answers must equal the source's;
 7. drops both databases (unless ``--keep``), prints the figures, exits 1 on any mismatch.
 
-It creates and drops only the two databases it names (``productops_drill_`` and a fresh id), so
-it is safe on a shared server. The app runs with production settings (DEBUG off) on a temporary
-``VAR_DIR``, without Redis: nothing outside its own databases is touched.
+It creates and drops only the two databases it names (``productops_drill_`` and a fresh id), and
+keeps one template (dropping the templates of older migrations or seeders), so it is safe on a
+shared server. The template changes nothing the drill proves: the source is still a database
+built by this code's migrations and seeders, dumped and restored by the two scripts. The app
+runs with production settings (DEBUG off) on a temporary ``VAR_DIR``, without Redis: nothing
+outside its own databases is touched.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import json
 import os
 import re
@@ -42,6 +50,7 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "productops_drill_"
+TEMPLATE_PREFIX = f"{PREFIX}_tpl_"
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 # The tables printed by name (every table is compared).
 KEY_TABLES = [
@@ -116,6 +125,96 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return run([sys.executable, "manage.py", *args], env, "manage.py " + " ".join(args[:2]))
 
 
+def template_name(scale: int) -> str:
+    """Named after what builds its content: the migrations, what ``migrate`` sets besides them
+    (the role's timeouts), the seed command and the demo seeders; and the scale."""
+    digest = hashlib.sha256()
+    inputs = [
+        *ROOT.glob("*/migrations/*.py"),
+        ROOT / "productops" / "db" / "roles.py",
+        ROOT / "productops" / "management" / "commands" / "seed_demo.py",
+        *ROOT.glob("*/demo.py"),
+    ]
+    for path in sorted(p for p in inputs if p.is_file() and ".venv" not in p.parts):
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return f"{TEMPLATE_PREFIX}{digest.hexdigest()[:12]}_s{scale}"
+
+
+def seeded_template(server_url: str, scale: int, var_dir: Path, figures: dict[str, object]) -> str:
+    """The migrated and seeded template database, built if missing (under an advisory lock,
+    so concurrent drills build it once; under a temporary name, so a failed build is never
+    reused)."""
+    name = template_name(scale)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('productops_drill_template'))")
+        try:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                figures["template"] = f"{name} (reused)"
+                return name
+            building = f"{PREFIX}_build_{uuid.uuid4().hex[:10]}"
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
+            try:
+                env = app_env(database_url(server_url, building), var_dir)
+                step = time.monotonic()
+                manage(env, "migrate", "--noinput", "-v", "0")
+                figures["migrate_seconds"] = round(time.monotonic() - step, 1)
+                step = time.monotonic()
+                manage(env, "seed_demo", "--scale", str(scale), "--force")
+                figures["seed_seconds"] = round(time.monotonic() - step, 1)
+                # The role's per-database settings (set by migrate) follow the rename.
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                        sql.Identifier(building), sql.Identifier(name)
+                    )
+                )
+            except BaseException:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(building))
+                )
+                raise
+            # Templates of other migrations or seeders are of no use any more.
+            for (old,) in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s AND datname <> %s",
+                [TEMPLATE_PREFIX.replace("_", "\\_") + "%", name],
+            ).fetchall():
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(old)))
+            figures["template"] = f"{name} (built)"
+            return name
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('productops_drill_template'))")
+
+
+def create_from_template(server_url: str, name: str, template: str) -> None:
+    """``name`` as a copy of ``template``, with the template's per-database role settings (the
+    timeouts migrate set): they live in the shared catalog, so a copy does not inherit them."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+        )
+        rows = conn.execute(
+            "SELECT r.rolname, s.setconfig FROM pg_db_role_setting s "
+            "JOIN pg_database d ON d.oid = s.setdatabase LEFT JOIN pg_roles r ON r.oid = s.setrole "
+            "WHERE d.datname = %s",
+            [template],
+        ).fetchall()
+        for role, config in rows:
+            for item in config:
+                key, value = item.split("=", 1)
+                statement = (
+                    "ALTER ROLE {} IN DATABASE {} SET {} = {}" if role else "ALTER DATABASE {1} SET {2} = {3}"
+                )
+                conn.execute(
+                    sql.SQL(statement).format(
+                        sql.Identifier(role or ""),
+                        sql.Identifier(name),
+                        sql.Identifier(key),
+                        sql.Literal(value),
+                    )
+                )
+
+
 def table_counts(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
         tables = conn.execute(
@@ -172,7 +271,7 @@ def compare(label: str, source: dict, restored: dict) -> list[str]:
     return problems
 
 
-def drill(server_url: str, scale: int, keep: bool) -> int:
+def drill(server_url: str, scale: int, keep: bool, fresh: bool = False) -> int:
     drill_id = uuid.uuid4().hex[:10]
     names = {"source": f"{PREFIX}{drill_id}_source", "restored": f"{PREFIX}{drill_id}_restored"}
     urls = {key: database_url(server_url, name) for key, name in names.items()}
@@ -184,15 +283,22 @@ def drill(server_url: str, scale: int, keep: bool) -> int:
             tmp_path = Path(tmp)
             env = {key: app_env(url, tmp_path / key) for key, url in urls.items()}
 
-            with psycopg.connect(server_url, autocommit=True) as conn:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(names["source"])))
-            created.append(names["source"])
-            step = time.monotonic()
-            manage(env["source"], "migrate", "--noinput", "-v", "0")
-            figures["migrate_seconds"] = round(time.monotonic() - step, 1)
-            step = time.monotonic()
-            manage(env["source"], "seed_demo", "--scale", str(scale), "--force")
-            figures["seed_seconds"] = round(time.monotonic() - step, 1)
+            if fresh:
+                with psycopg.connect(server_url, autocommit=True) as conn:
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(names["source"])))
+                created.append(names["source"])
+                step = time.monotonic()
+                manage(env["source"], "migrate", "--noinput", "-v", "0")
+                figures["migrate_seconds"] = round(time.monotonic() - step, 1)
+                step = time.monotonic()
+                manage(env["source"], "seed_demo", "--scale", str(scale), "--force")
+                figures["seed_seconds"] = round(time.monotonic() - step, 1)
+            else:
+                template = seeded_template(server_url, scale, tmp_path / "template", figures)
+                step = time.monotonic()
+                created.append(names["source"])
+                create_from_template(server_url, names["source"], template)
+                figures["copy_seconds"] = round(time.monotonic() - step, 2)
             source_counts = table_counts(urls["source"])
             source_sequences = sequence_positions(urls["source"])
 
@@ -272,8 +378,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", default=os.environ.get("DRILL_SERVER_URL", DEFAULT_SERVER))
     parser.add_argument("--scale", type=int, default=1, help="seed_demo --scale (default 1)")
     parser.add_argument("--keep", action="store_true", help="keep both databases to look at them")
+    parser.add_argument(
+        "--fresh", action="store_true", help="migrate and seed the source itself, not a copy of the template"
+    )
     args = parser.parse_args(argv)
-    return drill(args.server, args.scale, args.keep)
+    return drill(args.server, args.scale, args.keep, args.fresh)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,52 @@ from tests.productops.factories import MembershipFactory, UserFactory, Workspace
 
 # Django's error reports (POST data, frame variables) into pytest's --log-file, and the
 # ``error_reports`` fixture; the secrets check (scripts/check_logs_for_secrets.py) reads both.
-pytest_plugins = ["tests.error_reports"]
+pytest_plugins = ["tests.error_reports", "tests.xdist_support"]  # the second: one log file under -n
+
+
+def pytest_configure(config):
+    # django-zeal counts per unit of work: the middleware opens a count per request
+    # (productops/test_settings.py) and these signals one per Celery task run in the test
+    # process (eager, ``.apply()`` or the in-process worker).
+    from django.conf import settings
+
+    if "zeal" not in settings.INSTALLED_APPS:
+        return
+    from celery.signals import task_postrun, task_prerun
+
+    task_prerun.connect(_zeal_task_start, weak=False)
+    task_postrun.connect(_zeal_task_end, weak=False)
+
+
+_zeal_tokens: dict[str, object] = {}
+
+
+def _zeal_task_start(task_id=None, **_):
+    from zeal import setup
+
+    _zeal_tokens[task_id] = setup()
+
+
+def _zeal_task_end(task_id=None, **_):
+    from zeal import teardown
+
+    teardown(_zeal_tokens.pop(task_id, None))
+
+
+@pytest.fixture(autouse=True)
+def _zeal():
+    """django-zeal's N+1 detection in every test: each request and each Celery task the test
+    runs is one count (tests/zeal_allowlist.py says why not the whole test body); the test
+    starts and ends with detection off, so nothing leaks from one test into the next."""
+    from django.conf import settings
+
+    if "zeal" in settings.INSTALLED_APPS:
+        from zeal import teardown
+
+        teardown()
+    yield
+    if "zeal" in settings.INSTALLED_APPS:
+        teardown()
 
 
 @pytest.fixture(autouse=True)

@@ -533,3 +533,145 @@ class ApiClient(FastHttpUser):
         )
         if acked:
             LEDGER.features[self.own_feature] = {"description": description, "reach": reach}
+
+
+# --- the API benchmark's mix (bench/api_load.py) ----------------------------------------------
+#
+# ``LOAD_PROFILE=api_load`` makes ``ApiLoadClient`` a runnable user class (otherwise it is
+# abstract, so the soak, which names no class, never spawns it); run it by name:
+# ``locust -f bench/load/locustfile.py ApiLoadClient``. It follows a schedule of phases
+# (``LOAD_PHASES="warm:2,mix:20,app:10,floor:10,..."``, seconds, from the test's start):
+#
+# - ``warm``: the mix and both list pages, under names prefixed ``warm: `` (not reported);
+# - ``mix``: the benchmark's mix, back to back (no think time);
+# - ``app`` / ``floor``: only the features page of the app (``CONFIG["ratio_app"]``) or of
+#   the floor (``CONFIG["ratio_floor"]``), named ``ratio app #n`` / ``ratio floor #n``.
+#
+# Every request's (name, end time since the start, response time, ok) goes to the JSON file
+# ``LOAD_REQUEST_LOG`` when the run stops, for bench/api_load.py to compute its figures.
+
+API_LOAD = os.environ.get("LOAD_PROFILE") == "api_load"
+
+
+def _phases(text: str) -> list[tuple[str, float, float]]:
+    """``"warm:2,mix:20,app:10"`` → [(kind, start, end)], with ``#n`` counted per kind."""
+    phases, clock, counts = [], 0.0, defaultdict(int)
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, seconds = part.split(":")
+        counts[kind] += 1
+        phases.append((f"{kind} #{counts[kind]}", clock, clock + float(seconds)))
+        clock += float(seconds)
+    return phases
+
+
+PHASES = _phases(os.environ.get("LOAD_PHASES", "")) if API_LOAD else []
+_api_load_clock = {"t0": time.monotonic()}
+API_LOAD_REQUESTS: list[tuple[str, float, float, int]] = []
+
+
+def current_phase() -> str:
+    """The phase the schedule is in now (``"done"`` after its end)."""
+    now = time.monotonic() - _api_load_clock["t0"]
+    for name, start, end in PHASES:
+        if start <= now < end:
+            return name
+    return "done"
+
+
+if API_LOAD:
+
+    @events.test_start.add_listener
+    def _api_load_start(environment, **kwargs) -> None:
+        _api_load_clock["t0"] = time.monotonic()
+
+    API_LOAD_ERRORS: dict[str, int] = defaultdict(int)
+
+    @events.request.add_listener
+    def _api_load_request(name, response_time, exception, **kwargs) -> None:
+        ended = round(time.monotonic() - _api_load_clock["t0"], 3)
+        API_LOAD_REQUESTS.append((name, ended, round(response_time, 2), 0 if exception is not None else 1))
+        if exception is not None:
+            API_LOAD_ERRORS[f"{name}: {str(exception)[:160]}"] += 1
+
+    @events.quit.add_listener
+    def _api_load_quit(exit_code, **kwargs) -> None:
+        path = os.environ.get("LOAD_REQUEST_LOG")
+        if path:
+            body = {"phases": PHASES, "requests": API_LOAD_REQUESTS, "errors": dict(API_LOAD_ERRORS)}
+            Path(path).write_text(json.dumps(body))
+
+
+#: The features list as the benchmark asks for it: by priority, with the filters a client uses.
+PRIORITY_QUERIES = (
+    "ordering=priority_rank",
+    "ordering=priority_rank&status=planned&status=in_progress",
+    "ordering=-priority_score&horizon=now",
+    "ordering=-priority_score&is_public=true",
+)
+
+
+class ApiLoadClient(ApiClient):
+    """The API benchmark's client: the soak's client, without think time, on a schedule."""
+
+    abstract = not API_LOAD
+    wait_time = between(0, 0)
+
+    def _label(self, name: str) -> str:
+        return f"warm: {name}" if self.phase.startswith("warm") else name
+
+    # The soak client's helpers, with the warm phase's requests under names of their own.
+    def _get_json(self, path: str, name: str, **kwargs: Any):
+        return super()._get_json(path, self._label(name), **kwargs)
+
+    def _get_page(self, path: str, name: str, link: re.Pattern[bytes] | None = None):
+        return super()._get_page(path, self._label(name), link)
+
+    def _write(self, method: str, path: str, name: str, body: dict, **kwargs: Any):
+        return super()._write(method, path, self._label(name), body, **kwargs)
+
+    def on_start(self) -> None:
+        self.phase = "warm #1"
+        super().on_start()
+
+    def features_by_priority(self) -> None:
+        query = random.choice(PRIORITY_QUERIES)
+        self._get_json(f"{WS}/features/?{query}&page_size=50", "features?ordering=priority", page_size=50)
+
+    def ratio_page(self, which: str) -> None:
+        """The features page of the app (with the client's token) or of the floor (anonymous)."""
+        headers = self.auth if which == "app" else {}
+        url, name = CONFIG[f"ratio_{which}"], f"ratio {self.phase}"
+        with self.client.get(url, headers=headers, name=name, catch_response=True) as resp:
+            if resp.status_code == 200:
+                resp.success()
+            else:
+                resp.failure(f"HTTP {resp.status_code}")
+
+    #: (weight, task) of the mix: reads about 80 %, writes 20 %.
+    MIX = (
+        (10, features_by_priority),
+        (6, ApiClient.feature_detail),
+        (4, ApiClient.priority_explanation),
+        (5, ApiClient.feedback_search),
+        (2, ApiClient.roadmap),
+        (3, ApiClient.board_home),
+        (3, ApiClient.create_feedback),
+        (2, ApiClient.vote),
+        (2, ApiClient.link),
+    )
+
+    def step(self) -> None:
+        self.phase = current_phase()
+        if self.phase.startswith(("app", "floor")):
+            self.ratio_page(self.phase.split()[0])
+        elif self.phase == "done":
+            time.sleep(0.1)
+        elif self.phase.startswith("warm") and random.random() < 0.3:
+            self.ratio_page(random.choice(["app", "floor"]))
+        else:
+            weights, tasks = zip(*self.MIX, strict=True)
+            random.choices(tasks, weights=weights)[0](self)
+
+
+# Only the schedule (the metaclass collected the soak client's tasks too).
+ApiLoadClient.tasks = [ApiLoadClient.step]

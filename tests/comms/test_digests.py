@@ -672,7 +672,12 @@ BLOCKER_COLUMNS = [
 
 def _waiting_on_a_row() -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted")
+        # Waiters in this database only (a transactionid lock names no database): another
+        # test database on the server (a pytest-xdist worker's) has waiters of its own.
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted "
+            "AND pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+        )
         return cursor.fetchone()[0] > 0
 
 

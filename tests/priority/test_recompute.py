@@ -596,7 +596,12 @@ def test_the_run_that_covers_a_request_clears_it_and_a_later_request_stays(
 
 def _advisory_waiters() -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        # This database's only: another test database on the server (a pytest-xdist worker's,
+        # another checkout's) has advisory locks of its own.
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
         return cursor.fetchone()[0]
 
 

@@ -227,3 +227,18 @@ def test_no_script_of_ours_reads_the_cookies():
 
     assert sources
     assert [str(path) for path in sources if "document.cookie" in path.read_text(errors="replace")] == []
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", "True"), ("", "False")])
+def test_server_side_cursors_can_be_turned_off_for_a_transaction_mode_pooler(value, expected):
+    result = _manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; "
+        "print(settings.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS'])",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/productops",
+        DB_DISABLE_SERVER_SIDE_CURSORS=value,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected

@@ -1,0 +1,51 @@
+"""The release list: the API's first page and the portal's page.
+
+    python -m bench release_list [--scale 1] [--repeat 15]
+
+Rows (``bench/pages.py``), as the demo owner: each list's median server time
+(< 200 ms) and query count (the same after a top-up to ``scale + 1``); and the API
+list's ratio to the floor, the same first page of 50 releases (scalar fields, same
+order) from ``.values()`` as JSON without DRF, interleaved in the same run
+(informational: no target is set for it).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.pages import FLOOR_PREFIX, Page, page_rows, production_env, team_client, with_floors
+from bench.results import Row, SuiteContext, interleaved, ratio_row
+from bench.setup import django_for_bench
+
+REPEAT = {"small": 9, "full": 21}
+API_URL = "/api/v1/workspaces/demo/releases/"
+PORTAL_URL = "/w/demo/releases/"
+
+
+def suite(ctx: SuiteContext, repeat: int | None = None) -> list[Row]:
+    repeat = repeat or REPEAT[ctx.size]
+    team = team_client()
+    pages = [Page("list API", team, API_URL), Page("list portal", team, PORTAL_URL)]
+    rows = page_rows(ctx, pages, repeat=repeat, prefix="releases")
+    floor_url = f"/{FLOOR_PREFIX}releases/demo/"
+    with with_floors():
+        for url in (API_URL, floor_url):
+            response = team.get(url)  # warm both
+            if response.status_code != 200:
+                raise AssertionError(f"GET {url}: {response.status_code}")
+        api, floor = interleaved(lambda: team.get(API_URL), lambda: team.get(floor_url), repeat=repeat)
+    rows.append(ratio_row("releases list API ÷ floor (.values() as JSON)", api, floor))
+    return rows
+
+
+def main(argv: list[str]) -> None:
+    from bench.suite import render_table, standalone_context
+
+    parser = argparse.ArgumentParser(prog="python -m bench release_list")
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args(argv)
+    production_env()
+    django_for_bench()
+    ctx = standalone_context(scale=args.scale)
+    print(render_table(suite(ctx, repeat=args.repeat)))
