@@ -133,8 +133,8 @@ def _store(stored: dict | None, seconds: float = 0.0) -> None:
         cursor.execute(f"DELETE FROM {DATASET_TABLE} WHERE id = 1")
         if stored is not None:
             cursor.execute(
-                f"INSERT INTO {DATASET_TABLE} (id, fingerprint, built_at, seconds) VALUES (1, %s, now(), %s)",
-                [json.dumps(stored), seconds],
+                f"INSERT INTO {DATASET_TABLE} (id, fingerprint, built_at, seconds) VALUES (1, %s, %s, %s)",
+                [json.dumps(stored), datetime.now(UTC).isoformat(), seconds],
             )
 
 

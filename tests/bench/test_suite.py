@@ -194,16 +194,19 @@ def test_compare_prints_both_runs_side_by_side_with_ratios():
 
 @pytest.mark.django_db
 def test_the_dataset_is_reused_until_its_scale_or_its_rows_change(settings):
+    from feedback.models import Company
     from productops.models import Workspace
     from roadmap.models import Feature
+    from tests.feedback.factories import CompanyFactory
 
     reused, _ = suite.ensure_dataset(scale=1)
     assert reused is False
     features = Feature.objects.filter(workspace__slug="demo").count()
     assert suite.ensure_dataset(scale=1)[0] is True
     # A benchmark that left a row behind: the dataset is rebuilt, as it was.
-    Feature.objects.filter(workspace__slug="demo").first().delete()
+    CompanyFactory(workspace=Workspace.objects.get(slug="demo"), name="Left behind")
     assert suite.ensure_dataset(scale=1)[0] is False
     assert Feature.objects.filter(workspace__slug="demo").count() == features
+    assert not Company.objects.filter(name="Left behind").exists()
     assert Workspace.objects.filter(slug="demo").count() == 1
     assert suite.ensure_dataset(scale=1)[0] is True

@@ -1428,7 +1428,7 @@ LIST_ENDPOINTS = {
     "success-metrics": ("success-metrics/", 5),
     "metric-actuals": ("success-metrics/{metric}/actuals/", 6),
     "release-tombstones": ("releases/deleted/", 4),
-    "features": ("features/?is_mvp=true", 9),
+    "features": ("features/?is_mvp=true", 6),
 }
 
 
