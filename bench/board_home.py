@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 
-from bench.pages import FLOOR_PREFIX, Page, page_rows, production_env, visitor_client, with_floors
-from bench.results import Row, SuiteContext, interleaved, ratio_row
+from bench.pages import FLOOR_PREFIX, Page, floor_ratio_row, page_rows, production_env, visitor_client
+from bench.results import Row, SuiteContext
 from bench.setup import django_for_bench
 
 REPEAT = {"small": 9, "full": 21}
@@ -25,14 +25,15 @@ def suite(ctx: SuiteContext, repeat: int | None = None) -> list[Row]:
     repeat = repeat or REPEAT[ctx.size]
     visitor = visitor_client()
     rows = page_rows(ctx, [Page("home (anonymous)", visitor, URL)], repeat=repeat, prefix="board")
-    floor_url = f"/{FLOOR_PREFIX}board/demo/"
-    with with_floors():
-        for url in (URL, floor_url):
-            response = visitor.get(url)  # warm both
-            if response.status_code != 200:
-                raise AssertionError(f"GET {url}: {response.status_code}")
-        page, floor = interleaved(lambda: visitor.get(URL), lambda: visitor.get(floor_url), repeat=repeat)
-    rows.append(ratio_row("board home (anonymous) ÷ floor (.values() as JSON)", page, floor))
+    rows.append(
+        floor_ratio_row(
+            "board home (anonymous) ÷ floor (.values() as JSON)",
+            visitor,
+            URL,
+            f"/{FLOOR_PREFIX}board/demo/",
+            repeat=repeat,
+        )
+    )
     return rows
 
 

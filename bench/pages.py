@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.results import Row, Sample, SuiteContext, timed
+from bench.results import Row, Sample, SuiteContext, interleaved, ratio_row, timed
 
 #: The quality bar of a page's median server time.
 PAGE_BAR_MS = 200.0
@@ -196,3 +196,15 @@ def with_floors():
     from django.test.utils import override_settings
 
     return override_settings(ROOT_URLCONF="bench.floor_urls")
+
+
+def floor_ratio_row(benchmark: str, client, url: str, floor_url: str, *, repeat: int) -> Row:
+    """``url`` ÷ ``floor_url`` (served by ``with_floors``), both warmed, then interleaved;
+    informational (no target). A page that does not answer 200 is a broken benchmark."""
+    with with_floors():
+        for each in (url, floor_url):
+            response = client.get(each)  # warm both
+            if response.status_code != 200:
+                raise AssertionError(f"GET {each}: {response.status_code}")
+        page, floor = interleaved(lambda: client.get(url), lambda: client.get(floor_url), repeat=repeat)
+    return ratio_row(benchmark, page, floor)

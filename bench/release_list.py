@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 
-from bench.pages import FLOOR_PREFIX, Page, page_rows, production_env, team_client, with_floors
-from bench.results import Row, SuiteContext, interleaved, ratio_row
+from bench.pages import FLOOR_PREFIX, Page, floor_ratio_row, page_rows, production_env, team_client
+from bench.results import Row, SuiteContext
 from bench.setup import django_for_bench
 
 REPEAT = {"small": 9, "full": 21}
@@ -27,14 +27,15 @@ def suite(ctx: SuiteContext, repeat: int | None = None) -> list[Row]:
     team = team_client()
     pages = [Page("list API", team, API_URL), Page("list portal", team, PORTAL_URL)]
     rows = page_rows(ctx, pages, repeat=repeat, prefix="releases")
-    floor_url = f"/{FLOOR_PREFIX}releases/demo/"
-    with with_floors():
-        for url in (API_URL, floor_url):
-            response = team.get(url)  # warm both
-            if response.status_code != 200:
-                raise AssertionError(f"GET {url}: {response.status_code}")
-        api, floor = interleaved(lambda: team.get(API_URL), lambda: team.get(floor_url), repeat=repeat)
-    rows.append(ratio_row("releases list API ÷ floor (.values() as JSON)", api, floor))
+    rows.append(
+        floor_ratio_row(
+            "releases list API ÷ floor (.values() as JSON)",
+            team,
+            API_URL,
+            f"/{FLOOR_PREFIX}releases/demo/",
+            repeat=repeat,
+        )
+    )
     return rows
 
 
