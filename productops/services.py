@@ -249,6 +249,22 @@ def _label(model: type[models.Model]) -> str:
     return f"{model._meta.app_label}.{model._meta.model_name}"
 
 
+def _whole(rows: list[models.Model]) -> list[models.Model]:
+    """``rows`` (in their order) loaded whole with their parents, one query per model: the
+    collector loads cascaded rows with only the columns a delete needs, so each row's
+    ``__str__`` (the audit's ``target_repr``) would otherwise load its fields and parent
+    row by row."""
+    pks_by_model: dict[type[models.Model], list[Any]] = {}
+    for row in rows:
+        pks_by_model.setdefault(type(row), []).append(row.pk)
+    loaded: dict[tuple[type[models.Model], Any], models.Model] = {}
+    for model, pks in pks_by_model.items():
+        parents = [field.name for field in model._meta.concrete_fields if field.many_to_one]
+        for row in model._base_manager.filter(pk__in=pks).select_related(*parents):
+            loaded[(model, row.pk)] = row
+    return [loaded.get((type(row), row.pk), row) for row in rows]
+
+
 def audit_deletion(
     *,
     workspace: Workspace,
@@ -276,7 +292,7 @@ def audit_deletion(
             workspace=workspace,
             actor=actor,
             action=AuditEvent.Action.DELETED,
-            targets=cascaded,
+            targets=_whole(cascaded),
             changes={"deleted_with": f"{_label(type(instance))}#{instance.pk}"},
         )
     return len(cascaded)

@@ -121,7 +121,7 @@ def test_release_write_budgets(workspace, pm, session_client, django_assert_num_
     with django_assert_num_queries(17):
         moved = client.post(url(workspace, "releases", pk, "status"), {"status": "in_progress"})
     assert moved.status_code == 200, moved.content
-    with django_assert_num_queries(21):
+    with django_assert_num_queries(22):
         assert client.delete(url(workspace, "releases", pk)).status_code == 204
 
 
