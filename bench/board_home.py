@@ -11,11 +11,15 @@ template, through the same middleware, interleaved with the page in the same run
 
 from __future__ import annotations
 
-import argparse
-
-from bench.pages import FLOOR_PREFIX, Page, floor_ratio_row, page_rows, production_env, visitor_client
+from bench.pages import (
+    FLOOR_PREFIX,
+    Page,
+    floor_ratio_row,
+    page_main,
+    page_rows,
+    visitor_client,
+)
 from bench.results import Row, SuiteContext
-from bench.setup import django_for_bench
 
 REPEAT = {"small": 9, "full": 21}
 URL = "/p/demo/"
@@ -38,13 +42,4 @@ def suite(ctx: SuiteContext, repeat: int | None = None) -> list[Row]:
 
 
 def main(argv: list[str]) -> None:
-    from bench.suite import render_table, standalone_context
-
-    parser = argparse.ArgumentParser(prog="python -m bench board_home")
-    parser.add_argument("--scale", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=15)
-    args = parser.parse_args(argv)
-    production_env()
-    django_for_bench()
-    ctx = standalone_context(scale=args.scale)
-    print(render_table(suite(ctx, repeat=args.repeat)))
+    page_main("board_home", suite, argv)

@@ -208,3 +208,21 @@ def floor_ratio_row(benchmark: str, client, url: str, floor_url: str, *, repeat:
                 raise AssertionError(f"GET {each}: {response.status_code}")
         page, floor = interleaved(lambda: client.get(url), lambda: client.get(floor_url), repeat=repeat)
     return ratio_row(benchmark, page, floor)
+
+
+def page_main(name: str, suite: Callable[..., list[Row]], argv: list[str]) -> None:
+    """``python -m bench <name> [--scale 1] [--repeat 15]`` of a page benchmark: the dataset
+    ensured at ``--scale``, its rows printed as the suite's table."""
+    import argparse
+
+    from bench.setup import django_for_bench
+    from bench.suite import render_table, standalone_context
+
+    parser = argparse.ArgumentParser(prog=f"python -m bench {name}")
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args(argv)
+    production_env()
+    django_for_bench()
+    ctx = standalone_context(scale=args.scale)
+    print(render_table(suite(ctx, repeat=args.repeat)))

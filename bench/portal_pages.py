@@ -14,11 +14,8 @@ public board's home page and the release list have benchmarks of their own
 
 from __future__ import annotations
 
-import argparse
-
-from bench.pages import Page, page_rows, production_env, team_client, visitor_client
+from bench.pages import Page, page_main, page_rows, team_client, visitor_client
 from bench.results import Row, SuiteContext
-from bench.setup import django_for_bench
 
 REPEAT = {"small": 5, "full": 15}
 
@@ -80,13 +77,4 @@ def suite(ctx: SuiteContext, repeat: int | None = None) -> list[Row]:
 
 
 def main(argv: list[str]) -> None:
-    from bench.suite import render_table, standalone_context
-
-    parser = argparse.ArgumentParser(prog="python -m bench portal_pages")
-    parser.add_argument("--scale", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=15)
-    args = parser.parse_args(argv)
-    production_env()
-    django_for_bench()
-    ctx = standalone_context(scale=args.scale)
-    print(render_table(suite(ctx, repeat=args.repeat)))
+    page_main("portal_pages", suite, argv)

@@ -11,11 +11,8 @@ order) from ``.values()`` as JSON without DRF, interleaved in the same run
 
 from __future__ import annotations
 
-import argparse
-
-from bench.pages import FLOOR_PREFIX, Page, floor_ratio_row, page_rows, production_env, team_client
+from bench.pages import FLOOR_PREFIX, Page, floor_ratio_row, page_main, page_rows, team_client
 from bench.results import Row, SuiteContext
-from bench.setup import django_for_bench
 
 REPEAT = {"small": 9, "full": 21}
 API_URL = "/api/v1/workspaces/demo/releases/"
@@ -40,13 +37,4 @@ def suite(ctx: SuiteContext, repeat: int | None = None) -> list[Row]:
 
 
 def main(argv: list[str]) -> None:
-    from bench.suite import render_table, standalone_context
-
-    parser = argparse.ArgumentParser(prog="python -m bench release_list")
-    parser.add_argument("--scale", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=15)
-    args = parser.parse_args(argv)
-    production_env()
-    django_for_bench()
-    ctx = standalone_context(scale=args.scale)
-    print(render_table(suite(ctx, repeat=args.repeat)))
+    page_main("release_list", suite, argv)
