@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, models, router, transaction
+from django.db.models import OuterRef, Subquery
 from django.db.models.deletion import Collector
 from django.utils import timezone
 from django.utils.text import slugify
@@ -1029,8 +1030,16 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
     if not key.startswith(TOKEN_PREFIX):
         return None
     now = timezone.now()
+    # The member's role in the token's workspace comes in the same statement (two
+    # correlated subqueries on the membership's unique key): the API's workspace permission
+    # then needs no query of its own (``api_token_membership``).
+    membership = Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user_id=OuterRef("user_id"))
     token = (
         ApiToken.objects.select_related("user", "workspace")
+        .annotate(
+            membership_pk=Subquery(membership.values("pk")[:1]),
+            membership_role=Subquery(membership.values("role")[:1]),
+        )
         .filter(key_hash=_hash_key(key), revoked_at__isnull=True, user__is_active=True)
         .first()
     )
@@ -1041,6 +1050,23 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def api_token_membership(token: ApiToken) -> Membership | None:
+    """The token's membership of its workspace, from what :func:`api_token_authenticate`
+    read (no query), or None when the user is no longer a member. Its other fields
+    (``created_at``…) are deferred: reading one loads it."""
+    pk = getattr(token, "membership_pk", None)
+    if pk is None:
+        return None
+    membership = Membership.from_db(
+        token._state.db,
+        ["id", "workspace_id", "user_id", "role"],
+        [pk, token.workspace_id, token.user_id, token.membership_role],
+    )
+    membership.workspace = token.workspace
+    membership.user = token.user
+    return membership
 
 
 # --- Operations -------------------------------------------------------------

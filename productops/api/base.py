@@ -30,6 +30,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from productops import services
 from productops.api.filters import StableOrderingFilter
 from productops.api.pagination import CursorPagination
 from productops.models import ROLE_RANK, ApiToken, Membership, Role, Workspace
@@ -47,6 +48,12 @@ def request_token(request: Request) -> ApiToken | None:
 def resolve_membership(request: Request, workspace_slug: str) -> Membership:
     """The requester's membership of the workspace in the URL, or a 404."""
     token = request_token(request)
+    if token is not None:
+        # A token belongs to one workspace, and its authentication read the role already.
+        membership = services.api_token_membership(token)
+        if membership is None or token.workspace.slug != workspace_slug:
+            raise exceptions.NotFound("Workspace not found.")
+        return membership
     membership = (
         Membership.objects.select_related("workspace")
         .filter(workspace__slug=workspace_slug, user=request.user)
