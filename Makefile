@@ -29,11 +29,14 @@ $(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
+# PUBLIC_BASE_URL (the links in e-mails: magic links, invitations) follows HOST and PORT
+# unless it is set, for the three steps alike (runstack's web, worker and beat inherit it).
+RUN_ENV = DEBUG=$${DEBUG:-1} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}
 run: $(VENV)/.run-installed
 	@mkdir -p var
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo --scale $(SCALE)
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runstack --host $(HOST) --port $(PORT)
+	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+	$(RUN_ENV) $(BIN)/python manage.py seed_demo --scale $(SCALE)
+	$(RUN_ENV) $(BIN)/python manage.py runstack --host $(HOST) --port $(PORT)
 
 # One process by default: on this shared 2-core machine, busy with other work, two
 # pytest-xdist workers were 18-32% slower (docs/performance.md). `make test TEST_WORKERS=2`

@@ -103,7 +103,7 @@ worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or (_SHM if os.path.i
 # Path segments and query values that are secrets: sign-in and confirmation links carry their
 # token in the URL. tests/test_gunicorn_conf.py checks every URL pattern with a token is covered.
 SECRET_PATH = re.compile(
-    r"(?P<keep>/(?:verify|unsubscribe|confirm|preferences|contact-unsubscribe)/)[^/?]+"
+    r"(?P<keep>/(?:verify|unsubscribe|confirm|preferences|contact-unsubscribe|shared)/)[^/?]+"
     r"|(?P<keep_reset>/accounts/reset/)[^/?]+/[^/?]+"
 )
 SECRET_QUERY = re.compile(r"(?P<keep>(?:^|[?&])(?:token|key|secret|signature|code)=)[^&\s]*", re.IGNORECASE)

@@ -88,6 +88,8 @@ FEATURE_RESPONSE = OpenApiExample(
         "score_value_effort": None,
         "score_customer_impact": 31.5,
         "requesting_companies": 9,
+        "arr_at_stake": 1_720_000.0,
+        "critical_requests": 2,
         "score_scorecard": None,
         "priority_score": 384.0,
         "priority_rank": 1,

@@ -10,7 +10,7 @@ class CommsConfig(AppConfig):
         # before the first attempt) and the endpoint secrets webhooks are signed with; and
         # with the engine, the listener that turns a recompute's rank moves and threshold
         # crossings into events.
-        from comms import digests, events, loop, webhooks
+        from comms import digests, events, loop, mentions, webhooks
         from priority.services import recompute_listeners_register
         from productops.outbox.services import renderer_register
         from productops.outbox.transports import webhook_secrets_register
@@ -22,5 +22,6 @@ class CommsConfig(AppConfig):
         # in bulk without content and rendered once by the sender, as digests are.
         for kind, renderer in loop.RENDERERS.items():
             renderer_register(kind, renderer)
+        renderer_register(mentions.MENTION_KIND, mentions.mention_render)
         webhook_secrets_register(webhooks.endpoint_secrets)
         recompute_listeners_register(webhooks.after_recompute)

@@ -11,6 +11,8 @@ batches, and turns each into deliveries:
   notices to internal followers (``comms.update``), webhooks;
 - ``feature.status_changed``: when not made by a release, close the loop if it is shipped
   or declined, and immediate notices to internal followers; always webhooks;
+- ``feature.mentioned``: an e-mail to each member @mentioned in a feature's comment
+  (``comms.mentions``; never a webhook);
 - ``feedback.created``, ``priority.rank_changed``, ``feature.threshold_crossed``,
   ``webhook.test``: webhooks.
 
@@ -37,7 +39,7 @@ from django.db import transaction
 from django.db.models import Exists, F, Min, OuterRef, Subquery
 from django.utils import timezone
 
-from comms import loop, webhooks
+from comms import loop, mentions, webhooks
 from comms.models import CommsSettings, WebhookEndpoint
 from productops.models import Event, Workspace
 from productops.outbox.services import deliveries_create
@@ -109,6 +111,8 @@ def deliveries_for(event: Event, context: _Context, *, now: datetime) -> list[di
     elif event.kind == Event.Kind.FEATURE_STATUS_CHANGED and not payload.get("release"):
         rows += loop.feature_loop_rows(workspace=workspace, event=event, settings=context.settings)
         rows += loop.update_rows(workspace=workspace, event=event)
+    elif event.kind == Event.Kind.FEATURE_MENTIONED:
+        rows += mentions.mention_rows(workspace=workspace, event=event)
     rows += webhooks.webhook_rows(event=event, endpoints=context.endpoints)
     return rows
 

@@ -34,6 +34,7 @@ from django.utils import timezone
 from feedback.models import Company, Contact, DuplicateSuggestion, FeedbackItem, FeedbackLink, Vote
 from feedback.similarity import similar_features, similar_items
 from productops.models import Workspace
+from productops.search import QUERY_MAX_LENGTH, SEARCH_LIMIT, rows_containing
 from productops.sql import now_utc_text, rate_case_sql, workspace_rates
 from roadmap.models import Feature, Product
 
@@ -842,3 +843,104 @@ def problem_reports_between(
         }
         for row in rows
     ]
+
+
+# --- search (the portal's search box and pickers; productops.search) ---------------
+
+
+def company_search(*, workspace: Workspace, query: str, limit: int = SEARCH_LIMIT) -> QuerySet[Company]:
+    """Companies whose name or domain contains every word of ``query``, by name, at most
+    ``limit``; what a result or picker shows only. One query; on PostgreSQL one bitmap scan
+    of ``feedback_company_search_trgm``."""
+    rows = rows_containing(
+        Company.objects.all(), workspace_id=workspace.pk, columns=("name", "domain"), query=query
+    )
+    return rows.only("id", "workspace_id", "name", "domain", "segment", "lifecycle_stage").order_by(
+        "name", "id"
+    )[:limit]
+
+
+def contact_search(*, workspace: Workspace, query: str, limit: int = SEARCH_LIMIT) -> QuerySet[Contact]:
+    """Contacts whose e-mail address or name contains every word of ``query``, by e-mail, at
+    most ``limit``, with their company's name. One query; on PostgreSQL one bitmap scan of
+    ``feedback_contact_search_trgm``."""
+    rows = rows_containing(
+        Contact.objects.all(), workspace_id=workspace.pk, columns=("email", "name"), query=query
+    )
+    return (
+        rows.select_related("company")
+        .only("id", "workspace_id", "email", "name", "company_id", "company__name")
+        .order_by("email", "id")[:limit]
+    )
+
+
+def feedback_search(*, workspace: Workspace, query: str, limit: int = SEARCH_LIMIT) -> QuerySet[FeedbackItem]:
+    """Open (not merged) feedback matching ``query`` with the inbox's full-text search
+    (:func:`feedback_items_matching`), newest received first, at most ``limit``, with the
+    contact's and company's names. One query."""
+    if not query.strip():
+        return FeedbackItem.objects.none()
+    items = feedback_items_matching(
+        FeedbackItem.objects.for_workspace(workspace).filter(merged_into__isnull=True),
+        query[:QUERY_MAX_LENGTH],
+    )
+    return (
+        items.select_related("company", "contact")
+        .only(
+            "id",
+            "workspace_id",
+            "text",
+            "state",
+            "kind",
+            "received_at",
+            "company_id",
+            "company__name",
+            "contact_id",
+            "contact__name",
+            "contact__email",
+        )
+        .order_by("-received_at", "-id")[:limit]
+    )
+
+
+# --- the portal's contact pages --------------------------------------------------------
+
+
+def contact_directory(*, workspace: Workspace, query: str = "") -> QuerySet[Contact]:
+    """:func:`contact_list` with each contact's open feedback and vote counts (one correlated
+    count each), narrowed by name or e-mail (every word must appear), by e-mail."""
+    feedback = FeedbackItem.objects.filter(contact_id=OuterRef("pk"), merged_into__isnull=True)
+    votes = Vote.objects.filter(contact_id=OuterRef("pk"))
+    contacts = contact_list(workspace=workspace).annotate(
+        feedback_count=_SubqueryCount(feedback.order_by().values("pk")),
+        vote_count=_SubqueryCount(votes.order_by().values("pk")),
+    )
+    for word in query.split()[:5]:
+        contacts = contacts.filter(Q(name__icontains=word) | Q(email__icontains=word))
+    return contacts
+
+
+def contact_feedback(*, contact: Contact) -> QuerySet[FeedbackItem]:
+    """The contact's open (not merged) feedback, newest first, with its company and linked features."""
+    return (
+        FeedbackItem.objects.filter(
+            workspace_id=contact.workspace_id, contact=contact, merged_into__isnull=True
+        )
+        .select_related("company")
+        .prefetch_related(_links_with_features())
+        .order_by("-received_at", "-id")
+    )
+
+
+def contact_votes(*, contact: Contact) -> QuerySet[Vote]:
+    """The contact's votes, newest first, with the feature."""
+    return (
+        Vote.objects.filter(workspace_id=contact.workspace_id, contact=contact)
+        .select_related("feature")
+        .order_by("-created_at", "-id")
+    )
+
+
+def company_account_owners(*, company: Company) -> QuerySet:
+    """The members who own the account, by username."""
+    return company.account_owners.order_by("username", "id")

@@ -1326,3 +1326,81 @@ def feature_demand_move(*, source: Feature, target: Feature, actor: User | None)
     both.delete()
     DuplicateSuggestion.objects.filter(similar_feature=source).update(dismissed=True)
     return {"votes_moved": moved_votes, "links_moved": moved_links}
+
+
+# --- features from feedback ------------------------------------------------------------
+
+#: Items one "create a feature from this feedback" call may link (a page of the inbox, a theme).
+MAX_FEATURE_FROM_FEEDBACK_ITEMS = 100
+DEFAULT_TITLE_LENGTH = 120
+
+
+def feature_title_from_feedback(item: FeedbackItem) -> str:
+    """A working title from the item's text: its first non-empty line, whitespace collapsed,
+    cut at a word boundary."""
+    line = next((line for line in item.text.splitlines() if line.strip()), "")
+    title = " ".join(line.split())
+    if len(title) > DEFAULT_TITLE_LENGTH:
+        title = title[: DEFAULT_TITLE_LENGTH - 1].rsplit(" ", 1)[0].rstrip(" ,.;:-") + "…"
+    return title or f"Feedback #{item.pk}"
+
+
+@transaction.atomic
+def feature_create_from_feedback(
+    *,
+    workspace: Workspace,
+    actor: User | None,
+    items: Iterable[FeedbackItem | int],
+    data: Mapping[str, Any],
+    importance: str | None = None,
+) -> Feature:
+    """Create a feature (``roadmap.services.feature_create`` with ``data``; the title defaults
+    from the first item, the product is required) and link every item to it, each with
+    ``importance`` or, without one, the item's own importance, so the items' companies count
+    in its demand (the links mark the feature dirty for the recompute).
+
+    ``items`` are feedback items (or their ids) of the workspace, at most
+    :data:`MAX_FEATURE_FROM_FEEDBACK_ITEMS`, none merged into another (409 ``item_merged``).
+    One transaction: any refusal writes nothing."""
+    from roadmap.services import feature_create
+
+    require_role(workspace=workspace, user=actor, role=Role.CONTRIBUTOR)
+    ids = list(dict.fromkeys(item if isinstance(item, int) else item.pk for item in items))
+    if not ids:
+        raise ValidationFailed("Choose at least one feedback item.", attr="items", code="required")
+    if len(ids) > MAX_FEATURE_FROM_FEEDBACK_ITEMS:
+        raise ValidationFailed(
+            f"At most {MAX_FEATURE_FROM_FEEDBACK_ITEMS} feedback items at a time.",
+            attr="items",
+            code="too_many",
+        )
+    if importance is not None and importance not in Importance.values:
+        raise ValidationFailed("Unknown importance.", attr="importance", code="invalid_choice")
+    # Read again, locked: an item merged or moved since the caller loaded it is refused.
+    found = FeedbackItem.objects.for_workspace(workspace).select_for_update(of=("self",))
+    found = found.select_related("workspace")
+    found = found.in_bulk(ids)
+    missing = [pk for pk in ids if pk not in found]
+    if missing:
+        raise ValidationFailed(
+            f"Not found in this workspace: {missing}.", attr="items", code="does_not_exist"
+        )
+    merged = [pk for pk in ids if found[pk].merged_into_id is not None]
+    if merged:
+        raise Conflict(
+            f"Merged into another item, link that one instead: {merged}.",
+            code="item_merged",
+            extra={"items": merged},
+        )
+    values = dict(data)
+    if not values.get("product"):
+        raise ValidationFailed("Choose the product.", attr="product", code="required")
+    if not str(values.get("title") or "").strip():
+        values["title"] = feature_title_from_feedback(found[ids[0]])
+    feature = feature_create(workspace=workspace, actor=actor, data=values)
+    for pk in ids:
+        item = found[pk]
+        feedback_link_create(
+            item=item, feature=feature, importance=importance or item.importance, actor=actor
+        )
+    return feature

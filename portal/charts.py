@@ -9,6 +9,7 @@ elsewhere, so charts work offline and in the browser tests.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,8 @@ class Mark:
     value: str = ""
     href: str = ""
     css: str = ""
+    quadrant: str = ""
+    ref: str = ""
 
 
 def horizontal_bars(
@@ -171,6 +174,85 @@ def line(
     }
 
 
+def _nice_step(span: float, count: int = 5) -> float:
+    """A 1/2/5 × 10ⁿ step that cuts ``span`` into about ``count`` intervals."""
+    if span <= 0:
+        return 1.0
+    raw = span / count
+    exponent = math.floor(math.log10(raw))
+    for step in (1, 2, 5, 10):
+        if step * 10**exponent >= raw - 1e-12:
+            return float(step * 10**exponent)
+    return float(10 ** (exponent + 1))
+
+
+def _tick_label(value: float) -> str:
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:g}M"
+    if abs(value) >= 10_000:
+        return f"{value / 1_000:g}k"
+    if abs(value) >= 1_000:
+        return f"{value:,.0f}"
+    return _fmt(round(value, 6))
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A scatter axis scaled to its data: ``low``..``high`` with ``ticks``; ``log`` is base 10."""
+
+    low: float
+    high: float
+    ticks: tuple[float, ...]
+    log: bool = False
+
+    def fraction(self, value: float) -> float:
+        if self.log:
+            value = max(value, self.low)
+            return (math.log10(value) - math.log10(self.low)) / (math.log10(self.high) - math.log10(self.low))
+        return (value - self.low) / ((self.high - self.low) or 1.0)
+
+
+def linear_axis(values: Sequence[float]) -> Axis:
+    """From a little below the smallest value to a little above the largest, on round ticks;
+    never below 0 for data that is not (an effort or a score starts at 0 at most)."""
+    if not values:
+        return Axis(0.0, 1.0, (0.0, 0.5, 1.0))
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.08 if high > low else max(abs(high) * 0.2, 1.0)
+    low, high = low - pad, high + pad
+    if low < 0 <= min(values):
+        low = 0.0
+    step = _nice_step(high - low)
+    low, high = math.floor(low / step) * step, math.ceil(high / step) * step
+    ticks = tuple(round(low + i * step, 10) for i in range(round((high - low) / step) + 1))
+    return Axis(float(low), float(high), ticks)
+
+
+def log_axis(values: Sequence[float]) -> Axis:
+    """Whole powers of ten around the positive values (with 2 and 5 between when the data
+    spans fewer than three decades); zero and negative values sit on the bottom edge."""
+    positive = [v for v in values if v > 0]
+    if not positive:
+        return linear_axis(values)
+    low = 10 ** math.floor(math.log10(min(positive)))
+    high = 10 ** math.ceil(math.log10(max(positive)))
+    if high <= low:
+        high = low * 10
+    decades = round(math.log10(high / low))
+    steps = (1, 2, 5) if decades < 3 else (1,)
+    ticks = [low * 10**d * s for d in range(decades) for s in steps] + [high]
+    return Axis(float(low), float(high), tuple(float(f"{t:.12g}") for t in ticks), log=True)
+
+
+#: Quadrant names of a value (up) against effort (across) chart, split at the medians.
+VALUE_EFFORT_QUADRANTS = {
+    "top_left": "Quick wins",
+    "top_right": "Big bets",
+    "bottom_left": "Fill-ins",
+    "bottom_right": "Money pits",
+}
+
+
 def scatter(
     points: Sequence[dict],
     *,
@@ -179,25 +261,81 @@ def scatter(
     y_label: str,
     width: int = 640,
     height: int = 400,
+    y_log: bool = False,
+    quadrants: dict[str, str] | None = None,
+    max_refs: int = 40,
 ) -> dict:
-    """Dots at (``x``, ``y``) with ``label``, optional ``href`` and ``css``; both axes start at 0."""
-    pad_left, pad_bottom, pad_top, pad_right = 48, 40, 12, 16
+    """Dots at (``x``, ``y``) with ``label``, optional ``href``, ``css`` and ``ref`` (a short
+    label drawn beside the dot when there are at most ``max_refs`` dots, e.g. the dot's row
+    in a table). Both axes are scaled to the data (``y_log``: a base-10 value axis, for
+    skewed scores). With ``quadrants`` (names by corner), the plot is split at the median of
+    each axis and each mark carries its quadrant's name."""
+    pad_left, pad_bottom, pad_top, pad_right = 56, 44, 14, 16
     plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
-    # Headroom, so the largest dots sit inside the plot rather than on its edge.
-    x_top = _nice_max(max([p["x"] for p in points] + [0]) * 1.1)
-    y_top = _nice_max(max([p["y"] for p in points] + [0]) * 1.1)
+    xs, ys = [float(p["x"]) for p in points], [float(p["y"]) for p in points]
+    x_axis = linear_axis(xs)
+    y_axis = log_axis(ys) if y_log else linear_axis(ys)
+
+    def px(value: float) -> float:
+        return pad_left + plot_w * x_axis.fraction(value)
+
+    def py(value: float) -> float:
+        return pad_top + plot_h * (1 - y_axis.fraction(value))
+
+    split = (statistics.median(xs), statistics.median(ys)) if quadrants and points else None
+
+    def quadrant(x: float, y: float) -> str:
+        if split is None:
+            return ""
+        corner = ("top" if y >= split[1] else "bottom") + ("_left" if x <= split[0] else "_right")
+        return quadrants.get(corner, "")
+
+    show_refs = len(points) <= max_refs
     marks = [
         Mark(
-            x=pad_left + plot_w * (p["x"] / x_top),
-            y=pad_top + plot_h * (1 - p["y"] / y_top),
+            x=px(x),
+            y=py(y),
             label=p["label"],
             value=f"{x_label} {_fmt(p['x'])}, {y_label} {_fmt(p['y'])}",
             href=p.get("href", ""),
             css=p.get("css", ""),
+            quadrant=quadrant(x, y),
+            ref=str(p.get("ref", "")) if show_refs else "",
         )
-        for p in points
+        for p, x, y in zip(points, xs, ys, strict=True)
     ]
-    desc = f"{len(marks)} features plotted by {x_label} (across) and {y_label} (up)."
+    plot = {"left": pad_left, "top": pad_top, "bottom": pad_top + plot_h, "right": width - pad_right}
+    x_ticks = [{"x": px(t), "label": _tick_label(t)} for t in x_axis.ticks]
+    y_ticks = [{"y": py(t), "label": _tick_label(t)} for t in y_axis.ticks]
+    desc = f"{len(marks)} features plotted by {x_label} (across) and {y_label} (up"
+    desc += ", logarithmic)." if y_axis.log else ")."
+    below = sum(1 for y in ys if y_axis.log and y < y_axis.low)
+    if below:
+        desc += f" {below} with a score of 0 or less sit on the bottom edge."
+    quadrant_info = None
+    if split is not None:
+        mid_x, mid_y = px(split[0]), py(split[1])
+        counts = {name: sum(1 for m in marks if m.quadrant == name) for name in quadrants.values()}
+        desc += " " + "; ".join(f"{name}: {count}" for name, count in counts.items()) + "."
+        inset = 6
+        corners = {
+            "top_left": (plot["left"] + inset, plot["top"] + 14, "start"),
+            "top_right": (plot["right"] - inset, plot["top"] + 14, "end"),
+            "bottom_left": (plot["left"] + inset, plot["bottom"] - inset, "start"),
+            "bottom_right": (plot["right"] - inset, plot["bottom"] - inset, "end"),
+        }
+        quadrant_info = {
+            "x": mid_x,
+            "y": mid_y,
+            "split_x": _fmt(round(split[0], 2)),
+            "split_y": _fmt(round(split[1], 2)),
+            "labels": [
+                {"x": corners[c][0], "y": corners[c][1], "anchor": corners[c][2], "text": name, "corner": c}
+                for c, name in quadrants.items()
+            ],
+        }
+    else:
+        mid_x, mid_y = pad_left + plot_w / 2, pad_top + plot_h / 2
     return {
         "title": title,
         "desc": desc,
@@ -206,9 +344,13 @@ def scatter(
         "marks": marks,
         "x_label": x_label,
         "y_label": y_label,
-        "x_top": _fmt(x_top),
-        "y_top": _fmt(y_top),
-        "mid_x": pad_left + plot_w / 2,
-        "mid_y": pad_top + plot_h / 2,
-        "plot": {"left": pad_left, "top": pad_top, "bottom": pad_top + plot_h, "right": width - pad_right},
+        "x_top": _tick_label(x_axis.high),
+        "y_top": _tick_label(y_axis.high),
+        "x_ticks": x_ticks,
+        "y_ticks": y_ticks,
+        "y_log": y_axis.log,
+        "quadrants": quadrant_info,
+        "mid_x": mid_x,
+        "mid_y": mid_y,
+        "plot": plot,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
@@ -24,6 +25,8 @@ def portal(request: HttpRequest) -> dict:
             "admin": has_role(membership, Role.ADMIN),
             "own": has_role(membership, Role.OWNER),
         },
+        # The "Sent e-mails (dev)" link (portal.views.dev_emails): DEBUG and staff only.
+        "dev_emails": bool(settings.DEBUG and request.user.is_staff),
         "switcher_workspaces": SimpleLazyObject(
             lambda: list(selectors.workspace_list_for_user(user=request.user).only("name", "slug"))
         ),

@@ -65,10 +65,14 @@ def demand_by_feature_sql(
     feature_filter_sql: str = "",
     feature_filter_params: tuple = (),
 ) -> tuple[str, list]:
-    """SQL yielding ``(feature_id, impact, companies)`` for features with any demand.
+    """SQL yielding ``(feature_id, impact, companies, arr, critical)`` for features with any demand.
 
     Per feature and requesting company, the strongest recency-decayed signal
-    (link or vote) times the company's weight, summed over companies.
+    (link or vote) times the company's weight, summed over companies. In the same
+    aggregate: ``arr``, the ARR at stake (the distinct requesting companies' ARR in the
+    reporting currency, as a history point's ``arr_at_stake``), and ``critical``, the
+    deal-blockers (links of importance "critical"; one per linked item, votes never count).
+    :func:`demand_summary` is the same rule in Python.
     ``feature_filter_sql`` restricts the features, e.g.
     ``"feature_id IN (SELECT id FROM roadmap_feature WHERE ...)"``.
     """
@@ -87,18 +91,21 @@ def demand_by_feature_sql(
         float(segments.get("smb", 1.0)),
         float(segments.get("", 1.0)),
     ]
-    rate_sql, rate_params = rate_case_sql("co.arr_currency", dict(weights.arr_rates))
+    rate_sql, rate_params = rate_case_sql("c.arr_currency", dict(weights.arr_rates))
     link_filter = f"AND l.{feature_filter_sql}" if feature_filter_sql else ""
     vote_filter = f"AND v.{feature_filter_sql}" if feature_filter_sql else ""
-    arr = sql_greatest(f"CAST(co.arr AS FLOAT) * {rate_sql}", "0.0")
+    arr = sql_greatest(f"CAST(c.arr AS FLOAT) * {rate_sql}", "0.0")
     sql = f"""
         SELECT per_company.feature_id AS feature_id,
                SUM(per_company.best * COALESCE(company_weight.weight, %s)) AS impact,
-               SUM(CASE WHEN per_company.company_id IS NOT NULL THEN 1 ELSE 0 END) AS companies
+               SUM(CASE WHEN per_company.company_id IS NOT NULL THEN 1 ELSE 0 END) AS companies,
+               SUM(COALESCE(company_weight.arr, 0.0)) AS arr,
+               SUM(per_company.critical) AS critical
         FROM (
             SELECT signals.feature_id, signals.company_key,
                    MAX(signals.company_id) AS company_id,
-                   MAX(signals.signal_weight) AS best
+                   MAX(signals.signal_weight) AS best,
+                   SUM(signals.critical) AS critical
             FROM (
                 SELECT l.feature_id AS feature_id,
                        COALESCE(fi.company_id, ct.company_id) AS company_id,
@@ -106,7 +113,8 @@ def demand_by_feature_sql(
                            AS company_key,
                        (CASE l.importance WHEN 'nice_to_have' THEN %s WHEN 'important' THEN %s
                             WHEN 'critical' THEN %s ELSE 1.0 END)
-                           * {_decay_sql("fi.received_at")} AS signal_weight
+                           * {_decay_sql("fi.received_at")} AS signal_weight,
+                       CASE WHEN l.importance = 'critical' THEN 1 ELSE 0 END AS critical
                 FROM feedback_feedbacklink l
                 JOIN feedback_feedbackitem fi ON fi.id = l.item_id
                 LEFT JOIN feedback_contact ct ON ct.id = fi.contact_id
@@ -115,7 +123,8 @@ def demand_by_feature_sql(
                 SELECT v.feature_id,
                        ct.company_id,
                        COALESCE(ct.company_id, -v.contact_id),
-                       %s * {_decay_sql("v.created_at")}
+                       %s * {_decay_sql("v.created_at")},
+                       0
                 FROM feedback_vote v
                 JOIN feedback_contact ct ON ct.id = v.contact_id
                 WHERE v.workspace_id = %s {vote_filter}
@@ -123,12 +132,13 @@ def demand_by_feature_sql(
             GROUP BY signals.feature_id, signals.company_key
         ) per_company
         LEFT JOIN (
-            SELECT co.id,
+            SELECT co.id, co.arr,
                    (CASE co.segment WHEN 'enterprise' THEN %s WHEN 'mid_market' THEN %s
                         WHEN 'smb' THEN %s ELSE %s END)
-                   * (1.0 + LN(1.0 + {arr} / 1000.0) / LN(10.0)) AS weight
-            FROM feedback_company co
-            WHERE co.workspace_id = %s
+                   * (1.0 + LN(1.0 + co.arr / 1000.0) / LN(10.0)) AS weight
+            FROM (
+                SELECT c.id, c.segment, {arr} AS arr FROM feedback_company c WHERE c.workspace_id = %s
+            ) co
         ) company_weight ON company_weight.id = per_company.company_id
         GROUP BY per_company.feature_id
     """

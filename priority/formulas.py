@@ -140,6 +140,25 @@ def customer_impact(
     return sum(contributions.values()), len(real), contributions
 
 
+def demand_summary(signals: Iterable[DemandSignal]) -> tuple[int, float, int]:
+    """What a list shows beside the rank: (requesting companies, ARR at stake, deal-blockers).
+
+    Requesting companies and their ARR count each real company once however many of its
+    people asked (as :func:`customer_impact` and a history point's ``arr_at_stake``); the
+    deal-blockers are the requests (feedback links, one per linked item) of importance
+    "critical", whoever made them; a vote is never one. The recompute stores the three on the
+    feature (``requesting_companies``, ``arr_at_stake``, ``critical_requests``).
+    """
+    arr: dict[str, float] = {}
+    critical = 0
+    for signal in signals:
+        if signal.company_id is not None:
+            arr[signal.company_key] = float(signal.arr)
+        if signal.importance == "critical":
+            critical += 1
+    return len(arr), sum(arr.values()), critical
+
+
 def customer_impact_to_ten(impact: float, *, scale: float) -> float:
     """Map customer impact onto 0..10 for a scorecard: 10 × (1 − e^(−impact / scale))."""
     return 10.0 * (1.0 - math.exp(-min(impact / scale, MAX_EXP_ARGUMENT)))

@@ -12,8 +12,9 @@ always leaves them dirty:
    ``full``, and ``RECOMPUTING`` ones a dead run left behind) to ``RECOMPUTING``, stamps
    them with the run's number and writes the row formulas (RICE, ICE, WSJF,
    value ÷ effort). It commits at once.
-3. **Aggregate.** One ``SELECT`` computes customer impact (``priority.demand``) and the
-   scorecard of every claimed feature. It reads; it locks nothing.
+3. **Aggregate.** One ``SELECT`` computes customer impact (``priority.demand``), with the
+   requesting companies, the ARR at stake and the deal-blockers (critical requests) in the
+   same aggregate, and the scorecard of every claimed feature. It reads; it locks nothing.
 4. **Write.** In chunks of :data:`WRITE_CHUNK` features by id, one ``UPDATE`` per chunk
    writes the aggregates and the active model's score and marks the rows ``CLEAN`` —
    only ``WHERE score_state = RECOMPUTING AND recompute_run = <this run>``. A feature
@@ -467,8 +468,9 @@ def arr_rates(workspace: Workspace) -> dict[str, float]:
 
 def _aggregate(
     settings_row: RoadmapSettings, run_number: int, now: datetime, *, everything: bool
-) -> list[tuple[int, float, int, float | None]]:
-    """(feature id, customer impact, requesting companies, scorecard) of each claimed feature."""
+) -> list[tuple[int, float, int, float | None, float, int]]:
+    """(feature id, customer impact, requesting companies, scorecard, ARR at stake, critical
+    requests) of each claimed feature."""
     workspace_id = settings_row.workspace_id
     claimed_sql = (
         "roadmap_feature.workspace_id = %s AND roadmap_feature.score_state = %s "
@@ -510,7 +512,8 @@ def _aggregate(
     # every feature's demand: 124-155 s at 50,000 features instead of ~5 s.
     return _fetch_long(
         f"""
-        SELECT f.id, {impact}, COALESCE(demand.companies, 0), {scorecard}
+        SELECT f.id, {impact}, COALESCE(demand.companies, 0), {scorecard},
+               COALESCE(demand.arr, 0.0), COALESCE(demand.critical, 0)
         FROM roadmap_feature f
         LEFT JOIN ({demand_sql}) AS demand ON demand.feature_id = f.id
         WHERE {claimed_sql.replace("roadmap_feature.", "f.")}
@@ -538,7 +541,14 @@ def _write_scores(
         ScoringModel.CUSTOMER_IMPACT: "v.impact",
         ScoringModel.SCORECARD: "v.scorecard",
     }.get(model, f"roadmap_feature.{MODEL_COLUMN[model]}")
-    columns = [("id", "bigint"), ("impact", "float8"), ("companies", "integer"), ("scorecard", "float8")]
+    columns = [
+        ("id", "bigint"),
+        ("impact", "float8"),
+        ("companies", "integer"),
+        ("scorecard", "float8"),
+        ("arr", "float8"),
+        ("critical", "integer"),
+    ]
     for chunk in _chunks(scores):
         source, params = _values(chunk, columns)
         with long_transaction():
@@ -584,6 +594,7 @@ def _write_sql(
         f"""
         UPDATE roadmap_feature
         SET score_customer_impact = v.impact, requesting_companies = v.companies,
+            arr_at_stake = v.arr, critical_requests = v.critical,
             score_scorecard = v.scorecard, priority_score = {priority},
             score_state = %s, scores_computed_at = %s
         FROM {source}

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import F, QuerySet, Window
+from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -677,3 +677,81 @@ def _scorecard_breakdown(feature: Feature, settings_row: RoadmapSettings, custom
             }
         )
     return {"score": formulas.scorecard(pairs), "formula": "Σ weight × value ÷ Σ weight", "terms": terms}
+
+
+def scorecard_terms_by_feature(
+    *, workspace: Workspace, features: Iterable[Feature], settings_row: RoadmapSettings
+) -> dict[int, list[dict]]:
+    """Per feature, the weighted scorecard's terms as ``feature_score_breakdown`` gives them
+    (``key``, ``label``, ``value``, ``weight``, ``contribution``), for a list of features at once:
+    three queries (criteria, manual values, competitor counts) however many features. The
+    customer-impact criterion is read from the stored ``score_customer_impact``."""
+    features = list(features)
+    criteria = list(ScorecardCriterion.objects.for_workspace(workspace).order_by("position", "id"))
+    if not features or not criteria:
+        return {f.pk: [] for f in features}
+    ids = [f.pk for f in features]
+    manual: dict[int, dict[int, float]] = {}
+    for feature_id, criterion_id, value in FeatureCriterionValue.objects.filter(
+        feature_id__in=ids, criterion__in=criteria
+    ).values_list("feature_id", "criterion_id", "value"):
+        manual.setdefault(feature_id, {})[criterion_id] = float(value)
+    competitors: dict[int, int] = {}
+    if any(c.source == ScorecardCriterion.Source.COMPETITIVE_GAP for c in criteria):
+        through = Feature.competitors.through
+        for feature_id in through.objects.filter(feature_id__in=ids).values_list("feature_id", flat=True):
+            competitors[feature_id] = competitors.get(feature_id, 0) + 1
+    total_weight = sum(float(c.weight) for c in criteria)
+    scale = float(settings_row.customer_impact_scale)
+    result: dict[int, list[dict]] = {}
+    for feature in features:
+        terms = []
+        for criterion in criteria:
+            if criterion.source == ScorecardCriterion.Source.CUSTOMER_IMPACT:
+                value = formulas.customer_impact_to_ten(feature.score_customer_impact or 0.0, scale=scale)
+            elif criterion.source == ScorecardCriterion.Source.COMPETITIVE_GAP:
+                value = formulas.competitive_gap_to_ten(competitors.get(feature.pk, 0))
+            else:
+                value = manual.get(feature.pk, {}).get(criterion.pk, 0.0)
+            weight = float(criterion.weight)
+            terms.append(
+                {
+                    "key": criterion.key,
+                    "label": criterion.name,
+                    "value": value,
+                    "weight": weight,
+                    "contribution": value * weight / total_weight if total_weight else None,
+                }
+            )
+        result[feature.pk] = terms
+    return result
+
+
+#: Statuses of work not yet committed to: the deal-blockers panel lists these.
+NOT_STARTED_STATUSES = (FeatureStatus.IDEA, FeatureStatus.UNDER_CONSIDERATION, FeatureStatus.PLANNED)
+
+
+def deal_blockers_unplanned(*, workspace: Workspace, limit: int = 8) -> list[Feature]:
+    """Features that customers marked critical (``critical_requests`` > 0, as the recompute
+    stores it) but that are not planned: not started (idea, under consideration, planned) and
+    either on no horizon or still an idea or under consideration. Most deal-blockers first, then
+    ARR at stake, then rank. One query."""
+    return list(
+        Feature.objects.for_workspace(workspace)
+        .filter(critical_requests__gt=0, merged_into__isnull=True, status__in=NOT_STARTED_STATUSES)
+        .filter(Q(horizon="") | Q(status__in=[FeatureStatus.IDEA, FeatureStatus.UNDER_CONSIDERATION]))
+        .only(
+            "id",
+            "title",
+            "status",
+            "horizon",
+            "priority_rank",
+            "priority_score",
+            "requesting_companies",
+            "arr_at_stake",
+            "critical_requests",
+        )
+        .order_by("-critical_requests", "-arr_at_stake", F("priority_rank").asc(nulls_last=True), "id")[
+            :limit
+        ]
+    )

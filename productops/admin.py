@@ -37,6 +37,12 @@ from productops.outbox.models import Delivery, DeliveryState, EmailSuppression, 
 
 _FAILED = "_admin_service_failed"
 
+# The console's own name in its header, the browser tab and the index page (Django's
+# defaults read "Django administration").
+admin.site.site_header = "productops admin console"
+admin.site.site_title = "productops admin"
+admin.site.index_title = "Operators' console"
+
 
 class ReadOnlyModelAdmin(admin.ModelAdmin):
     """Viewable only: rows written by services or workers, never edited by hand."""

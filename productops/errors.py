@@ -7,6 +7,7 @@ show their ``detail``. Anything else that escapes a view is a real bug and a 500
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -38,6 +39,33 @@ class ValidationFailed(DomainError):
     status_code = 400
     default_code = "invalid"
     error_type = "validation_error"
+
+
+class ItemsRefused(ValidationFailed):
+    """One request about many items (a bulk edit) refused as a whole, nothing written.
+
+    ``errors`` maps each refused item's id to its own error (a :class:`DomainError` with its
+    code, detail and field); the API renders one error object per item, with ``item_id``
+    (``productops.api.exceptions``), and the portal shows each message on its item.
+    """
+
+    default_code = "items_refused"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Mapping[int, DomainError],
+        code: str | None = None,
+        attr: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail, code=code, attr=attr, extra=extra)
+        self.errors = dict(errors)
+
+    def messages(self) -> dict[int, str]:
+        """Each refused item's id → its message, for people."""
+        return {item_id: error.detail for item_id, error in self.errors.items()}
 
 
 class NotFound(DomainError):

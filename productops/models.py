@@ -312,6 +312,8 @@ class Event(models.Model):
         RANK_CHANGED = "priority.rank_changed", "Priority rank changed"
         THRESHOLD_CROSSED = "feature.threshold_crossed", "Feature passed a threshold"
         WEBHOOK_TEST = "webhook.test", "Test event"
+        # Members @mentioned in a feature's internal comment (comms e-mails each one once).
+        FEATURE_MENTIONED = "feature.mentioned", "Members mentioned in a feature comment"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=60, choices=Kind.choices)

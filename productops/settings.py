@@ -468,6 +468,9 @@ SPECTACULAR_SETTINGS = {
         "WebhookFormatEnum": "comms.models.WebhookFormat",
         "ThresholdMetricEnum": "comms.models.ThresholdMetric",
         "LoopSuppressedReasonEnum": "api.comms.serializers.LOOP_SUPPRESSED_CHOICES",
+        # Saved views (issue 13): the page of a view and the state of a share link.
+        "SavedViewKindEnum": "roadmap.models.SavedView.Kind",
+        "ShareLinkStateEnum": ["active", "expired", "revoked"],
     },
 }
 

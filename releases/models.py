@@ -39,6 +39,7 @@ class ReleaseSettings(WorkspaceOwnedModel):
     checklist_seeded = models.BooleanField(default=False)
 
     class Meta:
+        verbose_name_plural = "release settings"
         constraints = [
             models.UniqueConstraint(fields=["workspace"], name="release_settings_one_per_workspace"),
             models.CheckConstraint(
@@ -60,6 +61,7 @@ class ChangelogSettings(WorkspaceOwnedModel):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "changelog settings"
         constraints = [
             models.UniqueConstraint(fields=["workspace"], name="changelog_settings_one_per_workspace"),
         ]

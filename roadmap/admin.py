@@ -16,8 +16,10 @@ from roadmap import services
 from roadmap.models import (
     Competitor,
     Feature,
+    FeatureComment,
     FeatureCriterionValue,
     FeatureDependency,
+    FeatureMention,
     FeatureStatusChange,
     Goal,
     Initiative,
@@ -25,7 +27,9 @@ from roadmap.models import (
     KeyResultValue,
     PrioritySnapshot,
     Product,
+    SavedView,
     ScorecardCriterion,
+    ShareLink,
     Tag,
     Team,
     TeamCapacity,
@@ -38,6 +42,8 @@ SCORE_FIELDS = [
     "score_value_effort",
     "score_customer_impact",
     "requesting_companies",
+    "arr_at_stake",
+    "critical_requests",
     "score_scorecard",
     "priority_score",
     "priority_rank",
@@ -338,3 +344,50 @@ class PrioritySnapshotAdmin(ReadOnlyModelAdmin):
     list_filter = ["scoring_model"]
     list_select_related = ["workspace", "feature"]
     search_fields = ["feature__title"]
+
+
+# Comments, mentions, saved views and share links are written from the portal and the API
+# (their services check the author, owner and roles); the console reads them, and revokes a
+# leaked share link.
+
+
+@admin.register(FeatureComment)
+class FeatureCommentAdmin(ReadOnlyModelAdmin):
+    list_display = ["feature", "author", "created_at", "edited_at", "workspace"]
+    list_select_related = ["workspace", "feature", "author"]
+    search_fields = ["feature__title", "body", "author__username"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(FeatureMention)
+class FeatureMentionAdmin(ReadOnlyModelAdmin):
+    list_display = ["comment", "user", "created_at", "seen_at", "workspace"]
+    list_select_related = ["workspace", "comment", "comment__feature", "user"]
+    search_fields = ["user__username", "comment__feature__title"]
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(ReadOnlyModelAdmin):
+    list_display = ["name", "kind", "owner", "shared", "updated_at", "workspace"]
+    list_filter = ["kind", "shared"]
+    list_select_related = ["workspace", "owner"]
+    search_fields = ["name", "owner__username"]
+
+
+@admin.action(description="Revoke the selected share links")
+def revoke_share_links(modeladmin, request, queryset):
+    revoked = 0
+    for link in queryset.filter(revoked_at__isnull=True).select_related("view", "workspace"):
+        services.share_link_revoke(link=link, actor=None)  # the operator: AdminOperatorAuditMiddleware
+        revoked += 1
+    messages.success(request, f"{revoked} share link(s) revoked.")
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(ReadOnlyModelAdmin):
+    list_display = ["prefix", "view", "created_by", "created_at", "expires_at", "revoked_at", "workspace"]
+    list_filter = ["revoked_at"]
+    list_select_related = ["workspace", "view", "created_by"]
+    search_fields = ["prefix", "view__name"]
+    exclude = ["key_hash"]
+    actions = [revoke_share_links]

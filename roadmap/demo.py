@@ -1,5 +1,6 @@
 """Demo roadmap: two products, goals with key results, initiatives, teams with
-capacity, scorecard criteria and a realistic set of features with dependencies.
+capacity, scorecard criteria (the demo ranks by the weighted scorecard, so customer demand
+counts) and a realistic set of features with dependencies.
 
 Idempotent: everything is looked up by its natural key (name or title) first,
 so running ``seed_demo`` again changes nothing. ``--scale N`` adds ``40 × (N-1)``
@@ -29,6 +30,7 @@ from roadmap.models import (
     KeyResultValue,
     Product,
     ScorecardCriterion,
+    ScoringModel,
     Team,
     TeamCapacity,
 )
@@ -459,6 +461,7 @@ def seed(context: DemoContext, rng: random.Random) -> None:
                 )
         teams[name] = team
 
+    first_seeding = not ScorecardCriterion.objects.filter(workspace=workspace).exists()
     for key, name, weight, source in CRITERIA:
         if not ScorecardCriterion.objects.filter(workspace=workspace, key=key).exists():
             services.scorecard_criterion_create(
@@ -466,6 +469,13 @@ def seed(context: DemoContext, rng: random.Random) -> None:
                 actor=pm,
                 data={"key": key, "name": name, "weight": weight, "source": source, "position": len(key)},
             )
+    if first_seeding:
+        # The demo ranks by the weighted scorecard, whose customer-impact criterion lets the
+        # customers' demand count beside goal alignment, fit and the competitive gap. Set once:
+        # a rerun keeps whatever model the workspace chose since.
+        services.roadmap_settings_update(
+            workspace=workspace, actor=owner, data={"scoring_model": ScoringModel.SCORECARD}
+        )
 
     features: dict[str, Feature] = {}
     for index, row in enumerate(FEATURES):

@@ -176,6 +176,7 @@ class TeamCapacity(WorkspaceOwnedModel):
 
     class Meta:
         ordering = ["team_id", "starts_on", "id"]
+        verbose_name_plural = "team capacities"
         indexes = [models.Index(fields=["workspace", "updated_at"], name="team_capacity_updated")]
         constraints = [
             models.UniqueConstraint(fields=["team", "period"], name="team_capacity_period_unique"),
@@ -283,6 +284,7 @@ class RoadmapSettings(WorkspaceOwnedModel):
     recompute_last_error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name_plural = "roadmap settings"
         constraints = [
             models.UniqueConstraint(fields=["workspace"], name="roadmap_settings_one_per_workspace"),
             models.CheckConstraint(
@@ -315,6 +317,7 @@ class ScorecardCriterion(WorkspaceOwnedModel):
 
     class Meta:
         ordering = ["position", "id"]
+        verbose_name_plural = "scorecard criteria"
         indexes = [models.Index(fields=["workspace", "updated_at"], name="criterion_updated")]
         constraints = [
             models.UniqueConstraint(fields=["workspace", "key"], name="criterion_key_unique"),
@@ -420,6 +423,11 @@ class Feature(WorkspaceOwnedModel):
     # The run that claimed the row (RECOMPUTING); its write applies only while this matches.
     recompute_run = models.PositiveBigIntegerField(default=0)
     scores_computed_at = models.DateTimeField(null=True, blank=True)
+    # Demand beside the rank (``priority.demand``): the ARR, in the reporting currency, of the
+    # distinct requesting companies (as a history point's ``arr_at_stake``), and the feedback
+    # links of importance "critical" (deal-blockers; one per linked item, votes never count).
+    arr_at_stake = models.FloatField(default=0.0)
+    critical_requests = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -465,6 +473,7 @@ class FeatureDependency(WorkspaceOwnedModel):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "feature dependencies"
         constraints = [
             models.UniqueConstraint(fields=["feature", "depends_on"], name="feature_dependency_unique"),
             models.CheckConstraint(condition=~Q(feature=F("depends_on")), name="feature_not_own_dependency"),
@@ -535,3 +544,129 @@ class PrioritySnapshot(WorkspaceOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.feature_id} #{self.rank} {self.score}"
+
+
+# --- saved views and read-only share links (issue 13) ------------------------------
+
+
+class SavedView(WorkspaceOwnedModel):
+    """A named filter of one roadmap page (board, kanban, timeline, matrix): private to its
+    owner, or shared with the workspace. ``query`` holds only the page's known filter keys,
+    validated by ``roadmap.services.saved_view_query_clean`` (ids of this workspace)."""
+
+    class Kind(models.TextChoices):
+        BOARD = "board", "Now / next / later"
+        KANBAN = "kanban", "Kanban"
+        TIMELINE = "timeline", "Timeline"
+        MATRIX = "matrix", "Matrix"
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    query = models.JSONField(default=dict, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    shared = models.BooleanField(default=False, help_text="Listed for every member of the workspace.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="saved_view_updated")]
+        constraints = [
+            models.UniqueConstraint("workspace", "owner", Lower("name"), name="saved_view_name_unique"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["board", "kanban", "timeline", "matrix"]), name="saved_view_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ShareLink(WorkspaceOwnedModel):
+    """A read-only link to a saved view for people without an account. Only a SHA-256 of the
+    random key is stored (as for API tokens); it stops working at ``expires_at`` or when revoked.
+    ``fields`` lists the optional fields the page shows (``SHARE_LINK_FIELDS``); others stay hidden."""
+
+    view = models.ForeignKey(SavedView, on_delete=models.CASCADE, related_name="share_links")
+    prefix = models.CharField(max_length=16, help_text="First characters, to recognise a link.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    fields = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="share_link_updated")]
+
+    def __str__(self) -> str:
+        return f"{self.view_id}: {self.prefix}…"
+
+
+#: Optional fields a share link may show (value → label); title, product, status and horizon
+#: are always shown. Default: team and planned dates; the rest is internal unless ticked.
+SHARE_LINK_FIELDS = {
+    "team": "Team",
+    "dates": "Planned start and target date",
+    "owner": "Owner",
+    "description": "Internal description",
+    "scores": "Rank and score",
+    "demand": "Customer demand (requesting companies, ARR)",
+}
+SHARE_LINK_DEFAULT_FIELDS = ("team", "dates")
+
+
+# --- internal comments on features, with @mentions (issue 13) ------------------------------
+
+#: A comment's body is at most this long.
+COMMENT_MAX_LENGTH = 5_000
+
+
+class FeatureComment(WorkspaceOwnedModel):
+    """An internal comment on a feature (never shown on the public board). Its author or a
+    product manager may edit or delete it; ``edited_at`` is set when the body changes. Members
+    named ``@username`` in the body are its :class:`FeatureMention` rows."""
+
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    body = models.TextField(max_length=COMMENT_MAX_LENGTH)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    edited_at = models.DateTimeField(null=True, blank=True, help_text="When the body last changed.")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["feature", "created_at", "id"], name="feature_comment_thread"),
+            models.Index(fields=["workspace", "updated_at"], name="feature_comment_updated"),
+        ]
+        constraints = [models.CheckConstraint(condition=~Q(body=""), name="feature_comment_body_set")]
+
+    def __str__(self) -> str:
+        return f"Comment {self.pk} on feature {self.feature_id}"
+
+
+class FeatureMention(WorkspaceOwnedModel):
+    """A member named in a comment: listed on their dashboard until seen, e-mailed once
+    (comms, from the ``feature.mentioned`` event), unless their e-mail preferences say no."""
+
+    comment = models.ForeignKey(FeatureComment, on_delete=models.CASCADE, related_name="mentions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "user", "-created_at"], name="feature_mention_inbox")]
+        constraints = [models.UniqueConstraint(fields=["comment", "user"], name="feature_mention_unique")]
+
+    def __str__(self) -> str:
+        return f"@{self.user_id} in comment {self.comment_id}"

@@ -9,10 +9,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from productops.models import AuditEvent, Workspace
+from productops.search import SEARCH_LIMIT, rows_containing
 from productops.selectors import audit_event_list
 from roadmap.models import (
     DEFAULT_IMPORTANCE_WEIGHTS,
@@ -20,7 +21,10 @@ from roadmap.models import (
     MODEL_COLUMN,
     Competitor,
     Feature,
+    FeatureComment,
+    FeatureCriterionValue,
     FeatureDependency,
+    FeatureMention,
     FeatureStatus,
     FeatureStatusChange,
     Goal,
@@ -135,26 +139,31 @@ def feature_relations(feature_ids: Iterable[int]) -> dict[int, FeatureRelations]
         goal, tag, competitor = (model._meta.db_table for model in (Goal, Tag, Competitor))
         through = {name: Feature._meta.get_field(name).remote_field.through._meta.db_table for name in
                    ("goals", "tags", "competitors")}  # fmt: skip
-        marks = ", ".join(["%s"] * len(ids))
+        # PostgreSQL: one array parameter per part (planning 50 ``IN`` parameters four times
+        # cost more than running the statement: 1.5 against 0.8 ms); SQLite has no arrays.
+        if connection.vendor == "postgresql":
+            match, params = "= ANY(%s)", [ids] * 4
+        else:
+            match, params = f"IN ({', '.join(['%s'] * len(ids))})", ids * 4
         # (part, feature, id, name, sort keys): each part sorted as its model's default order.
         sql = f"""
             SELECT 0, l.feature_id, g.id, NULL, g.period, g.title, g.id
-              FROM {through["goals"]} l JOIN {goal} g ON g.id = l.goal_id WHERE l.feature_id IN ({marks})
+              FROM {through["goals"]} l JOIN {goal} g ON g.id = l.goal_id WHERE l.feature_id {match}
             UNION ALL
             SELECT 1, l.feature_id, NULL, t.name, t.name, '', t.id
-              FROM {through["tags"]} l JOIN {tag} t ON t.id = l.tag_id WHERE l.feature_id IN ({marks})
+              FROM {through["tags"]} l JOIN {tag} t ON t.id = l.tag_id WHERE l.feature_id {match}
             UNION ALL
             SELECT 2, l.feature_id, NULL, c.name, c.name, '', c.id
               FROM {through["competitors"]} l JOIN {competitor} c ON c.id = l.competitor_id
-             WHERE l.feature_id IN ({marks})
+             WHERE l.feature_id {match}
             UNION ALL
             SELECT 3, d.feature_id, d.depends_on_id, NULL, '', '', d.depends_on_id
-              FROM {FeatureDependency._meta.db_table} d WHERE d.feature_id IN ({marks})
+              FROM {FeatureDependency._meta.db_table} d WHERE d.feature_id {match}
             ORDER BY 1, 5, 6, 7
         """  # noqa: S608 - table names from the models, values as parameters
         parts = (goals, tags, competitors, depends)
         with connection.cursor() as cursor:
-            cursor.execute(sql, ids * 4)
+            cursor.execute(sql, params)
             for part, feature_id, related_id, name, *_ in cursor.fetchall():
                 parts[part][feature_id].append(related_id if name is None else name)
     return {pk: FeatureRelations(goals[pk], tags[pk], competitors[pk], depends[pk]) for pk in ids}
@@ -530,6 +539,105 @@ def feature_matrix_list(*, workspace: Workspace, score_column: str, **filters: o
     )
 
 
+# --- closed work and horizon windows (issue 13, "views that read") -----------------
+
+#: Closed statuses: they leave the horizon columns for a list of their own.
+CLOSED_STATUSES = (FeatureStatus.SHIPPED, FeatureStatus.DECLINED)
+
+
+def feature_closed_list(
+    *, workspace: Workspace, status: str = FeatureStatus.SHIPPED, **filters: object
+) -> QuerySet[Feature]:
+    """Shipped (or declined) features, most recently closed first: ``status_changed_at`` is
+    when they reached that status (their ship date); narrowed by the board's filters."""
+    if status not in CLOSED_STATUSES:
+        raise ValueError(f"Not a closed status: {status}")
+    return feature_board_list(workspace=workspace, statuses=(status,), **filters).order_by(
+        F("status_changed_at").desc(nulls_last=True), "-id"
+    )
+
+
+def feature_closed_group(*, workspace: Workspace, status: str, limit: int, **filters: object) -> FeatureGroup:
+    """The first ``limit`` of :func:`feature_closed_list` and how many there are (one query,
+    two when the list is longer than ``limit``)."""
+    features = feature_closed_list(workspace=workspace, status=status, **filters)
+    rows = list(features[:limit])
+    return FeatureGroup(count=len(rows) if len(rows) < limit else features.count(), features=rows)
+
+
+def feature_shipped_between(
+    *, workspace: Workspace, start: date, end: date, **filters: object
+) -> list[Feature]:
+    """Features shipped from ``start`` to ``end`` (their ship date: when they became shipped),
+    in ship order, with their prerequisites (the timeline draws them in the past)."""
+    return list(
+        feature_board_list(
+            workspace=workspace, statuses=(FeatureStatus.SHIPPED,), with_dependencies=True, **filters
+        )
+        .filter(status_changed_at__date__gte=start, status_changed_at__date__lte=end)
+        .order_by("status_changed_at", "id")
+    )
+
+
+@dataclass(frozen=True)
+class HorizonWindow:
+    """The dates a horizon stands for: ``now`` is this calendar quarter, ``next`` the next one,
+    ``later`` anything from the quarter after (no end)."""
+
+    horizon: str
+    start: date
+    end: date | None
+
+    def overlaps(self, first: date, last: date) -> bool:
+        return last >= self.start and (self.end is None or first <= self.end)
+
+
+def _quarter_start(day: date, quarters_ahead: int = 0) -> date:
+    index = (day.month - 1) // 3 + quarters_ahead
+    return date(day.year + index // 4, 3 * (index % 4) + 1, 1)
+
+
+def horizon_window(horizon: str, *, today: date) -> HorizonWindow | None:
+    """The window of ``horizon`` seen from ``today`` (None for unscheduled)."""
+    offsets = {"now": 0, "next": 1, "later": 2}
+    if horizon not in offsets:
+        return None
+    start = _quarter_start(today, offsets[horizon])
+    end = None if horizon == "later" else _quarter_start(today, offsets[horizon] + 1) - timedelta(days=1)
+    return HorizonWindow(horizon=horizon, start=start, end=end)
+
+
+@dataclass(frozen=True)
+class HorizonDates:
+    """How a feature's planned dates sit with a horizon's window, and the shifted dates."""
+
+    window: HorizonWindow
+    planned_start: date | None
+    target_date: date | None
+    shifted_start: date | None
+    shifted_target: date | None
+
+
+def horizon_dates_conflict(feature: Feature, horizon: str, *, today: date) -> HorizonDates | None:
+    """The disagreement between ``feature``'s planned span (planned start to target date, or
+    the one it has) and ``horizon``'s window, or None when they agree (or it has no dates, or
+    the horizon is unscheduled). The shift moves both dates by the same number of days so
+    the span starts at the window's start, or today for ``now``."""
+    window = horizon_window(horizon, today=today)
+    first = feature.planned_start or feature.target_date
+    last = feature.target_date or feature.planned_start
+    if window is None or first is None or window.overlaps(first, last):
+        return None
+    delta = max(window.start, today) - first
+    return HorizonDates(
+        window=window,
+        planned_start=feature.planned_start,
+        target_date=feature.target_date,
+        shifted_start=feature.planned_start + delta if feature.planned_start else None,
+        shifted_target=feature.target_date + delta if feature.target_date else None,
+    )
+
+
 def feature_detail(*, workspace: Workspace, feature_id: int) -> Feature | None:
     """One feature of the workspace with what its page shows, or None."""
     return (
@@ -549,6 +657,11 @@ def feature_dependencies(*, feature: Feature) -> dict[str, list[Feature]]:
     depends_on = sorted((link.depends_on for link in links if link.feature_id == feature.pk), key=_by_title)
     dependants = sorted((link.feature for link in links if link.depends_on_id == feature.pk), key=_by_title)
     return {"depends_on": depends_on, "dependants": dependants}
+
+
+def feature_criterion_values(*, feature: Feature) -> dict[int, Decimal]:
+    """The feature's manual scorecard values by criterion id (one query)."""
+    return dict(FeatureCriterionValue.objects.filter(feature=feature).values_list("criterion_id", "value"))
 
 
 def _by_title(feature: Feature) -> tuple[str, int]:
@@ -738,3 +851,319 @@ def top_open_features(
             "priority_rank", "id"
         )[:limit]
     )
+
+
+# --- the portal's planning pages (issue 13, appended) ---------------------------------------
+
+#: How deep :func:`goal_descendants` follows nested goals (the services refuse cycles).
+GOAL_TREE_MAX_DEPTH = 10
+
+
+def goal_roots(*, workspace: Workspace) -> QuerySet[Goal]:
+    """Goals nested under no other goal, in the goal order, with their key results."""
+    return goal_list(workspace=workspace).filter(parent__isnull=True)
+
+
+def goal_descendants(*, workspace: Workspace, goal_ids: Iterable[int]) -> list[Goal]:
+    """Every goal nested under these goals, at any depth (to :data:`GOAL_TREE_MAX_DEPTH`), with
+    its key results: two queries a level, however many goals."""
+    found: list[Goal] = []
+    level = list(goal_ids)
+    seen = set(level)
+    for _ in range(GOAL_TREE_MAX_DEPTH):
+        if not level:
+            break
+        rows = [
+            goal for goal in goal_list(workspace=workspace).filter(parent_id__in=level) if goal.pk not in seen
+        ]
+        seen.update(goal.pk for goal in rows)
+        found.extend(rows)
+        level = [goal.pk for goal in rows]
+    return found
+
+
+def key_result_history(*, key_result_ids: Iterable[int], limit: int = 10) -> dict[int, list[KeyResultValue]]:
+    """The latest ``limit`` values of each key result, newest first, with who recorded them.
+    One query (a window function), however many key results."""
+    rows = (
+        KeyResultValue.objects.filter(key_result_id__in=list(key_result_ids))
+        .annotate(
+            newest=Window(
+                expression=RowNumber(),
+                partition_by=[F("key_result_id")],
+                order_by=[F("recorded_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(newest__lte=limit)
+        .select_related("actor")
+        .order_by("key_result_id", "-recorded_at", "-id")
+    )
+    history: dict[int, list[KeyResultValue]] = defaultdict(list)
+    for row in rows:
+        history[row.key_result_id].append(row)
+    return history
+
+
+def initiative_overview_list(*, workspace: Workspace) -> QuerySet[Initiative]:
+    """Initiatives with their goal, owner and number of features."""
+    return initiative_list(workspace=workspace).annotate(feature_count=Count("features"))
+
+
+def team_overview_list(*, workspace: Workspace) -> QuerySet[Team]:
+    """Teams with their number of features and their capacity periods (one more query)."""
+    return (
+        team_list(workspace=workspace)
+        .annotate(feature_count=Count("features"))
+        .prefetch_related("capacities")
+    )
+
+
+def feature_search(*, workspace: Workspace, query: str, limit: int = SEARCH_LIMIT) -> QuerySet[Feature]:
+    """Features (not merged) whose title contains every word of ``query``, best ranked first,
+    at most ``limit``; what a search result or picker shows only (title, status, rank, product
+    name). One query; on PostgreSQL one bitmap scan of ``roadmap_feature_search_trgm``
+    (``productops.search``)."""
+    # ``merged_into_id + 0``: the b-tree of merged_into_id must not answer "not merged" (every
+    # row of every workspace) and be AND-ed with the search index (tests/feedback/test_search_plans.py).
+    not_merged = Feature.objects.alias(merged_key=F("merged_into_id") + 0).filter(merged_key__isnull=True)
+    rows = rows_containing(
+        not_merged,
+        workspace_id=workspace.pk,
+        columns=("title",),
+        query=query,
+    )
+    return (
+        rows.select_related("product")
+        .only("id", "workspace_id", "title", "status", "priority_rank", "product_id", "product__name")
+        .order_by(F("priority_rank").asc(nulls_last=True), "title", "id")[:limit]
+    )
+
+
+def planning_progress(*, workspace: Workspace) -> dict[str, bool]:
+    """Whether the workspace has any product, goal, key result, initiative, team, capacity
+    period and feature yet (the planning pages' first steps). One query."""
+    models = {
+        "products": Product,
+        "goals": Goal,
+        "key_results": KeyResult,
+        "initiatives": Initiative,
+        "teams": Team,
+        "capacities": TeamCapacity,
+        "features": Feature,
+    }
+    row = (
+        Workspace.objects.filter(pk=workspace.pk)
+        .annotate(
+            **{
+                name: Exists(model.objects.filter(workspace_id=OuterRef("pk")))
+                for name, model in models.items()
+            }
+        )
+        .values(*models)
+        .first()
+    )
+    return {name: bool(row and row[name]) for name in models}
+
+
+# --- saved views and share links (issue 13) ------------------------------------------
+
+
+def saved_view_list(*, workspace: Workspace, user: object, everyone: bool = False) -> QuerySet:
+    """The views ``user`` sees: their own and the workspace's shared ones (``everyone``: all of
+    them, for product managers), with the owner and the number of working share links."""
+    from django.db.models.functions import Lower
+    from django.utils import timezone
+
+    from roadmap.models import SavedView
+
+    active = Q(share_links__revoked_at__isnull=True, share_links__expires_at__gt=timezone.now())
+    views = (
+        SavedView.objects.for_workspace(workspace)
+        .select_related("owner")
+        .annotate(active_links=Count("share_links", filter=active))
+        .order_by(Lower("name"), "id")
+    )
+    if not everyone:
+        views = views.filter(Q(owner=user) | Q(shared=True))
+    return views
+
+
+def saved_view_menu(*, workspace: Workspace, user: object, kind: str) -> QuerySet:
+    """The views of one page (``kind``) for the "Views" menu: own and shared, names only."""
+    from django.db.models.functions import Lower
+
+    from roadmap.models import SavedView
+
+    return (
+        SavedView.objects.for_workspace(workspace)
+        .filter(Q(owner=user) | Q(shared=True), kind=kind)
+        .only("id", "name", "kind", "query", "shared", "owner_id")
+        .order_by(Lower("name"), "id")
+    )
+
+
+def saved_view_detail(*, workspace: Workspace, user: object, view_id: int, everyone: bool = False):
+    """One view ``user`` may see (own, shared, or any with ``everyone``), or None."""
+    return (
+        saved_view_list(workspace=workspace, user=user, everyone=everyone)
+        .select_related("workspace", "owner")
+        .filter(pk=view_id)
+        .first()
+    )
+
+
+def share_link_list(*, view: object) -> QuerySet:
+    """A view's share links, newest first, with who made each."""
+    from roadmap.models import ShareLink
+
+    return ShareLink.objects.filter(view=view).select_related("created_by").order_by("-created_at", "-id")
+
+
+def share_link_detail(*, workspace: Workspace, link_id: int):
+    """One share link of the workspace with its view (and the view's workspace), or None."""
+    from roadmap.models import ShareLink
+
+    return (
+        ShareLink.objects.for_workspace(workspace)
+        .select_related("workspace", "view", "view__workspace")
+        .filter(pk=link_id)
+        .first()
+    )
+
+
+def share_link_resolve(*, key: str):
+    """The working link (not revoked, not expired) for ``key`` with its view and workspace, or
+    None; one query by the key's SHA-256 (an indexed equality: nothing compares the key itself)."""
+    from django.utils import timezone
+
+    from productops.services import _hash_key
+    from roadmap.models import ShareLink
+
+    if not isinstance(key, str) or not 10 <= len(key) <= 100:
+        return None
+    return (
+        ShareLink.objects.select_related("view", "workspace")
+        .filter(key_hash=_hash_key(key), revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+
+
+def shared_view_features(
+    *,
+    workspace: Workspace,
+    fields: Iterable[str],
+    statuses: tuple[str, ...] | None,
+    score_column: str | None = None,
+    **filters: object,
+) -> QuerySet[Feature]:
+    """The features of a shared view (``feature_board_list``'s filters and order) loading only
+    the columns the link shows: title, product, status, horizon and dates always; team, owner,
+    description, rank and scores, demand only when ``fields`` names them. With ``score_column``
+    (the matrix): those with an effort and that score, highest first (sorted in SQL, so the
+    scores need not be loaded)."""
+    shown = set(fields)
+    columns = ["id", "workspace_id", "title", "status", "horizon", "planned_start", "target_date"]
+    columns += ["product_id", "product__name"]
+    related = ["product"]
+    if "team" in shown:
+        columns += ["team_id", "team__name"]
+        related.append("team")
+    if "owner" in shown:
+        columns += ["owner_id", "owner__first_name", "owner__last_name", "owner__username"]
+        related.append("owner")
+    if "description" in shown:
+        columns.append("description")
+    if "scores" in shown:
+        columns += ["priority_rank", "priority_score", "effort", *MODEL_COLUMN.values()]
+    if "demand" in shown:
+        known = {f.name for f in Feature._meta.get_fields()}
+        columns += [c for c in ("requesting_companies", "arr_at_stake", "critical_requests") if c in known]
+    features = (
+        feature_board_list(workspace=workspace, statuses=statuses, **filters)
+        .select_related(None)
+        .select_related(*related)
+        .only(*columns)
+    )
+    if score_column is not None:
+        if score_column not in MODEL_COLUMN.values():
+            raise ValueError(f"Not a score column: {score_column}")
+        features = features.filter(effort__isnull=False, **{f"{score_column}__isnull": False}).order_by(
+            F(score_column).desc(), "effort", "id"
+        )
+    return features
+
+
+# --- internal comments and @mentions (issue 13) ----------------------------------------------
+
+#: Comments the feature page shows (the newest ones; the API pages through all of them).
+COMMENTS_SHOWN = 100
+#: Mentions the dashboard's panel lists.
+MENTIONS_SHOWN = 10
+
+
+def feature_comment_list(*, feature: Feature) -> QuerySet[FeatureComment]:
+    """The feature's comments, oldest first, each with its author and mentioned members."""
+    return (
+        FeatureComment.objects.filter(workspace_id=feature.workspace_id, feature=feature)
+        .select_related("author")
+        .prefetch_related(Prefetch("mentions", queryset=FeatureMention.objects.select_related("user")))
+        .order_by("created_at", "id")
+    )
+
+
+def feature_comment_thread(
+    *, feature: Feature, limit: int = COMMENTS_SHOWN
+) -> tuple[list[FeatureComment], bool]:
+    """The feature page's thread: its newest ``limit`` comments, oldest first, and whether
+    there are older ones (one query: authors joined, mentions not loaded)."""
+    newest = list(
+        FeatureComment.objects.filter(workspace_id=feature.workspace_id, feature=feature)
+        .select_related("author")
+        .order_by("-created_at", "-id")[: limit + 1]
+    )
+    more = len(newest) > limit
+    newest = newest[:limit]
+    newest.reverse()
+    for comment in newest:
+        comment.feature = feature
+    return newest, more
+
+
+def mentions_for(user, workspace: Workspace, *, limit: int = MENTIONS_SHOWN) -> list[FeatureMention]:
+    """The member's latest mentions in the workspace, newest first, unseen ones flagged by
+    ``seen_at`` None, each with its comment, the comment's author and feature (one query)."""
+    return list(
+        FeatureMention.objects.for_workspace(workspace)
+        .filter(user=user)
+        .select_related("comment", "comment__author", "comment__feature")
+        .only(
+            "id",
+            "created_at",
+            "seen_at",
+            "user_id",
+            "comment__id",
+            "comment__body",
+            "comment__created_at",
+            "comment__feature__id",
+            "comment__feature__title",
+            "comment__author__id",
+            "comment__author__username",
+            "comment__author__first_name",
+            "comment__author__last_name",
+        )
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def share_link_visible_list(*, workspace: Workspace, user: object, everyone: bool = False) -> QuerySet:
+    """The share links of the views ``user`` sees (``saved_view_list``), with their makers."""
+    from roadmap.models import ShareLink
+
+    links = (
+        ShareLink.objects.for_workspace(workspace)
+        .select_related("view", "view__workspace", "workspace", "created_by")
+        .order_by("-created_at", "-id")
+    )
+    if not everyone:
+        links = links.filter(Q(view__owner=user) | Q(view__shared=True))
+    return links

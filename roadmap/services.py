@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,8 +22,8 @@ from django.db.models import F, Q, QuerySet, RestrictedError
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from productops.errors import Conflict, ValidationFailed
-from productops.models import AuditEvent, Event, Role, User, Workspace
+from productops.errors import Conflict, DomainError, Forbidden, ItemsRefused, NotFound, ValidationFailed
+from productops.models import ROLE_RANK, AuditEvent, Event, Membership, Role, User, Workspace
 from productops.request_id import current_request_id
 from productops.services import (
     audit_deletion,
@@ -45,27 +46,33 @@ from productops.services import (
 )
 from productops.validation import check_planning_date
 from roadmap.models import (
+    COMMENT_MAX_LENGTH,
     RECOMPUTE_REQUEST_IDS_LOGGED,
     Competitor,
     Feature,
+    FeatureComment,
     FeatureCriterionValue,
     FeatureDependency,
+    FeatureMention,
     FeatureStatus,
     FeatureStatusChange,
     Goal,
+    Horizon,
     Initiative,
     KeyResult,
     KeyResultValue,
     Product,
     RoadmapSettings,
+    SavedView,
     ScorecardCriterion,
     ScoreState,
     ScoringModel,
+    ShareLink,
     Tag,
     Team,
     TeamCapacity,
 )
-from roadmap.selectors import settings_for
+from roadmap.selectors import horizon_dates_conflict, settings_for
 
 # A queued recompute waits this long, so a burst of triggers lands in one run.
 RECOMPUTE_GATHER_SECONDS = 0.2
@@ -937,6 +944,34 @@ def feature_update(*, feature: Feature, actor: User | None, data: Mapping[str, A
     return feature
 
 
+#: What a horizon move does with planned dates that disagree with the horizon's window.
+MOVE_DATES = ("keep", "clear", "shift")
+
+
+@transaction.atomic
+def feature_move(
+    *, feature: Feature, horizon: str, actor: User | None, dates: str = "keep", today: date | None = None
+) -> Feature:
+    """Move ``feature`` to ``horizon`` (``now``, ``next``, ``later`` or ``""`` unscheduled).
+
+    When its planned span lies outside the horizon's window (``selectors.horizon_window``:
+    this quarter, the next, after that), ``dates`` says what happens to its dates: ``keep``
+    them, ``clear`` both, or ``shift`` both by the same number of days so the span starts at
+    the window (today for ``now``). Dates that agree are kept whatever ``dates`` says. One
+    audit event with every changed field (via :func:`feature_update`)."""
+    if horizon not in ("", *Horizon.values):
+        raise ValidationFailed("Select a valid choice.", attr="horizon", code="invalid_choice")
+    if dates not in MOVE_DATES:
+        raise ValidationFailed("Keep, clear or shift the dates.", attr="dates", code="invalid_choice")
+    data: dict[str, Any] = {"horizon": horizon}
+    conflict = horizon_dates_conflict(feature, horizon, today=today or timezone.localdate())
+    if conflict is not None and dates == "clear":
+        data.update(planned_start=None, target_date=None)
+    elif conflict is not None and dates == "shift":
+        data.update(planned_start=conflict.shifted_start, target_date=conflict.shifted_target)
+    return feature_update(feature=feature, actor=actor, data=data)
+
+
 #: What customers who asked are told about a status change (``customer_message``).
 MAX_CUSTOMER_MESSAGE = 2_000
 
@@ -1227,6 +1262,23 @@ def feature_edit(
     return feature
 
 
+@transaction.atomic
+def feature_create_with_values(
+    *,
+    workspace: Workspace,
+    actor: User | None,
+    data: Mapping[str, Any],
+    criterion_values: Mapping[str, Any] | None = None,
+) -> Feature:
+    """The portal's new-feature form: :func:`feature_create` and the manual scorecard values
+    (:func:`feature_set_criterion_values`, unset ones left out) together, all or nothing."""
+    feature = feature_create(workspace=workspace, actor=actor, data=data)
+    values = {key: value for key, value in (criterion_values or {}).items() if value is not None}
+    if values:
+        feature_set_criterion_values(feature=feature, values=values, actor=actor)
+    return feature
+
+
 def scoring_proposal(
     workspace: Workspace, scoring_model: str, criterion_weights: Mapping[str, Any]
 ) -> tuple[dict[str, ScorecardCriterion], dict[str, float]]:
@@ -1257,3 +1309,562 @@ def scoring_settings_apply(
             data={"weight": Decimal(str(weight)).quantize(Decimal("0.001"))},
         )
     return settings_row
+
+
+# --- saved views and read-only share links (issue 13) --------------------------------
+
+#: The filter keys each roadmap page reads (its filter form's GET query); nothing else is stored.
+SAVED_VIEW_COMMON_KEYS = ("product", "goal", "initiative", "team", "tag")
+SAVED_VIEW_KEYS: dict[str, tuple[str, ...]] = {
+    SavedView.Kind.BOARD: SAVED_VIEW_COMMON_KEYS,
+    SavedView.Kind.KANBAN: SAVED_VIEW_COMMON_KEYS,
+    SavedView.Kind.TIMELINE: (*SAVED_VIEW_COMMON_KEYS, "start", "months"),
+    SavedView.Kind.MATRIX: ("model", *SAVED_VIEW_COMMON_KEYS),
+}
+_SAVED_VIEW_ID_KEYS = {"product": Product, "goal": Goal, "initiative": Initiative, "team": Team}
+#: A share link lives at most this long; the portal offers this default.
+SHARE_LINK_MAX_DAYS = 90
+SHARE_LINK_DEFAULT_DAYS = 30
+#: Share link keys start with this, so a key found in a log or chat reads as one.
+SHARE_LINK_PREFIX = "sv_"
+
+constraint_errors_register(
+    {"saved_view_name_unique": ("name", "unique", "You already have a view with this name.")}
+)
+# A view's share links go with it, audited (so the API's tombstones list them).
+cascade_audited_register("roadmap.sharelink")
+
+
+def _query_error(detail: str, code: str = "invalid") -> ValidationFailed:
+    return ValidationFailed(detail, attr="query", code=code)
+
+
+def saved_view_query_clean(*, workspace: Workspace, kind: str, query: Any) -> dict[str, Any]:
+    """``query`` as stored: only ``kind``'s known filter keys, empty ones dropped, ids of this
+    workspace (``{"product": 12, "tag": "mobile", "start": "2027-01", "months": 6}``)."""
+    if kind not in SAVED_VIEW_KEYS:
+        raise ValidationFailed("Unknown kind of view.", attr="kind", code="invalid_choice")
+    if query is None:
+        return {}
+    if not isinstance(query, Mapping):
+        raise _query_error("The filters must be an object of filter names and values.")
+    unknown = sorted(str(key) for key in query if key not in SAVED_VIEW_KEYS[kind])
+    if unknown:
+        raise _query_error(f"Unknown filter for this view: {', '.join(unknown)}.", code="unknown_filter")
+    cleaned: dict[str, Any] = {}
+    for key in SAVED_VIEW_KEYS[kind]:
+        value = query.get(key)
+        if value is None or value == "":
+            continue
+        if key in _SAVED_VIEW_ID_KEYS:
+            if isinstance(value, bool) or not (
+                isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+            ):
+                raise _query_error(f"{key}: expected an id.")
+            pk = int(value)
+            if not _SAVED_VIEW_ID_KEYS[key].objects.for_workspace(workspace).filter(pk=pk).exists():
+                raise _query_error(f"{key}: not found in this workspace.", code="does_not_exist")
+            cleaned[key] = pk
+        elif key == "tag":
+            tag = Tag.objects.for_workspace(workspace).filter(name=str(value)).only("name").first()
+            if tag is None:
+                raise _query_error("tag: not found in this workspace.", code="does_not_exist")
+            cleaned[key] = tag.name
+        elif key == "start":
+            match = re.fullmatch(r"(\d{4})-(\d{2})", str(value))
+            if match is None or not (2000 <= int(match[1]) <= 2100 and 1 <= int(match[2]) <= 12):
+                raise _query_error("start: expected a month YYYY-MM between 2000-01 and 2100-12.")
+            cleaned[key] = str(value)
+        elif key == "months":
+            if isinstance(value, bool) or not (
+                isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+            ):
+                raise _query_error("months: expected a number of months (1-36).")
+            if not 1 <= int(value) <= 36:
+                raise _query_error("months: expected a number of months (1-36).", code="out_of_range")
+            cleaned[key] = int(value)
+        elif key == "model":
+            if value not in ScoringModel.values:
+                raise _query_error("model: unknown scoring model.", code="invalid_choice")
+            cleaned[key] = value
+    return cleaned
+
+
+def _saved_view_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationFailed("Name is required.", attr="name", code="required")
+    name = name.strip()
+    if len(name) > 100:
+        raise ValidationFailed("At most 100 characters.", attr="name", code="max_length")
+    return name
+
+
+def _check_view_manager(view: SavedView, actor: User | None, *, role: Role = Role.VIEWER) -> None:
+    """The view's owner (with ``role``) or a product manager; another member's private view is
+    not found."""
+    if actor is None:
+        return
+    membership = require_role(workspace=view.workspace, user=actor, role=role)
+    if view.owner_id == actor.pk:
+        return
+    manager = Role(membership.role).at_least(Role.PRODUCT_MANAGER)
+    if not manager:
+        if not view.shared:
+            raise NotFound("View not found.")
+        raise Forbidden("Only the view's owner or a product manager can change it.")
+
+
+@transaction.atomic
+def saved_view_create(
+    *,
+    workspace: Workspace,
+    actor: User | None,
+    name: str,
+    kind: str,
+    query: Mapping[str, Any] | None = None,
+    shared: bool = False,
+) -> SavedView:
+    """Save a roadmap page's filters under ``name``, owned by ``actor`` (any member)."""
+    require_role(workspace=workspace, user=actor, role=Role.VIEWER)
+    data = {
+        "name": _saved_view_name(name),
+        "kind": kind,
+        "query": saved_view_query_clean(workspace=workspace, kind=kind, query=query),
+        "shared": bool(shared),
+        "owner": actor,
+    }
+    return _create(model=SavedView, workspace=workspace, actor=actor, data=data)
+
+
+@transaction.atomic
+def saved_view_update(*, view: SavedView, actor: User | None, data: Mapping[str, Any]) -> SavedView:
+    """Rename, share or unshare a view, or change its filters (its owner or a product manager)."""
+    _check_view_manager(view, actor)
+    unknown = sorted(set(data) - {"name", "shared", "query"})
+    if unknown:
+        raise ValidationFailed(f"Unknown field(s): {', '.join(unknown)}.", attr=unknown[0])
+    values: dict[str, Any] = {}
+    if "name" in data:
+        values["name"] = _saved_view_name(data["name"])
+    if "shared" in data:
+        values["shared"] = bool(data["shared"])
+    if "query" in data:
+        values["query"] = saved_view_query_clean(
+            workspace=view.workspace, kind=view.kind, query=data["query"]
+        )
+    view, _ = _update(instance=view, actor=actor, data=values, fields=["name", "shared", "query"])
+    return view
+
+
+@transaction.atomic
+def saved_view_delete(*, view: SavedView, actor: User | None) -> None:
+    """Delete a view and its share links (which stop working at once)."""
+    _check_view_manager(view, actor)
+    _delete(instance=view, actor=actor)
+
+
+def share_link_latest_expiry() -> datetime:
+    """The latest a new link may expire: the end of the day ``SHARE_LINK_MAX_DAYS`` from today."""
+    last_day = timezone.localdate() + timedelta(days=SHARE_LINK_MAX_DAYS)
+    return timezone.make_aware(datetime.combine(last_day + timedelta(days=1), time.min))
+
+
+def _share_link_fields(fields: Iterable[str] | None) -> list[str]:
+    from roadmap.models import SHARE_LINK_DEFAULT_FIELDS, SHARE_LINK_FIELDS
+
+    if fields is None:
+        return list(SHARE_LINK_DEFAULT_FIELDS)
+    if isinstance(fields, str) or not isinstance(fields, Iterable):
+        raise ValidationFailed("Expected a list of field names.", attr="fields")
+    chosen = set(fields)
+    unknown = sorted(str(name) for name in chosen if name not in SHARE_LINK_FIELDS)
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown field(s): {', '.join(unknown)}.", attr="fields", code="invalid_choice"
+        )
+    return [name for name in SHARE_LINK_FIELDS if name in chosen]
+
+
+@transaction.atomic
+def share_link_create(
+    *,
+    view: SavedView,
+    actor: User | None,
+    expires_at: datetime | None,
+    fields: Iterable[str] | None = None,
+) -> tuple[ShareLink, str]:
+    """A read-only link to ``view`` for people without an account (the view's owner, a
+    contributor or higher, or a product manager). Returns the row and the key, which is not
+    stored (only its SHA-256, like an API token's) and cannot be shown again."""
+    from productops.services import _hash_key
+
+    _check_view_manager(view, actor, role=Role.CONTRIBUTOR)
+    if expires_at is None:
+        raise ValidationFailed("Pick an expiry date.", attr="expires_at", code="required")
+    if expires_at <= timezone.now():
+        raise ValidationFailed("The expiry must be in the future.", attr="expires_at")
+    if expires_at > share_link_latest_expiry():
+        raise ValidationFailed(
+            f"A link lasts at most {SHARE_LINK_MAX_DAYS} days.", attr="expires_at", code="out_of_range"
+        )
+    shown = _share_link_fields(fields)
+    key = SHARE_LINK_PREFIX + secrets.token_urlsafe(32)
+    link = ShareLink.objects.create(
+        workspace=view.workspace,
+        view=view,
+        prefix=key[:10],
+        key_hash=_hash_key(key),
+        fields=shown,
+        created_by=actor,
+        expires_at=expires_at,
+    )
+    audit_record(
+        workspace=view.workspace,
+        actor=actor,
+        action=AuditEvent.Action.CREATED,
+        target=link,
+        changes={"view": view.pk, "expires_at": expires_at.isoformat(), "fields": shown},
+    )
+    return link, key
+
+
+@transaction.atomic
+def share_link_revoke(*, link: ShareLink, actor: User | None) -> ShareLink:
+    """Stop a link at once (its creator, the view's owner or a product manager); idempotent."""
+    if actor is not None and link.created_by_id != actor.pk:
+        _check_view_manager(link.view, actor, role=Role.CONTRIBUTOR)
+    elif actor is not None:
+        require_role(workspace=link.workspace, user=actor, role=Role.VIEWER)
+    if link.revoked_at is None:
+        link.revoked_at = timezone.now()
+        link.save(update_fields=["revoked_at", "updated_at"])
+        audit_record(
+            workspace=link.workspace,
+            actor=actor,
+            action=AuditEvent.Action.STATE_CHANGED,
+            target=link,
+            changes={"state": ["active", "revoked"]},
+        )
+    return link
+
+
+# --- bulk edit of the roadmap's cards (issue 13) --------------------------------------------
+
+# A feature's comments go with it: audited, so the tombstones of comments see them.
+cascade_audited_register("roadmap.featurecomment")
+
+#: Cards one bulk edit may change at most.
+BULK_MAX_FEATURES = 100
+#: What a bulk edit may set: ``horizon`` ("" = unscheduled), ``team`` (a Team or None),
+#: ``product`` (a Product), ``status`` (with ``reason``), ``add_tag`` (a tag's name).
+BULK_CHANGES = ("horizon", "team", "product", "status", "reason", "add_tag")
+
+
+def _bulk_ids(feature_ids: Iterable[Any]) -> list[int]:
+    ids: list[int] = []
+    for raw in feature_ids:
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ValidationFailed("Feature ids are numbers.", attr="feature_ids", code="invalid") from None
+        if value not in ids:
+            ids.append(value)
+    if not ids:
+        raise ValidationFailed("Select at least one feature.", attr="feature_ids", code="required")
+    if len(ids) > BULK_MAX_FEATURES:
+        raise ValidationFailed(
+            f"At most {BULK_MAX_FEATURES} features at once ({len(ids)} selected).",
+            attr="feature_ids",
+            code="too_many",
+        )
+    return ids
+
+
+def _bulk_changes(workspace: Workspace, changes: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(changes) - set(BULK_CHANGES))
+    if unknown:
+        raise ValidationFailed("Not a change a bulk edit makes.", attr=unknown[0], code="unknown_field")
+    values = dict(changes)
+    if "reason" in values and "status" not in values:
+        raise ValidationFailed("A reason goes with a status change.", attr="reason", code="invalid")
+    if not set(values) - {"reason"}:
+        raise ValidationFailed("Choose at least one change.", attr=None, code="required")
+    if "horizon" in values:
+        values["horizon"] = values["horizon"] or ""
+        if values["horizon"] not in ("", *Horizon.values):
+            raise ValidationFailed("Unknown horizon.", attr="horizon", code="invalid_choice")
+    if "product" in values and values["product"] is None:
+        raise ValidationFailed("Every feature needs a product.", attr="product", code="required")
+    _check_same_workspace(workspace, product=values.get("product"), team=values.get("team"))
+    if "status" in values and values["status"] not in FeatureStatus.values:
+        raise ValidationFailed("Unknown status.", attr="status", code="invalid_choice")
+    if "add_tag" in values:
+        names = _distinct_names([values["add_tag"] or ""], Tag._meta.get_field("name").max_length)
+        if not names:
+            raise ValidationFailed("Name the tag to add.", attr="add_tag", code="required")
+        values["add_tag"] = names[0]
+    return values
+
+
+def _bulk_apply(feature: Feature, values: Mapping[str, Any], tag: Tag | None, actor: User | None) -> Feature:
+    """One card's changes, through the services a single edit uses (their rules and audit)."""
+    fields = {k: values[k] for k in ("horizon", "team", "product") if k in values}
+    if fields:
+        feature = feature_update(feature=feature, actor=actor, data=fields)
+    if tag is not None and tag.pk not in {t.pk for t in feature.tags.all()}:
+        names = sorted([*(t.name for t in feature.tags.all()), tag.name])
+        feature.tags.add(tag)
+        audit_record(
+            workspace=feature.workspace,
+            actor=actor,
+            action=AuditEvent.Action.UPDATED,
+            target=feature,
+            changes={"tags": names, "via": "bulk edit"},
+        )
+    if "status" in values:
+        feature = feature_change_status(
+            feature=feature, to_status=values["status"], reason=values.get("reason") or "", actor=actor
+        )
+    return feature
+
+
+def _bulk_features(workspace: Workspace, ids: list[int]) -> dict[int, Feature]:
+    if not ids:
+        return {}
+    rows = (
+        Feature.objects.for_workspace(workspace)
+        .filter(pk__in=ids)
+        .select_related("workspace", "product", "team")
+        .prefetch_related("tags")
+    )
+    return {f.pk: f for f in rows}
+
+
+@transaction.atomic
+def features_bulk_update(
+    *, workspace: Workspace, actor: User | None, feature_ids: Iterable[Any], changes: Mapping[str, Any]
+) -> list[Feature]:
+    """Set the horizon, team, product or status (with ``reason``) of up to
+    :data:`BULK_MAX_FEATURES` features, or add a tag to each, all or nothing.
+
+    Each card goes through the service a single edit uses (:func:`feature_update`,
+    :func:`feature_change_status`), so the same rules hold (a skipped step needs the reason,
+    shipping needs its dependencies shipped) and each feature gets its own audit events.
+    Cards are tried in the order given, and one refused only because it depends on another
+    selected card is tried again after it (shipping a feature and its prerequisite together
+    works). If any card is refused, nothing is written: :class:`~productops.errors.ItemsRefused`
+    carries each refused card's error by id. Contributors may edit; a status change needs a
+    product manager, as on a single card. Returns the features, in the order given."""
+    require_role(
+        workspace=workspace,
+        user=actor,
+        role=Role.PRODUCT_MANAGER if "status" in changes else Role.CONTRIBUTOR,
+    )
+    ids = _bulk_ids(feature_ids)
+    values = _bulk_changes(workspace, changes)
+    found = _bulk_features(workspace, ids)
+    missing = [pk for pk in ids if pk not in found]
+    if missing:
+        raise ValidationFailed(
+            "Not found in this workspace: " + ", ".join(f"#{pk}" for pk in missing) + ".",
+            attr="feature_ids",
+            code="does_not_exist",
+        )
+    errors: dict[int, DomainError] = {}
+    for pk in ids:
+        if found[pk].merged_into_id is not None:
+            errors[pk] = Conflict("Merged into another feature.", code="feature_merged")
+    tag = _tags(workspace, [values["add_tag"]])[0] if "add_tag" in values else None
+    done: dict[int, Feature] = {}
+    pending = [pk for pk in ids if pk not in errors]
+    while pending:
+        waiting: dict[int, DomainError] = {}
+        for pk in pending:
+            try:
+                with transaction.atomic():
+                    done[pk] = _bulk_apply(found[pk], values, tag, actor)
+            except DomainError as exc:
+                waiting[pk] = exc
+        progressed = len(waiting) < len(pending)
+        retry = [pk for pk, exc in waiting.items() if progressed and exc.code == "dependencies_unshipped"]
+        errors.update({pk: exc for pk, exc in waiting.items() if pk not in retry})
+        # Rolled back to its savepoint: read again, the row in memory may hold unsaved values.
+        found.update(_bulk_features(workspace, retry))
+        pending = retry
+    if errors:
+        count = len(errors)
+        raise ItemsRefused(
+            f"Nothing was changed: {count} of {len(ids)} feature{'s' if len(ids) != 1 else ''} "
+            f"{'was' if count == 1 else 'were'} refused.",
+            errors={pk: errors[pk] for pk in ids if pk in errors},
+            attr="feature_ids",
+        )
+    return [done[pk] for pk in ids]
+
+
+# --- internal comments and @mentions (issue 13) ----------------------------------------------
+
+#: ``@`` not glued to a word or an address (``ann@example.com`` names nobody), then the
+#: characters of a username but ``@``; trailing ``.``, ``-`` and ``+`` are punctuation.
+MENTION_PATTERN = re.compile(r"(?<![\w@.+-])@([\w.+-]{1,150})")
+#: Members one comment may mention at most.
+MENTIONS_MAX = 25
+
+
+def mention_usernames(body: str) -> list[str]:
+    """The usernames ``body`` mentions, case-folded, in order, once each.
+
+    The rule (docs/portal.md): ``@`` followed by a workspace member's username, matched
+    case-insensitively, at the start of the text or after a character that is not a letter,
+    digit, ``_``, ``.``, ``+``, ``-`` or ``@``; trailing ``.``, ``-`` and ``+`` are not part of it.
+    Usernames that contain ``@`` (an e-mail used as username) cannot be mentioned."""
+    names: dict[str, None] = {}
+    for match in MENTION_PATTERN.finditer(body or ""):
+        name = match.group(1).rstrip(".+-")
+        if name:
+            names.setdefault(name.casefold(), None)
+    return list(names)
+
+
+def _mentioned_users(workspace: Workspace, body: str, author: User | None) -> list[User]:
+    names = mention_usernames(body)
+    if not names:
+        return []
+    memberships = (
+        Membership.objects.filter(workspace=workspace)
+        .filter(Q(*[Q(user__username__iexact=name) for name in names], _connector=Q.OR))
+        .select_related("user")
+    )
+    by_name = {m.user.username.casefold(): m.user for m in memberships}
+    users = [by_name[name] for name in names if name in by_name]
+    users = [u for u in users if author is None or u.pk != author.pk]
+    if len(users) > MENTIONS_MAX:
+        raise ValidationFailed(
+            f"Mention at most {MENTIONS_MAX} members in one comment.", attr="body", code="too_many_mentions"
+        )
+    return users
+
+
+def _comment_body(body: Any) -> str:
+    if not isinstance(body, str):
+        raise ValidationFailed("Must be a string.", attr="body", code="not_a_string")
+    body = body.strip()
+    if not body:
+        raise ValidationFailed("Write something.", attr="body", code="blank")
+    if len(body) > COMMENT_MAX_LENGTH:
+        raise ValidationFailed(
+            f"Ensure this field has no more than {COMMENT_MAX_LENGTH:,} characters (it has {len(body):,}).",
+            attr="body",
+            code="max_length",
+        )
+    return body
+
+
+def _mentions_sync(comment: FeatureComment, actor: User | None) -> list[FeatureMention]:
+    """The comment's mentions follow its body: new ones are created (and announced in one
+    ``feature.mentioned`` event), ones no longer named are removed. Returns the new ones."""
+    users = _mentioned_users(comment.workspace, comment.body, comment.author)
+    wanted = {u.pk for u in users}
+    existing = set(comment.mentions.values_list("user_id", flat=True))
+    gone = existing - wanted
+    if gone:
+        comment.mentions.filter(user_id__in=gone).delete()
+    new = FeatureMention.objects.bulk_create(
+        [
+            FeatureMention(workspace_id=comment.workspace_id, comment=comment, user=u)
+            for u in users
+            if u.pk not in existing
+        ]
+    )
+    if new:
+        # Ids for the event (bulk_create sets them on PostgreSQL and SQLite alike).
+        feature = comment.feature
+        _event_record(
+            workspace=comment.workspace,
+            kind=Event.Kind.FEATURE_MENTIONED,
+            subject=comment,
+            payload={
+                "comment_id": comment.pk,
+                "feature": {"id": feature.pk, "title": feature.title},
+                "author_id": comment.author_id,
+                "mentions": [{"id": m.pk, "user_id": m.user_id} for m in new],
+            },
+        )
+    return new
+
+
+def _check_comment_editor(comment: FeatureComment, actor: User | None) -> None:
+    """Its author (a contributor or more) or a product manager."""
+    if actor is None:
+        return
+    membership = require_role(workspace=comment.workspace, user=actor, role=Role.CONTRIBUTOR)
+    if comment.author_id != actor.pk and ROLE_RANK[membership.role] < ROLE_RANK[Role.PRODUCT_MANAGER]:
+        raise Forbidden("Only its author or a product manager may change this comment.")
+
+
+@transaction.atomic
+def feature_comment_create(*, feature: Feature, actor: User | None, body: Any) -> FeatureComment:
+    """An internal comment by ``actor`` (contributors and up). Members named ``@username``
+    (:func:`mention_usernames`) are mentioned: listed on their dashboard, e-mailed once."""
+    require_role(workspace=feature.workspace, user=actor, role=Role.CONTRIBUTOR)
+    if feature.merged_into_id is not None:
+        raise Conflict(
+            "This feature was merged into another; comment there.",
+            code="feature_merged",
+            extra={"merged_into": feature.merged_into_id},
+        )
+    comment = FeatureComment(
+        workspace_id=feature.workspace_id, feature=feature, author=actor, body=_comment_body(body)
+    )
+    comment.workspace = feature.workspace
+    comment.save()
+    new = _mentions_sync(comment, actor)
+    audit_record(
+        workspace=feature.workspace,
+        actor=actor,
+        action=AuditEvent.Action.CREATED,
+        target=comment,
+        changes={"feature": feature.pk, "mentions": sorted(m.user_id for m in new)},
+    )
+    return comment
+
+
+@transaction.atomic
+def feature_comment_update(*, comment: FeatureComment, actor: User | None, body: Any) -> FeatureComment:
+    """Change a comment's body (its author or a product manager); members newly named are
+    mentioned, those no longer named are not listed any more (an e-mail sent stays sent)."""
+    _check_comment_editor(comment, actor)
+    body = _comment_body(body)
+    if body == comment.body:
+        return comment
+    old = comment.body
+    comment.body = body
+    comment.edited_at = timezone.now()
+    comment.save(update_fields=["body", "edited_at", "updated_at"])
+    new = _mentions_sync(comment, actor)
+    audit_record(
+        workspace=comment.workspace,
+        actor=actor,
+        action=AuditEvent.Action.UPDATED,
+        target=comment,
+        changes={"body": [len(old), len(body)], "mentions_added": sorted(m.user_id for m in new)},
+    )
+    return comment
+
+
+@transaction.atomic
+def feature_comment_delete(*, comment: FeatureComment, actor: User | None) -> None:
+    """Delete a comment and its mentions (its author or a product manager)."""
+    _check_comment_editor(comment, actor)
+    _delete(instance=comment, actor=actor)
+
+
+@transaction.atomic
+def mentions_mark_seen(*, workspace: Workspace, user: User, mention_ids: Iterable[int] | None = None) -> int:
+    """Mark the user's unseen mentions in the workspace (or only ``mention_ids``) as seen;
+    returns how many. Only their own: another member's ids are ignored."""
+    require_role(workspace=workspace, user=user, role=Role.VIEWER)
+    mentions = FeatureMention.objects.for_workspace(workspace).filter(user=user, seen_at__isnull=True)
+    if mention_ids is not None:
+        mentions = mentions.filter(pk__in=list(mention_ids))
+    return mentions.update(seen_at=timezone.now())

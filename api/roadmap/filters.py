@@ -101,6 +101,8 @@ FEATURE_ORDERING_FIELDS = [
     "score_customer_impact",
     "score_scorecard",
     "requesting_companies",
+    "arr_at_stake",
+    "critical_requests",
     "created_at",
     "updated_at",
     "target_date",

@@ -10,13 +10,16 @@ browsable API never lists another workspace's rows.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any, ClassVar
 
 from django.db.models import QuerySet
 from django.db.models.manager import BaseManager
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
 from rest_framework.relations import MANY_RELATION_KWARGS
+from rest_framework.settings import api_settings
 
 from api.platform.serializers import UserSummary
 from feedback.models import Segment
@@ -350,6 +353,13 @@ _UNCHANGED = {
     serializers.BooleanField: bool,
     serializers.FloatField: float,
 }
+
+
+def _iso_output(field: serializers.DateTimeField) -> bool:
+    output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    return isinstance(output_format, str) and output_format.lower() == ISO_8601
+
+
 _RELATIONS = {
     "goals": "goal_ids",
     "tags": "tag_names",
@@ -414,6 +424,8 @@ class FeatureOutput(ModelOutput):
             "score_value_effort",
             "score_customer_impact",
             "requesting_companies",
+            "arr_at_stake",
+            "critical_requests",
             "score_scorecard",
             "priority_score",
             "priority_rank",
@@ -439,6 +451,8 @@ class FeatureOutput(ModelOutput):
                     plan.append((name, "method", bound.method_name, None))
                 elif isinstance(bound, serializers.PrimaryKeyRelatedField):
                     plan.append((name, "id", Feature._meta.get_field(bound.source).attname, None))
+                elif type(bound) is serializers.DateTimeField and _iso_output(bound):
+                    plan.append((name, "datetime", bound.source, bound))
                 elif type(bound) is BlankAsNullChoiceField:
                     plan.append((name, "blank_as_null", bound.source, bound))
                 else:
@@ -462,6 +476,11 @@ class FeatureOutput(ModelOutput):
                 answer[name] = value
             elif how == "blank_as_null" and type(value) is str:
                 answer[name] = value or None
+            elif how == "datetime" and value.tzinfo is UTC and timezone.get_current_timezone_name() == "UTC":
+                # What DateTimeField answers for an aware UTC value in UTC, without its
+                # time zone conversion (a third of this method's time).
+                text = value.isoformat()
+                answer[name] = text[:-6] + "Z" if text.endswith("+00:00") else text
             elif type(value) is _UNCHANGED.get(type(bound)):
                 answer[name] = value
             else:

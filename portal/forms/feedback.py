@@ -1,4 +1,5 @@
-"""Forms of the feedback pages: inbox filters, triage actions, CSV import, company filters."""
+"""Forms of the feedback pages: inbox filters, triage actions, a feature from feedback, CSV import,
+companies and contacts."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from django import forms
 from feedback import selectors
 from feedback.channels.csv_import import FIELDS as CSV_FIELDS
 from feedback.channels.csv_import import MAX_CSV_BYTES
-from feedback.models import Company, FeedbackItem, Importance, Segment
+from feedback.models import Company, Contact, FeedbackItem, Importance, Segment
+from portal.forms.pickers import PickerField, PickerMultipleField, bind_pickers
 from productops.models import Workspace
-from roadmap.models import Feature
+from roadmap.models import Feature, Product
 
 ANY = [("", "Any")]
 STATE_CHOICES = [*FeedbackItem.State.choices, ("all", "All")]
@@ -128,7 +130,12 @@ class MergeForm(forms.Form):
 class BulkForm(forms.Form):
     """Bulk triage of the checked rows, or of every row of the page ("select all on page")."""
 
-    ACTIONS = [("reviewed", "Mark reviewed"), ("archived", "Archive"), ("link", "Link to feature")]
+    ACTIONS = [
+        ("reviewed", "Mark reviewed"),
+        ("archived", "Archive"),
+        ("link", "Link to feature"),
+        ("create_feature", "Create a feature"),
+    ]
 
     action = forms.ChoiceField(choices=ACTIONS)
     ids = IdListField(required=False)
@@ -260,3 +267,153 @@ class CompanyFilterForm(forms.Form):
             "lifecycle_stage": valid.get("lifecycle") or "",
             "sort": valid.get("sort") or "name",
         }
+
+
+class CompanyForm(forms.Form):
+    """A company's fields as ``feedback.services.company_create`` / ``company_update`` take them;
+    the account owners (product managers and up, as ``company_account_owners_set``) only when
+    ``can_manage``."""
+
+    name = forms.CharField(label="Name", max_length=200)
+    domain = forms.CharField(
+        label="Domain",
+        max_length=200,
+        required=False,
+        help_text="e.g. acme.com. New contacts with this e-mail domain join the company.",
+    )
+    segment = forms.ChoiceField(label="Segment", choices=[("", "Unknown"), *Segment.choices], required=False)
+    plan = forms.CharField(label="Plan", max_length=60, required=False)
+    arr = forms.DecimalField(
+        label="ARR", min_value=0, max_digits=14, decimal_places=2, required=False, initial=0
+    )
+    arr_currency = forms.ChoiceField(label="Currency", choices=[])
+    lifecycle_stage = forms.ChoiceField(
+        label="Lifecycle", choices=Company.Lifecycle.choices, initial=Company.Lifecycle.ACTIVE
+    )
+    crm_external_id = forms.CharField(label="CRM id", max_length=100, required=False)
+    do_not_contact = forms.BooleanField(
+        label="Do not contact",
+        required=False,
+        help_text="Never e-mail this company's contacts (close-the-loop notices included).",
+    )
+    account_owners = PickerMultipleField(kind="members", required=False, label="Account owners")
+
+    SERVICE_FIELDS = (
+        "name",
+        "domain",
+        "segment",
+        "plan",
+        "arr",
+        "arr_currency",
+        "lifecycle_stage",
+        "crm_external_id",
+        "do_not_contact",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        workspace: Workspace,
+        company: Company | None = None,
+        owners: list | None = None,
+        can_manage: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if company is not None:
+            kwargs.setdefault("initial", {name: getattr(company, name) for name in self.SERVICE_FIELDS})
+            kwargs["initial"]["account_owners"] = owners or []
+        super().__init__(*args, **kwargs)
+        # The reporting currency and those with a rate (the service refuses any other).
+        currencies = [workspace.reporting_currency, *sorted(workspace.currency_rates or {})]
+        if company is not None:
+            currencies.append(company.arr_currency)
+        self.fields["arr_currency"].choices = [(c, c) for c in dict.fromkeys(currencies)]
+        self.fields["arr_currency"].initial = workspace.reporting_currency
+        if can_manage:
+            bind_pickers(self, workspace)
+        else:
+            del self.fields["account_owners"]
+
+    def company_data(self) -> dict[str, Any]:
+        data = {name: self.cleaned_data[name] for name in self.SERVICE_FIELDS}
+        data["arr"] = data["arr"] if data["arr"] is not None else 0
+        return data
+
+    def owners(self) -> list | None:
+        """The account owners to set, or None when the form has no such field."""
+        return self.cleaned_data["account_owners"] if "account_owners" in self.fields else None
+
+
+# --- contacts --------------------------------------------------------------------------------
+
+
+class ContactFilterForm(forms.Form):
+    q = forms.CharField(
+        label="Name or e-mail",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+
+    def filters(self) -> dict[str, Any]:
+        data = self.cleaned_data if self.is_bound else {}
+        return {"query": "" if "q" in self.errors else data.get("q") or ""}
+
+
+class ContactForm(forms.Form):
+    """A contact's fields as ``feedback.services.contact_create`` / ``contact_update`` take them."""
+
+    email = forms.EmailField(label="E-mail", max_length=254)
+    name = forms.CharField(label="Name", max_length=200, required=False)
+    company = PickerField(kind="companies", required=False, label="Company")
+    crm_external_id = forms.CharField(label="CRM id", max_length=100, required=False)
+
+    SERVICE_FIELDS = ("email", "name", "company", "crm_external_id")
+
+    def __init__(
+        self, *args: Any, workspace: Workspace, contact: Contact | None = None, **kwargs: Any
+    ) -> None:
+        if contact is not None:
+            kwargs.setdefault("initial", {name: getattr(contact, name) for name in self.SERVICE_FIELDS})
+        super().__init__(*args, **kwargs)
+        if contact is None:
+            self.fields["company"].help_text += " Left empty: the company whose domain is the e-mail's."
+        bind_pickers(self, workspace)
+
+    def contact_data(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.SERVICE_FIELDS}
+
+
+# --- a feature from feedback ---------------------------------------------------------------
+
+OWN_IMPORTANCE = [("", "Each item's own importance")]
+
+
+class FeatureFromFeedbackForm(forms.Form):
+    """``feedback.services.feature_create_from_feedback``: the items, a title (default: the
+    first item's text), the product, and one importance for every link (default: each item's)."""
+
+    ids = IdListField(required=True)
+    title = forms.CharField(
+        label="Feature title",
+        max_length=200,
+        required=False,
+        help_text="Left empty: the first line of the feedback.",
+    )
+    product = forms.ModelChoiceField(label="Product", queryset=None, empty_label="Choose a product…")
+    importance = forms.ChoiceField(
+        label="Importance of the links", choices=OWN_IMPORTANCE + Importance.choices, required=False
+    )
+
+    def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["ids"].error_messages["required"] = "Select at least one item."
+        self.fields["product"].queryset = (
+            Product.objects.for_workspace(workspace).only("id", "name").order_by("name", "id")
+        )
+
+    def feature_data(self) -> dict[str, Any]:
+        return {"title": self.cleaned_data["title"].strip(), "product": self.cleaned_data["product"]}
+
+    def link_importance(self) -> str | None:
+        return self.cleaned_data["importance"] or None

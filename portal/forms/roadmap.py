@@ -1,17 +1,16 @@
-"""Forms of the roadmap pages: filters, moves, status changes, the feature edit form, scoring."""
+"""Forms of the roadmap pages: filters, moves, status changes, scoring (the feature forms are in
+``portal.forms.features``)."""
 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from django import forms
 
 from productops.models import Workspace
 from productops.validation import PLANNING_LATEST, clamp_planning_date
 from roadmap import selectors as roadmap_selectors
-from roadmap import services as roadmap_services
-from roadmap.models import Feature, FeatureStatus, Horizon, ScorecardCriterion, ScoringModel
+from roadmap.models import FeatureStatus, Horizon, ScorecardCriterion, ScoringModel
 
 UNSCHEDULED = "unscheduled"
 HORIZON_CHOICES = [*Horizon.choices, (UNSCHEDULED, "Unscheduled")]
@@ -87,6 +86,17 @@ class MoveForm(forms.Form):
         return "" if value == UNSCHEDULED else value
 
 
+class MoveDatesForm(MoveForm):
+    """A horizon move with what to do about planned dates outside the horizon's window:
+    empty the first time (the page asks when they disagree), then keep, clear or shift."""
+
+    dates = forms.ChoiceField(
+        choices=[("", "Ask"), ("keep", "Keep dates"), ("clear", "Clear dates"), ("shift", "Shift dates")],
+        required=False,
+        label="Planned dates",
+    )
+
+
 class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=FeatureStatus.choices, label="Status")
     reason = forms.CharField(
@@ -110,125 +120,38 @@ class MatrixFilterForm(RoadmapFilterForm):
     model = forms.ChoiceField(
         choices=[("", "Workspace model"), *ScoringModel.choices], required=False, label="Value axis"
     )
+    scale = forms.ChoiceField(
+        choices=[("", "Linear"), ("log", "Logarithmic")],
+        required=False,
+        label="Score scale",
+        help_text="Logarithmic spreads skewed scores.",
+    )
 
-    field_order = ["model"]
+    field_order = ["model", "scale"]
 
     def scoring_model(self, default: str) -> str:
         self.is_valid()
         return self.cleaned_data.get("model") or default
 
+    def log_scale(self) -> bool:
+        self.is_valid()
+        return self.cleaned_data.get("scale") == "log"
 
-class FeatureEditForm(forms.Form):
-    """Title, description, the customer-facing title and release note, horizon, effort and the
-    active scoring model's inputs."""
 
-    title = forms.CharField(max_length=200)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 5}))
-    public_title = forms.CharField(
+class ClosedFilterForm(RoadmapFilterForm):
+    """The shipped / declined list: the board's filters and which of the two."""
+
+    status = forms.ChoiceField(
+        choices=[(FeatureStatus.SHIPPED, "Shipped"), (FeatureStatus.DECLINED, "Declined")],
         required=False,
-        max_length=200,
-        label="Customer-facing title",
-        help_text="What release notes and the changelog call it; the title when empty.",
-    )
-    release_note = forms.CharField(
-        required=False,
-        label="Release note",
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One or two customer-facing sentences (Markdown) for the generated release notes.",
-    )
-    horizon = forms.ChoiceField(choices=[("", "Unscheduled"), *Horizon.choices], required=False)
-    effort = forms.DecimalField(
-        required=False,
-        min_value=Decimal("0.01"),
-        max_digits=10,
-        decimal_places=2,
-        help_text="Greater than 0.",
+        label="Status",
     )
 
-    BASE_FIELDS = ("title", "description", "public_title", "release_note", "horizon", "effort")
-    MODEL_FIELDS = {
-        ScoringModel.RICE: ["reach", "impact", "confidence_pct"],
-        ScoringModel.ICE: ["ice_impact", "ice_confidence", "ice_ease"],
-        ScoringModel.WSJF: ["business_value", "time_criticality", "risk_reduction", "job_size"],
-        ScoringModel.VALUE_EFFORT: ["value"],
-        ScoringModel.CUSTOMER_IMPACT: [],
-        ScoringModel.SCORECARD: [],
-    }
-    RICE_IMPACTS = [("", "—"), ("0.25", "0.25 minimal"), ("0.5", "0.5 low"), ("1", "1 medium")]
-    RICE_IMPACTS += [("2", "2 high"), ("3", "3 massive")]
+    field_order = ["status"]
 
-    def __init__(
-        self,
-        data: object = None,
-        *,
-        feature: Feature,
-        scoring_model: str,
-        criteria: list[ScorecardCriterion],
-    ) -> None:
-        initial = {name: getattr(feature, name) for name in self.BASE_FIELDS}
-        self.model_fields = self.MODEL_FIELDS[ScoringModel(scoring_model)]
-        for name in self.model_fields:
-            value = getattr(feature, name)
-            initial[name] = value.normalize() if name == "impact" and value is not None else value
-        self.criteria = [c for c in criteria if c.source == ScorecardCriterion.Source.MANUAL]
-        if scoring_model == ScoringModel.SCORECARD:
-            values = {v.criterion_id: v.value for v in feature.criterion_values.all()}
-            for criterion in self.criteria:
-                initial[f"criterion_{criterion.key}"] = values.get(criterion.pk)
-        else:
-            self.criteria = []
-        super().__init__(data, initial=initial)
-        for name in self.model_fields:
-            self.fields[name] = self._model_field(name)
-        for criterion in self.criteria:
-            self.fields[f"criterion_{criterion.key}"] = forms.DecimalField(
-                label=criterion.name,
-                required=False,
-                min_value=0,
-                max_value=10,
-                max_digits=5,
-                decimal_places=2,
-                help_text="0-10",
-            )
-
-    def _model_field(self, name: str) -> forms.Field:
-        field = Feature._meta.get_field(name)
-        if name == "impact":
-            return forms.TypedChoiceField(
-                choices=self.RICE_IMPACTS,
-                coerce=Decimal,
-                empty_value=None,
-                required=False,
-                label="RICE impact",
-            )
-        if name == "job_size":
-            return forms.DecimalField(
-                required=False, min_value=Decimal("0.01"), max_digits=10, decimal_places=2, label="Job size"
-            )
-        bounds = {"reach": (0, None), **roadmap_services.SCORE_INPUT_RANGES}[name]
-        label = str(field.verbose_name).replace("_", " ").capitalize()
-        labels = {"confidence_pct": "Confidence %", "ice_impact": "ICE impact", "ice_ease": "ICE ease"}
-        labels["ice_confidence"] = "ICE confidence"
-        return forms.IntegerField(
-            required=False,
-            min_value=bounds[0],
-            max_value=bounds[1],
-            label=labels.get(name, label),
-            help_text=field.help_text,
-        )
-
-    def feature_data(self) -> dict:
-        names = [*self.BASE_FIELDS, *self.model_fields]
-        return {name: self.cleaned_data.get(name) for name in names}
-
-    def criterion_values(self) -> dict:
-        return {c.key: self.cleaned_data.get(f"criterion_{c.key}") for c in self.criteria}
-
-    def criterion_fields(self) -> list:
-        return [self[f"criterion_{c.key}"] for c in self.criteria]
-
-    def model_bound_fields(self) -> list:
-        return [self[name] for name in self.model_fields]
+    def closed_status(self) -> str:
+        self.is_valid()
+        return self.cleaned_data.get("status") or FeatureStatus.SHIPPED
 
 
 class ScoringForm(forms.Form):

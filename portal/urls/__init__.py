@@ -6,7 +6,19 @@ here, so pages are added without touching the others.
 
 from django.urls import include, path
 
-from portal.urls import board, comms, feedback, releases, roadmap, workspace
+from portal.urls import (
+    board,
+    comms,
+    contacts,
+    feedback,
+    pickers,
+    planning,
+    releases,
+    roadmap,
+    search,
+    share,
+    workspace,
+)
 from portal.views import auth, dashboard, home, invitations
 
 app_name = "portal"
@@ -19,6 +31,11 @@ workspace_patterns = [
     *workspace.urlpatterns,
     *board.urlpatterns,
     *comms.urlpatterns,
+    *planning.urlpatterns,
+    *contacts.urlpatterns,
+    *pickers.urlpatterns,
+    *search.urlpatterns,
+    *share.urlpatterns,
 ]
 
 urlpatterns = [
@@ -26,5 +43,6 @@ urlpatterns = [
     # The link in invitation e-mails (productops.services builds it from PUBLIC_BASE_URL).
     path("invitations/accept/", invitations.invitation_accept, name="invitation-accept-page"),
     *auth.urlpatterns,
+    *share.public_urlpatterns,
     path("w/<slug:workspace_slug>/", include(workspace_patterns)),
 ]

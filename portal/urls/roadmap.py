@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal.views import features, roadmap, scoring
+from portal.views import bulk, comments, features, roadmap, scoring
 
 M = "features/<int:feature_id>/metrics/"
 
@@ -11,9 +11,33 @@ urlpatterns = [
     path("roadmap/timeline/", roadmap.timeline, name="roadmap-timeline"),
     path("roadmap/kanban/", roadmap.kanban, name="roadmap-kanban"),
     path("roadmap/matrix/", roadmap.matrix, name="matrix"),
+    path("roadmap/closed/", roadmap.closed, name="roadmap-closed"),
+    path("features/bulk/", bulk.bulk, name="features-bulk"),
     path("features/<int:feature_id>/", features.feature, name="feature"),
+    path("features/<int:feature_id>/comments/", comments.comment_add, name="feature-comment-add"),
+    path(
+        "features/<int:feature_id>/comments/<int:comment_id>/edit/",
+        comments.comment_edit,
+        name="feature-comment-edit",
+    ),
+    path(
+        "features/<int:feature_id>/comments/<int:comment_id>/delete/",
+        comments.comment_delete,
+        name="feature-comment-delete",
+    ),
+    path("mentions/seen/", comments.mentions_seen, name="mentions-seen"),
     path("features/<int:feature_id>/edit/", features.edit, name="feature-edit"),
     path("features/<int:feature_id>/details/", features.details, name="feature-details"),
+    path("features/new/", features.new, name="feature-new"),
+    path(
+        "features/<int:feature_id>/edit/<slug:section>/", features.edit_section, name="feature-edit-section"
+    ),
+    path("features/<int:feature_id>/dependencies/", features.dependency_add, name="feature-dependency-add"),
+    path(
+        "features/<int:feature_id>/dependencies/<int:depends_on_id>/remove/",
+        features.dependency_remove,
+        name="feature-dependency-remove",
+    ),
     path("features/<int:feature_id>/horizon/", roadmap.move, name="feature-move"),
     path("features/<int:feature_id>/status/", roadmap.change_status, name="feature-status"),
     path(M, features.metric_add, name="feature-metric-add"),

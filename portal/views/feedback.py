@@ -12,20 +12,25 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import push_url
+from django_htmx.http import HttpResponseClientRedirect, push_url, retarget
 
 from feedback import selectors, services
 from feedback.channels.csv_import import feedback_csv_import
 from feedback.models import FeedbackItem
 from portal.access import require_role, workspace_page
+from portal.forms import add_domain_error
 from portal.forms.feedback import (
+    MAX_BULK_IDS,
     BulkForm,
     CsvImportForm,
+    FeatureFromFeedbackForm,
+    IdListField,
     InboxFilterForm,
     LinkForm,
     MergeForm,
@@ -367,6 +372,11 @@ def bulk(request: HttpRequest) -> HttpResponse:
         )
     data = form.cleaned_data
     ids = data["item_ids"]
+    if data["action"] == "create_feature":
+        # Nothing is written yet: the form asks for the feature's title and product.
+        return _create_feature_form(
+            request, FeatureFromFeedbackForm(initial={"ids": ids}, workspace=request.workspace), ids
+        )
     try:
         if data["action"] == "link":
             count = len(
@@ -395,6 +405,73 @@ def bulk(request: HttpRequest) -> HttpResponse:
         messages.success(request, done)
         return redirect(url)
     return push_url(_render_inbox(request, auto_select=True, page=1, notice=done), url)
+
+
+# --- a feature from feedback -------------------------------------------------------------------
+
+
+def _create_feature_form(
+    request: HttpRequest, form: FeatureFromFeedbackForm, ids: list[int], status: int = 200
+) -> HttpResponse:
+    """The form of "create a feature from this feedback" for the items ``ids``: in the inbox's
+    pane for htmx, else a page of its own."""
+    items = list(
+        selectors.feedback_item_for_triage(workspace=request.workspace).filter(pk__in=ids)[:MAX_BULK_IDS]
+    )
+    items.sort(key=lambda item: ids.index(item.pk))
+    context = {
+        "form": form,
+        "items": items,
+        "default_title": services.feature_title_from_feedback(items[0]) if items else "",
+        "qs": _qs(_query(request, ids=None)),
+        "back_url": _item_url(request, items[0] if len(items) == 1 else None, ids=None),
+    }
+    if _partial(request):
+        response = render(request, "portal/feedback/_create_feature.html", context, status=status)
+        return retarget(response, "#feedback-pane")
+    return render(request, "portal/feedback/create_feature.html", context, status=status)
+
+
+def _ids(values: list[str]) -> list[int]:
+    """The item ids asked for, as far as they are ids (the form reports what is wrong)."""
+    try:
+        return list(dict.fromkeys(IdListField(required=False).clean(values)))
+    except ValidationError:
+        return []
+
+
+@workspace_page(Role.CONTRIBUTOR)
+@require_http_methods(["GET", "POST"])
+def create_feature(request: HttpRequest) -> HttpResponse:
+    """Create a feature from the items ``ids`` (one from the pane, several from the bulk bar),
+    linked to each of them; then its page, where their customer impact shows."""
+    if request.method == "GET":
+        ids = _ids(request.GET.getlist("ids"))
+        form = FeatureFromFeedbackForm(initial={"ids": ids}, workspace=request.workspace)
+        return _create_feature_form(request, form, ids)
+    form = FeatureFromFeedbackForm(request.POST, workspace=request.workspace)
+    if form.is_valid():
+        ids = form.cleaned_data["ids"]
+        try:
+            feature = services.feature_create_from_feedback(
+                workspace=request.workspace,
+                actor=request.user,
+                items=ids,
+                data=form.feature_data(),
+                importance=form.link_importance(),
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc, aliases={"items": "ids"})
+            return _create_feature_form(request, form, ids, status=exc.status_code)
+        else:
+            count = len(set(ids))
+            messages.success(
+                request,
+                f"Feature “{feature.title}” created from {count} feedback item{'s' if count != 1 else ''}.",
+            )
+            url = reverse("portal:feature", args=[request.workspace.slug, feature.pk])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return _create_feature_form(request, form, _ids(request.POST.getlist("ids")), status=400)
 
 
 # --- CSV import ---------------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 """Scoring settings: the workspace's scoring model and scorecard weights, with a preview of
-the ranking under the proposed settings (nothing saved) before saving them."""
+the ranking under the proposed settings (nothing saved) before saving them.
+
+The page shows what the selected model uses (its formula and inputs; the scorecard's weights
+and criteria only for the weighted scorecard); the other models' guides and the unused weights
+stay collapsed, labelled as not used by the active model."""
 
 from __future__ import annotations
 
@@ -10,11 +14,13 @@ from django.views.decorators.http import require_POST
 
 from portal.access import require_role, workspace_page
 from portal.forms.roadmap import CriterionForm, ScoringForm
+from priority import explain
 from priority import services as priority_services
 from productops.errors import DomainError
 from productops.models import Role
 from roadmap import selectors as roadmap_selectors
 from roadmap import services as roadmap_services
+from roadmap.models import ScoringModel
 
 PREVIEW_SIZE = 15
 
@@ -27,10 +33,24 @@ def _scoring_form(request: HttpRequest, data: object = None) -> ScoringForm:
     )
 
 
+def _active_model(form: ScoringForm, settings_row: object) -> str:
+    """The model the page explains: the one posted (when it is a model), else the saved one."""
+    posted = form.data.get("scoring_model") if form.is_bound else None
+    return posted if posted in ScoringModel.values else settings_row.scoring_model
+
+
 def _render(request: HttpRequest, form: ScoringForm, status: int = 200, **extra: object) -> HttpResponse:
+    settings_row = roadmap_selectors.roadmap_settings(workspace=request.workspace)
+    active = _active_model(form, settings_row)
+    guide, other_guides = explain.model_guide(active)
     context = {
         "form": form,
-        "settings": roadmap_selectors.roadmap_settings(workspace=request.workspace),
+        "settings": settings_row,
+        "active_model": active,
+        "active_label": ScoringModel(active).label,
+        "uses_scorecard": active == ScoringModel.SCORECARD,
+        "guide": guide,
+        "other_guides": other_guides,
         "current": roadmap_selectors.feature_rank_list(workspace=request.workspace, limit=PREVIEW_SIZE),
         "criterion_form": extra.pop("criterion_form", None) or CriterionForm(),
         **extra,

@@ -33,7 +33,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from productops.db import unavailable
-from productops.errors import DomainError
+from productops.errors import DomainError, ItemsRefused
 from productops.request_id import request_id_for
 
 logger = logging.getLogger("productops.api")
@@ -88,6 +88,17 @@ def database_unavailable_json(request) -> JsonResponse:
     return response
 
 
+def _domain_errors(exc: DomainError) -> list[dict[str, Any]]:
+    """A domain error's items: itself, or (``ItemsRefused``, a bulk edit) one per refused item,
+    each with ``item_id``, in id order."""
+    if isinstance(exc, ItemsRefused) and exc.errors:
+        return [
+            {"code": e.code, "detail": e.detail, "attr": e.attr, **e.extra, "item_id": item_id}
+            for item_id, e in sorted(exc.errors.items())
+        ]
+    return [{"code": exc.code, "detail": exc.detail, "attr": exc.attr, **exc.extra}]
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | JsonResponse:
     request = context.get("request")
     if unavailable.is_database_unavailable(exc):
@@ -100,11 +111,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Jso
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(
-            error_body(
-                exc.error_type,
-                [{"code": exc.code, "detail": exc.detail, "attr": exc.attr, **exc.extra}],
-                request,
-            ),
+            error_body(exc.error_type, _domain_errors(exc), request),
             status=exc.status_code,
             headers={"WWW-Authenticate": exc.auth_header} if getattr(exc, "auth_header", None) else None,
         )

@@ -53,6 +53,11 @@ class ErrorItemOutput(serializers.Serializer):
         help_text="Codes must_haves_unfinished and dependencies_unshipped (shipping a release): "
         "the features that block it.",
     )
+    item_id = serializers.IntegerField(
+        required=False,
+        help_text="A bulk edit refused as a whole: the id of the item this error is about "
+        "(one error per refused item; nothing was written).",
+    )
 
 
 @extend_schema_serializer(component_name="Error")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from productops.models import Workspace
-from productops.outbox.models import Delivery
+from productops.outbox.models import Channel, Delivery
 
 LIST_FIELDS = (
     "id",
@@ -60,3 +60,25 @@ def deliveries_for_workspace(
 def delivery_detail(*, workspace: Workspace, delivery_id: int) -> Delivery | None:
     """One delivery with its stored content (what was sent, byte for byte)."""
     return Delivery.objects.filter(workspace=workspace, pk=delivery_id).first()
+
+
+def emails_latest(*, workspace: Workspace, limit: int = 25) -> QuerySet[Delivery]:
+    """The workspace's latest e-mail deliveries with their stored subject and bodies, newest
+    first (the portal's "Sent e-mails (dev)" page). One query."""
+    return (
+        Delivery.objects.filter(workspace=workspace, channel=Channel.EMAIL)
+        .only(
+            "id",
+            "workspace_id",
+            "kind",
+            "recipient",
+            "subject",
+            "body_text",
+            "body_html",
+            "rendered_at",
+            "state",
+            "sent_at",
+            "created_at",
+        )
+        .order_by("-created_at", "-id")[:limit]
+    )

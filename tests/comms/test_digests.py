@@ -873,10 +873,12 @@ def test_the_demo_has_history_stakeholders_sent_digests_and_digests_due(settings
     oldest = PrioritySnapshot.objects.order_by("computed_at").first()
     assert now - oldest.computed_at > timedelta(weeks=8)
     assert not PrioritySnapshot.objects.filter(contributions={}).exists()
-    assert set(oldest.contributions) == {"reach", "impact", "confidence", "effort"}
+    # The demo ranks by the weighted scorecard (issue 13): each point keeps every criterion's share.
+    criteria = {"goal_alignment", "customer_impact", "strategic_fit", "competitive_gap"}
+    assert set(oldest.contributions) == criteria
     assert len(priority_movers(workspace=workspace, since=now - WEEK)) >= 5
     reasons = [m["reason"] for m in rank_moves_explained(workspace=workspace, since=now - WEEK, limit=None)]
-    assert any("reach raised from" in reason for reason in reasons)
+    assert any("asked for it this week" in reason for reason in reasons)
     assert any("left the ranking (shipped)" in reason for reason in reasons)
     # Key-result values a week, status changes over the eight weeks, some in the last one.
     assert all(KeyResultValue.objects.filter(key_result=kr).count() == 9 for kr in KeyResult.objects.all())

@@ -112,6 +112,11 @@ def test_drag_a_feature_to_now(page, demo):
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 60, steps=4)
     page.mouse.up()
 
+    # Planned dates outside "now" (this quarter) make the card ask first (issue 13): keep them.
+    page.wait_for_selector(f'#card-{feature.pk}.card-conflict, [data-column-key="now"] #card-{feature.pk}')
+    if page.locator(f"#card-{feature.pk}.card-conflict").count():
+        assert Feature.objects.get(pk=feature.pk).horizon == "later"  # nothing written yet
+        card.get_by_role("button", name="Keep dates").click()
     now_column.locator(f"#card-{feature.pk}").wait_for()
     assert card.get_attribute("data-column") == "now"
     _wait_for(lambda: Feature.objects.get(pk=feature.pk).horizon == "now", seconds=10)

@@ -24,10 +24,10 @@ def _feature_page(workspace, user, n):
 
 PAGES = {
     # page: (path under /w/acme/, builder(workspace, user, n), exact queries)
-    "feature": ("features/{pk}/", _feature_page, 24),
+    "feature": ("features/{pk}/", _feature_page, 25),  # + its comments (one query)
     # PostgreSQL: + savepoint, SET LOCAL pg_trgm.similarity_threshold, release (similar items).
     "feedback-item": ("feedback/{pk}/", lambda w, u, n: _item(w, n), by_backend(postgres=23, sqlite=20)),
-    "company": ("companies/{pk}/", lambda w, u, n: _company(w, n), 10),
+    "company": ("companies/{pk}/", lambda w, u, n: _company(w, n), 11),  # + its account owners
     "release": ("releases/{pk}/", lambda w, u, n: _release(w, n), 17),
     "stakeholder": ("comms/stakeholders/{pk}/", lambda w, u, n: _stakeholder(w, n), 11),
     "digest": ("comms/subscriptions/{pk}/digest/", lambda w, u, n: _subscription(w, n), 13),

@@ -477,9 +477,10 @@ def test_feature_page_shows_score_history_demand_dependencies_and_trails(portal_
     assert response.status_code == 200
     content = response.content.decode()
     assert "Export every change." in content
-    assert "RICE score of Audit log, by criterion" in content
-    assert "<title>Reach: 100</title>" in content
-    assert "<title>Effort ÷: 4</title>" in content
+    # Each factor's effect on one log scale (issue 13, see tests/portal/test_demand_beside_rank.py).
+    assert "RICE score of Audit log: each factor’s effect, on a log scale" in content
+    assert "<title>Reach: ×100</title>" in content
+    assert "<title>Effort: ÷4</title>" in content
     assert "Priority rank of Audit log over time" in content
     assert "Priority score of Audit log over time" in content
     assert "We need audit logs 0" in content

@@ -122,8 +122,10 @@ def reference_scores(workspace) -> dict[int, dict]:
     criteria = list(ScorecardCriterion.objects.filter(workspace=workspace))
     expected = {}
     for feature in Feature.objects.filter(workspace=workspace):
+        signals = demand_signals_for_feature(feature_id=feature.pk, arr_rates={"USD": 1.0})
+        _, arr_at_stake, critical = formulas.demand_summary(signals)
         impact, companies, _ = formulas.customer_impact(
-            demand_signals_for_feature(feature_id=feature.pk, arr_rates={"USD": 1.0}),
+            signals,
             now=NOW,
             importance_weights=settings_row.importance_weights,
             segment_weights=settings_row.segment_weights,
@@ -165,6 +167,8 @@ def reference_scores(workspace) -> dict[int, dict]:
         expected[feature.pk] = {
             **scores,
             "companies": companies,
+            "arr_at_stake": arr_at_stake,
+            "critical_requests": critical,
             "priority": scores[settings_row.scoring_model],
             "status": feature.status,
         }
@@ -205,6 +209,8 @@ def test_recompute_matches_the_reference_on_random_workspaces(seed):
             "customer_impact": feature.score_customer_impact,
             "scorecard": feature.score_scorecard,
             "companies": feature.requesting_companies,
+            "arr_at_stake": feature.arr_at_stake,
+            "critical_requests": feature.critical_requests,
             "priority": feature.priority_score,
             "rank": feature.priority_rank,
         }
@@ -214,6 +220,8 @@ def test_recompute_matches_the_reference_on_random_workspaces(seed):
                 for k in ["rice", "ice", "wsjf", "value_effort", "customer_impact", "scorecard"]
             },
             "companies": want["companies"],
+            "arr_at_stake": approx(want["arr_at_stake"]),
+            "critical_requests": want["critical_requests"],
             "priority": approx(want["priority"]),
             "rank": want.get("rank"),
         }, f"feature {feature.pk}"

@@ -214,7 +214,7 @@ def test_beat_schedule_is_editable_in_the_admin(admin_client):
 def test_admin_pages_carry_the_product_icon(admin_client):
     page = admin_client.get("/admin/").content.decode()
     assert '<link rel="icon" href="/static/portal/favicon.svg" type="image/svg+xml">' in page
-    assert "Django administration" in page  # still Django's own layout around it
+    assert "productops admin console" in page  # Django's own layout, branded (issue 13)
 
 
 # --- the outbox ---------------------------------------------------------------------------

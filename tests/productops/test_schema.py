@@ -19,6 +19,7 @@ CONFLICTS = {
     ("delete", "/api/v1/workspaces/{workspace_slug}/features/{id}/"),
     ("post", "/api/v1/workspaces/{workspace_slug}/features/{id}/status/"),
     ("post", "/api/v1/workspaces/{workspace_slug}/features/{id}/merge/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/features/{feature_id}/comments/"),
     ("post", "/api/v1/workspaces/{workspace_slug}/feedback/{id}/state/"),
     ("post", "/api/v1/workspaces/{workspace_slug}/feedback/bulk-state/"),
     ("post", "/api/v1/workspaces/{workspace_slug}/feedback/{id}/merge/"),

@@ -3,7 +3,7 @@ the services, score columns read-only, and the recompute action."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.apps import apps
@@ -15,8 +15,10 @@ from productops.models import AuditEvent
 from roadmap.models import (
     Competitor,
     Feature,
+    FeatureComment,
     FeatureCriterionValue,
     FeatureDependency,
+    FeatureMention,
     FeatureStatusChange,
     Goal,
     Initiative,
@@ -25,14 +27,16 @@ from roadmap.models import (
     PrioritySnapshot,
     Product,
     RoadmapSettings,
+    SavedView,
     ScorecardCriterion,
     ScoreState,
+    ShareLink,
     Tag,
     Team,
     TeamCapacity,
 )
 from roadmap.selectors import settings_for
-from tests.productops.factories import WorkspaceFactory
+from tests.productops.factories import UserFactory, WorkspaceFactory
 from tests.productops.test_admin import admin_url, assert_admin_pages_work
 from tests.roadmap.factories import (
     CriterionFactory,
@@ -89,6 +93,31 @@ def _key_result_value():
     )
 
 
+def _comment(n: int) -> FeatureComment:
+    feature = _feature(n)
+    return FeatureComment.objects.create(workspace=feature.workspace, feature=feature, body=f"Note {n}")
+
+
+def _mention(n: int) -> FeatureMention:
+    comment = _comment(n)
+    return FeatureMention.objects.create(workspace=comment.workspace, comment=comment, user=UserFactory())
+
+
+def _saved_view(n: int) -> SavedView:
+    return SavedView.objects.create(workspace=WorkspaceFactory(), name=f"View {n}", kind="board")
+
+
+def _share_link(n: int) -> ShareLink:
+    view = _saved_view(n)
+    return ShareLink.objects.create(
+        workspace=view.workspace,
+        view=view,
+        prefix=f"sv_{n:04d}",
+        key_hash=f"{n:064d}",
+        expires_at=timezone.now() + timedelta(days=30),
+    )
+
+
 ROADMAP_MAKERS = {
     Product: lambda n: ProductFactory(),
     Goal: lambda n: GoalFactory(product=ProductFactory()),
@@ -106,6 +135,10 @@ ROADMAP_MAKERS = {
     FeatureCriterionValue: _criterion_value,
     FeatureStatusChange: _status_change,
     PrioritySnapshot: _snapshot,
+    FeatureComment: _comment,
+    FeatureMention: _mention,
+    SavedView: _saved_view,
+    ShareLink: _share_link,
 }
 
 
@@ -251,3 +284,19 @@ def test_admin_writes_are_audited_as_the_operator(admin_client, admin_user):
     assert response.status_code == 302
     event = AuditEvent.objects.get(target_type="roadmap.feature", action="created")
     assert (event.actor_id, event.actor_label) == (None, f"operator:{admin_user.username}")
+
+
+def test_a_share_link_is_revoked_from_the_console(admin_client):
+    link = _share_link(1)
+
+    response = admin_client.post(
+        admin_url(ShareLink, "changelist"),
+        {"action": "revoke_share_links", "_selected_action": [link.pk]},
+    )
+
+    assert response.status_code == 302
+    link.refresh_from_db()
+    assert link.revoked_at is not None
+    event = AuditEvent.objects.get(target_type="roadmap.sharelink", target_id=str(link.pk))
+    assert event.changes == {"state": ["active", "revoked"]}
+    assert event.actor_label.startswith("operator:")

@@ -77,6 +77,8 @@ FEATURE_KEYS = {
     "score_value_effort",
     "score_customer_impact",
     "requesting_companies",
+    "arr_at_stake",
+    "critical_requests",
     "score_scorecard",
     "priority_score",
     "priority_rank",
@@ -792,7 +794,7 @@ def test_criterion_values(workspace, contributor, session_client, product):
 def test_score_breakdown_after_a_recompute(workspace, contributor, session_client, product):
     CriterionFactory(workspace=workspace, key="fit", name="Fit", weight=1)
     feature = FeatureFactory(product=product, reach=100, impact=2, confidence_pct=50, effort=4)
-    company = CompanyFactory(workspace=workspace, name="Initech", segment=Segment.ENTERPRISE)
+    company = CompanyFactory(workspace=workspace, name="Initech", segment=Segment.ENTERPRISE, arr=250_000)
     FeedbackLinkFactory(feature=feature, item__company=company, importance="critical")
     client = session_client(contributor)
     client.put(url(workspace, "features", feature.pk, "criterion-values"), {"values": {"fit": 8}})
@@ -845,7 +847,7 @@ def test_score_breakdown_after_a_recompute(workspace, contributor, session_clien
         "score_scorecard": 8.0,
     }
     assert listed["requesting_companies"] == 1
-
+    assert (listed["arr_at_stake"], listed["critical_requests"]) == (250_000.0, 1)
 
 def test_priority_history_newest_first(workspace, contributor, session_client, product):
     feature = FeatureFactory(product=product, reach=100, impact=1, confidence_pct=100, effort=4)

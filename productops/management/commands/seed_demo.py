@@ -30,7 +30,8 @@ class Command(BaseCommand):
                 "seed_demo creates accounts with known passwords; with DEBUG off pass --force."
             )
         scale = max(1, scale)
-        context = seed_core(scale=scale)
+        # The published demo/demo login may open the admin console only on a DEBUG install.
+        context = seed_core(scale=scale, demo_staff=settings.DEBUG)
         rng = random.Random(seed)  # noqa: S311 (demo data, not security)
         modules = []
         for app_label in DOMAIN_SEEDERS:
@@ -46,7 +47,15 @@ class Command(BaseCommand):
         for module in modules:
             if hasattr(module, "finish"):
                 module.finish(context)
-        self.stdout.write(
+        base = settings.PUBLIC_BASE_URL
+        lines = [
             f"Demo workspace {DEMO_WORKSPACE_SLUG!r} ready (scale {scale}). "
-            f"Login: {DEMO_USERNAME} / {DEMO_PASSWORD}  ({settings.PUBLIC_BASE_URL})"
-        )
+            f"Login: {DEMO_USERNAME} / {DEMO_PASSWORD}  ({base})",
+            f"  Portal:       {base}/w/{DEMO_WORKSPACE_SLUG}/",
+        ]
+        if settings.DEBUG:
+            lines += [
+                f"  Admin:        {base}/admin/  ({DEMO_USERNAME} is staff while DEBUG is on)",
+                f"  Sent e-mails: {base}/w/{DEMO_WORKSPACE_SLUG}/dev/emails/",
+            ]
+        self.stdout.write("\n".join(lines))
