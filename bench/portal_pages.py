@@ -22,11 +22,11 @@ REPEAT = {"small": 5, "full": 15}
 
 def pages() -> list[Page]:
     """The portal's pages on the demo workspace; detail pages of a fixed object each."""
-    from feedback.models import Company, FeedbackItem
+    from feedback.models import Company, Contact, FeedbackItem
     from productops.models import Workspace
     from releases.models import OPEN_STATUSES, Release
     from roadmap import selectors as roadmap_selectors
-    from roadmap.models import Feature
+    from roadmap.models import Feature, Goal, Team
 
     workspace = Workspace.objects.get(slug="demo")
     feature = (
@@ -44,6 +44,9 @@ def pages() -> list[Page]:
         .order_by("planned_date", "id")
         .first()
     )
+    contact = Contact.objects.filter(workspace=workspace).order_by("email", "id").first()
+    goal = Goal.objects.filter(workspace=workspace, parent=None).order_by("id").first()
+    squad = Team.objects.filter(workspace=workspace).order_by("id").first()
     team, visitor = team_client(), visitor_client()
     return [
         Page("home", team, "/w/demo/"),
@@ -51,11 +54,27 @@ def pages() -> list[Page]:
         Page("roadmap timeline", team, "/w/demo/roadmap/timeline/"),
         Page("roadmap kanban", team, "/w/demo/roadmap/kanban/"),
         Page("roadmap matrix", team, "/w/demo/roadmap/matrix/"),
+        Page("roadmap select mode", team, "/w/demo/roadmap/?select=1"),
+        Page("roadmap shipped list", team, "/w/demo/roadmap/closed/?status=shipped"),
         Page("feature detail", team, f"/w/demo/features/{feature.pk}/"),
+        Page("feature edit (all fields)", team, f"/w/demo/features/{feature.pk}/edit/"),
+        Page("feature new", team, "/w/demo/features/new/"),
+        Page("plan products", team, "/w/demo/plan/products/"),
+        Page("plan goals", team, "/w/demo/plan/goals/"),
+        Page("plan goal detail", team, f"/w/demo/plan/goals/{goal.pk}/"),
+        Page("plan initiatives", team, "/w/demo/plan/initiatives/"),
+        Page("plan teams", team, "/w/demo/plan/teams/"),
+        Page("plan team detail", team, f"/w/demo/plan/teams/{squad.pk}/"),
+        Page("search", team, "/w/demo/search/?q=export"),
+        Page("picker features", team, "/w/demo/pick/features/?q=export"),
+        Page("picker companies", team, "/w/demo/pick/companies/?q=a"),
+        Page("saved views", team, "/w/demo/views/"),
         Page("feedback list", team, "/w/demo/feedback/"),
         Page("feedback detail", team, f"/w/demo/feedback/{item.pk}/"),
         Page("company list", team, "/w/demo/companies/"),
         Page("company detail", team, f"/w/demo/companies/{company.pk}/"),
+        Page("contact list", team, "/w/demo/contacts/"),
+        Page("contact detail", team, f"/w/demo/contacts/{contact.pk}/"),
         Page("release detail", team, f"/w/demo/releases/{release.pk}/"),
         Page("release ship", team, f"/w/demo/releases/{release.pk}/ship/"),
         Page("settings scoring", team, "/w/demo/settings/scoring/"),

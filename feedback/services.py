@@ -1404,3 +1404,24 @@ def feature_create_from_feedback(
             item=item, feature=feature, importance=importance or item.importance, actor=actor
         )
     return feature
+
+
+@transaction.atomic
+def company_save(
+    *,
+    workspace: Workspace,
+    company: Company | None,
+    actor: User | None,
+    data: Mapping[str, Any],
+    owners: Iterable[User] | None = None,
+) -> Company:
+    """Create (``company`` None) or update a company and, when ``owners`` is given, set its
+    account owners, in one transaction: a refused owner writes nothing (the portal's company
+    form, whose owners field only product managers see)."""
+    if company is None:
+        company = company_create(workspace=workspace, actor=actor, data=data)
+    else:
+        company = company_update(company=company, actor=actor, data=data)
+    if owners is not None:
+        company = company_account_owners_set(company=company, owners=owners, actor=actor)
+    return company

@@ -4,8 +4,9 @@ value is resolved back to its row.
 A picker is a text input with a ``<datalist>`` that htmx fills from ``pick/<kind>/?q=``
 (``portal.views.pickers``); without JavaScript the input still works, because what is typed
 is resolved here: ``#<id>`` (the form every option's value starts with) or the row's exact
-name, title, e-mail, domain or username. Searching goes through the apps' selectors;
-resolution loads one row, scoped to the workspace, so another workspace's id is "not found".
+name, title, e-mail, domain or username (failing that, a bare id, as links carry it).
+Searching goes through the apps' selectors; resolution loads one row, scoped to the
+workspace, so another workspace's id is "not found".
 """
 
 from __future__ import annotations
@@ -104,7 +105,9 @@ KINDS: dict[str, Kind] = {
     ),
     "members": Kind(
         rows=_members,
-        search=_words(_members, "user__username", "user__first_name", "user__last_name", "user__email"),
+        # Not by e-mail address: any member may search, and a substring search of addresses
+        # would tell them more than the names they see (an exact address still resolves).
+        search=_words(_members, "user__username", "user__first_name", "user__last_name"),
         label=_member_label,
         exact=lambda text: Q(user__username__iexact=text) | Q(user__email__iexact=text),
         key="user_id",
@@ -124,7 +127,10 @@ def options(*, kind: str, workspace: Workspace, query: str) -> list[tuple[str, s
     """At most :data:`LIMIT` ``(value, label)`` pairs for the query (empty query: the first
     rows in the kind's order)."""
     spec = KINDS[kind]
-    rows = spec.search(workspace, query.strip()[:100])
+    query = query.strip()[:100]
+    # An empty query lists the first rows in the kind's order (the indexed searches answer
+    # only words).
+    rows = spec.search(workspace, query) if query else spec.rows(workspace)
     return [(option_value(kind, row), spec.label(row)) for row in rows[:LIMIT]]
 
 
@@ -138,6 +144,9 @@ def resolve(*, kind: str, workspace: Workspace, text: str) -> Model | None:
     if match:
         return rows.filter(**{spec.key: int(match.group(1))}).first()
     found = list(rows.filter(spec.exact(text))[:2])
+    if not found and text.isascii() and text.isdigit() and len(text) <= 18:
+        # A bare id, as links into a filtered page carry it (``?company=12``).
+        return rows.filter(**{spec.key: int(text)}).first()
     return found[0] if len(found) == 1 else None
 
 

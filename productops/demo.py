@@ -48,7 +48,13 @@ def demo_operator_set(user: User, *, staff: bool) -> None:
     """Make the demo login an operator of the admin console (``staff``) or take it away."""
     if staff:
         group, _ = Group.objects.get_or_create(name=DEMO_OPERATORS_GROUP)
-        group.permissions.set(Permission.objects.filter(content_type__app_label__in=OPERATOR_APPS))
+        # Not the user model's own permissions: with change_user, Django's user admin would let
+        # the demo login make itself a superuser.
+        group.permissions.set(
+            Permission.objects.filter(content_type__app_label__in=OPERATOR_APPS).exclude(
+                content_type__app_label="productops", content_type__model="user"
+            )
+        )
         user.groups.add(group)
         if not user.is_staff:
             user.is_staff = True

@@ -943,7 +943,7 @@ def invitation_sign_up(*, token: str, username: str, password: str) -> Membershi
 # --- API tokens -------------------------------------------------------------
 
 
-def _hash_key(key: str) -> str:
+def token_hash(key: str) -> str:
     # The key carries 256 random bits, so a fast hash is safe here (no
     # dictionary to attack) and keeps the per-request lookup cheap.
     return hashlib.sha256(key.encode()).hexdigest()
@@ -991,7 +991,7 @@ def api_token_create(
         user=user,
         name=name,
         prefix=key[:10],
-        key_hash=_hash_key(key),
+        key_hash=token_hash(key),
         scopes=scopes,
         expires_at=expires_at,
     )
@@ -1040,7 +1040,7 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
             membership_pk=Subquery(membership.values("pk")[:1]),
             membership_role=Subquery(membership.values("role")[:1]),
         )
-        .filter(key_hash=_hash_key(key), revoked_at__isnull=True, user__is_active=True)
+        .filter(key_hash=token_hash(key), revoked_at__isnull=True, user__is_active=True)
         .first()
     )
     if token is None or (token.expires_at is not None and token.expires_at <= now):

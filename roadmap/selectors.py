@@ -1036,14 +1036,14 @@ def share_link_resolve(*, key: str):
     None; one query by the key's SHA-256 (an indexed equality: nothing compares the key itself)."""
     from django.utils import timezone
 
-    from productops.services import _hash_key
+    from productops.services import token_hash
     from roadmap.models import ShareLink
 
     if not isinstance(key, str) or not 10 <= len(key) <= 100:
         return None
     return (
         ShareLink.objects.select_related("view", "workspace")
-        .filter(key_hash=_hash_key(key), revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .filter(key_hash=token_hash(key), revoked_at__isnull=True, expires_at__gt=timezone.now())
         .first()
     )
 
@@ -1057,13 +1057,14 @@ def shared_view_features(
     **filters: object,
 ) -> QuerySet[Feature]:
     """The features of a shared view (``feature_board_list``'s filters and order) loading only
-    the columns the link shows: title, product, status, horizon and dates always; team, owner,
-    description, rank and scores, demand only when ``fields`` names them. With ``score_column``
-    (the matrix): those with an effort and that score, highest first (sorted in SQL, so the
-    scores need not be loaded)."""
+    the columns the link shows: title, product, status and horizon always; dates, team, owner,
+    description, rank and scores, demand only when ``fields`` names them (a timeline link
+    always has its dates: ``share_link_create``). With ``score_column`` (the matrix): those
+    with an effort and that score, highest first when the link shows scores, else by title."""
     shown = set(fields)
-    columns = ["id", "workspace_id", "title", "status", "horizon", "planned_start", "target_date"]
-    columns += ["product_id", "product__name"]
+    columns = ["id", "workspace_id", "title", "status", "horizon", "product_id", "product__name"]
+    if "dates" in shown:
+        columns += ["planned_start", "target_date"]
     related = ["product"]
     if "team" in shown:
         columns += ["team_id", "team__name"]
@@ -1087,9 +1088,10 @@ def shared_view_features(
     if score_column is not None:
         if score_column not in MODEL_COLUMN.values():
             raise ValueError(f"Not a score column: {score_column}")
-        features = features.filter(effort__isnull=False, **{f"{score_column}__isnull": False}).order_by(
-            F(score_column).desc(), "effort", "id"
-        )
+        features = features.filter(effort__isnull=False, **{f"{score_column}__isnull": False})
+        # With the scores hidden, not even their order is shown.
+        order = (F(score_column).desc(), "effort", "id") if "scores" in shown else ("title", "id")
+        features = features.order_by(*order)
     return features
 
 

@@ -1469,11 +1469,15 @@ def share_link_latest_expiry() -> datetime:
     return timezone.make_aware(datetime.combine(last_day + timedelta(days=1), time.min))
 
 
-def _share_link_fields(fields: Iterable[str] | None) -> list[str]:
+def _share_link_fields(fields: Iterable[str] | None, kind: str) -> list[str]:
+    """The fields a link shows, in their order; a timeline is drawn by its dates, so a
+    timeline link always shows them."""
     from roadmap.models import SHARE_LINK_DEFAULT_FIELDS, SHARE_LINK_FIELDS
 
     if fields is None:
         return list(SHARE_LINK_DEFAULT_FIELDS)
+    if kind == SavedView.Kind.TIMELINE and not isinstance(fields, str) and isinstance(fields, Iterable):
+        fields = [*fields, "dates"]
     if isinstance(fields, str) or not isinstance(fields, Iterable):
         raise ValidationFailed("Expected a list of field names.", attr="fields")
     chosen = set(fields)
@@ -1496,7 +1500,7 @@ def share_link_create(
     """A read-only link to ``view`` for people without an account (the view's owner, a
     contributor or higher, or a product manager). Returns the row and the key, which is not
     stored (only its SHA-256, like an API token's) and cannot be shown again."""
-    from productops.services import _hash_key
+    from productops.services import token_hash
 
     _check_view_manager(view, actor, role=Role.CONTRIBUTOR)
     if expires_at is None:
@@ -1507,13 +1511,13 @@ def share_link_create(
         raise ValidationFailed(
             f"A link lasts at most {SHARE_LINK_MAX_DAYS} days.", attr="expires_at", code="out_of_range"
         )
-    shown = _share_link_fields(fields)
+    shown = _share_link_fields(fields, view.kind)
     key = SHARE_LINK_PREFIX + secrets.token_urlsafe(32)
     link = ShareLink.objects.create(
         workspace=view.workspace,
         view=view,
         prefix=key[:10],
-        key_hash=_hash_key(key),
+        key_hash=token_hash(key),
         fields=shown,
         created_by=actor,
         expires_at=expires_at,

@@ -13,7 +13,8 @@ from feedback.channels.csv_import import MAX_CSV_BYTES
 from feedback.models import Company, Contact, FeedbackItem, Importance, Segment
 from portal.forms.pickers import PickerField, PickerMultipleField, bind_pickers
 from productops.models import Workspace
-from roadmap.models import Feature, Product
+from roadmap import selectors as roadmap_selectors
+from roadmap.models import Feature
 
 ANY = [("", "Any")]
 STATE_CHOICES = [*FeedbackItem.State.choices, ("all", "All")]
@@ -54,15 +55,13 @@ class InboxFilterForm(forms.Form):
         label="Search", required=False, max_length=200, widget=forms.TextInput(attrs={"type": "search"})
     )
     source = forms.ChoiceField(label="Source", choices=ANY + FeedbackItem.Source.choices, required=False)
-    company = forms.ModelChoiceField(
-        label="Company", queryset=Company.objects.none(), required=False, empty_label="Any"
-    )
+    company = PickerField(kind="companies", label="Company", required=False, help_text="")
     segment = forms.ChoiceField(label="Segment", choices=ANY + Segment.choices, required=False)
     tag = forms.CharField(label="Tag", required=False, max_length=60)
 
     def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["company"].queryset = Company.objects.for_workspace(workspace).only("id", "name")
+        bind_pickers(self, workspace)
 
     def filters(self) -> dict[str, Any]:
         """Keyword arguments of :func:`feedback.selectors.feedback_inbox` from the valid fields."""
@@ -408,8 +407,8 @@ class FeatureFromFeedbackForm(forms.Form):
     def __init__(self, *args: Any, workspace: Workspace, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["ids"].error_messages["required"] = "Select at least one item."
-        self.fields["product"].queryset = (
-            Product.objects.for_workspace(workspace).only("id", "name").order_by("name", "id")
+        self.fields["product"].queryset = roadmap_selectors.product_list(workspace=workspace).only(
+            "id", "name"
         )
 
     def feature_data(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.access import require_role, workspace_page
 from portal.forms import add_domain_error
@@ -94,6 +94,7 @@ def comment_add(request: HttpRequest, feature_id: int) -> HttpResponse:
     return _form_page(request, feature, form, None, status=400)
 
 
+@require_http_methods(["GET", "POST"])
 @workspace_page()
 def comment_edit(request: HttpRequest, feature_id: int, comment_id: int) -> HttpResponse:
     require_role(request, Role.CONTRIBUTOR)

@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -98,17 +97,13 @@ def _company(request: HttpRequest, company_id: int) -> Company:
 
 def _save(request: HttpRequest, form: CompanyForm, company: Company | None) -> Company:
     """Create or update, then set the account owners if the form has them: all or nothing."""
-    with transaction.atomic():
-        if company is None:
-            company = services.company_create(
-                workspace=request.workspace, actor=request.user, data=form.company_data()
-            )
-        else:
-            company = services.company_update(company=company, actor=request.user, data=form.company_data())
-        owners = form.owners()
-        if owners is not None:
-            company = services.company_account_owners_set(company=company, owners=owners, actor=request.user)
-    return company
+    return services.company_save(
+        workspace=request.workspace,
+        company=company,
+        actor=request.user,
+        data=form.company_data(),
+        owners=form.owners(),
+    )
 
 
 def _form_page(

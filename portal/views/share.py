@@ -163,8 +163,11 @@ def _columns(groups: list[tuple[str, str, list]]) -> list[dict]:
     return columns
 
 
-def _page_context(link: ShareLink) -> dict:
-    """What the shared page draws for the link's view (filters as saved)."""
+def _page_context(link: ShareLink) -> dict | None:
+    """What the shared page draws for the link's view (filters as saved), or None when a
+    saved filter no longer names anything (its team, goal, product, initiative or tag was
+    deleted or renamed): the page is never drawn with fewer filters than the view was saved
+    with, which would show more of the roadmap than was shared."""
     view, workspace = link.view, link.workspace
     form_class = {
         SavedView.Kind.TIMELINE: TimelineFilterForm,
@@ -172,11 +175,14 @@ def _page_context(link: ShareLink) -> dict:
     }.get(view.kind, RoadmapFilterForm)
     form = form_class({key: str(value) for key, value in view.query.items()}, workspace=workspace)
     filters = form.filters()
+    if form.errors or any(key in filters and filters[key] in (None, "") for key in view.query):
+        return None
     show = {name: name in link.fields for name in SHARE_LINK_FIELDS}
     context: dict = {"link": link, "view": view, "shared_workspace": workspace, "show": show}
     common = {"workspace": workspace, "fields": link.fields, **filters}
     if view.kind == SavedView.Kind.BOARD:
-        features = roadmap_selectors.shared_view_features(statuses=BOARD_STATUSES, **common)
+        # Open work by horizon, as on the team's board (shipped and declined work leaves it).
+        features = roadmap_selectors.shared_view_features(statuses=roadmap_selectors.OPEN_STATUSES, **common)
         by_horizon: dict[str, list] = {key: [] for key, _ in HORIZON_CHOICES}
         for feature in features:
             by_horizon[feature.horizon or "unscheduled"].append(feature)
@@ -226,4 +232,7 @@ def shared_view(request: HttpRequest, key: str) -> HttpResponse:
     link = roadmap_selectors.share_link_resolve(key=key)
     if link is None:
         return _not_found(request)
-    return _public(render(request, "portal/shared/view.html", _page_context(link)))
+    context = _page_context(link)
+    if context is None:
+        return _not_found(request)
+    return _public(render(request, "portal/shared/view.html", context))

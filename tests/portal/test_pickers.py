@@ -160,3 +160,18 @@ def test_the_widget_renders_a_datalist_pointed_at_the_search(workspace):
     assert f'hx-get="/w/{workspace.slug}/pick/companies/?field=company"' in html
     assert 'list="id_company-options"' in html
     assert '<datalist id="id_company-options"></datalist>' in html
+
+
+def test_an_empty_query_lists_the_first_rows_and_members_are_not_found_by_address(
+    portal_client, member, workspace
+):
+    client, _ = portal_client(workspace, Role.VIEWER)
+    CompanyFactory(workspace=workspace, name="Beta", domain="beta.test")
+    alpha = CompanyFactory(workspace=workspace, name="Alpha", domain="alpha.test")
+    member(workspace, Role.CONTRIBUTOR, username="dana", email="secret-dana@corp.test")
+
+    companies = client.get(url(workspace, "companies", q="")).content.decode()
+    by_address = client.get(url(workspace, "members", q="secret-dana")).content.decode()
+
+    assert companies.index(f"#{alpha.pk} Alpha") < companies.index("Beta")
+    assert by_address.strip() == ""

@@ -26,7 +26,7 @@ PAGES = {
     # page: (path under /w/acme/, builder(workspace, user, n), exact queries)
     "feature": ("features/{pk}/", _feature_page, 25),  # + its comments (one query)
     # PostgreSQL: + savepoint, SET LOCAL pg_trgm.similarity_threshold, release (similar items).
-    "feedback-item": ("feedback/{pk}/", lambda w, u, n: _item(w, n), by_backend(postgres=23, sqlite=20)),
+    "feedback-item": ("feedback/{pk}/", lambda w, u, n: _item(w, n), by_backend(postgres=22, sqlite=19)),
     "company": ("companies/{pk}/", lambda w, u, n: _company(w, n), 11),  # + its account owners
     "release": ("releases/{pk}/", lambda w, u, n: _release(w, n), 17),
     "stakeholder": ("comms/stakeholders/{pk}/", lambda w, u, n: _stakeholder(w, n), 11),

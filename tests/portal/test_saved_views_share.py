@@ -461,6 +461,26 @@ def test_the_shared_page_applies_the_views_filters(workspace, member, internal):
     assert "Other product's feature" not in body
 
 
+@pytest.mark.parametrize("gone", ["team", "tag"])
+def test_a_view_whose_filter_no_longer_exists_shows_nothing(workspace, member, internal, gone):
+    owner = member(workspace, Role.PRODUCT_MANAGER).user
+    FeatureFactory(product=internal.product, title="SECRET other team", horizon="now")
+    tag = services.feature_update(feature=internal, actor=owner, data={"tags": ["beta"]}).tags.get()
+    query = {"team": internal.team_id} if gone == "team" else {"tag": "beta"}
+    _, key = _link(_view(workspace, owner, query=query), owner)
+    assert "Offline mode" in Client().get(f"/shared/{key}/").content.decode()
+
+    if gone == "team":
+        services.team_delete(team=internal.team, actor=owner)
+    else:
+        tag.delete()
+    response = Client().get(f"/shared/{key}/")
+
+    assert response.status_code == 404
+    assert "SECRET other team" not in response.content.decode()
+    assert "Offline mode" not in response.content.decode()
+
+
 def test_the_shared_page_is_noindex_no_referrer_and_not_cached(workspace, member, internal):
     owner = member(workspace, Role.PRODUCT_MANAGER).user
     _, key = _link(_view(workspace, owner), owner)
@@ -550,3 +570,22 @@ def test_shared_page_query_count_does_not_grow_with_features(
 
 # link lookup, the two filter choices, the features (matrix: the workspace's scoring settings too)
 SHARED_QUERIES = {"board": 4, "kanban": 4, "timeline": 4, "matrix": 5}
+
+
+def test_a_timeline_link_always_shows_dates_and_a_matrix_without_scores_hides_their_order(
+    workspace, member, internal
+):
+    owner = member(workspace, Role.PRODUCT_MANAGER).user
+    timeline, _ = _link(_view(workspace, owner, kind="timeline", name="T"), owner, fields=["team"])
+    assert timeline.fields == ["team", "dates"]
+
+    product = internal.product
+    FeatureFactory(product=product, title="Zebra", status="planned", effort=1, score_rice=9000.0)
+    FeatureFactory(product=product, title="Aardvark", status="planned", effort=1, score_rice=1.0)
+    _, key = _link(
+        _view(workspace, owner, kind="matrix", name="M", query={"model": "rice"}), owner, fields=[]
+    )
+    body = Client().get(f"/shared/{key}/").content.decode()
+
+    assert body.index("Aardvark") < body.index("Offline mode") < body.index("Zebra")
+    assert "9000" not in body

@@ -260,7 +260,7 @@ def test_a_500_while_the_bearer_token_is_looked_up_masks_it(workspace, member, e
         user=user,
         name="canary",
         prefix=canaries.API_TOKEN[:10],
-        key_hash=services._hash_key(canaries.API_TOKEN),
+        key_hash=services.token_hash(canaries.API_TOKEN),
         scopes=["read"],
     )
     api = APIClient(raise_request_exception=False)

@@ -849,6 +849,7 @@ def test_score_breakdown_after_a_recompute(workspace, contributor, session_clien
     assert listed["requesting_companies"] == 1
     assert (listed["arr_at_stake"], listed["critical_requests"]) == (250_000.0, 1)
 
+
 def test_priority_history_newest_first(workspace, contributor, session_client, product):
     feature = FeatureFactory(product=product, reach=100, impact=1, confidence_pct=100, effort=4)
     recompute_workspace(workspace_id=workspace.pk, now=datetime(2027, 1, 1, tzinfo=UTC))
