@@ -203,7 +203,9 @@ class ShareLinkViewSet(TombstonesMixin, WorkspaceResourceViewSet):
     and the view's ownership (or product manager); DELETE revokes it at once (the row stays)."""
 
     serializer_class = ShareLinkOutput
-    write_role = Role.VIEWER
+    # Making and revoking links is a contributor's (the service also asks for the view's
+    # owner or a product manager), so a viewer's write is a 403 before its body is read.
+    write_role = Role.CONTRIBUTOR
     filterset_class = ShareLinkFilter
     ordering_fields = ["created_at", "expires_at"]
 

@@ -607,6 +607,8 @@ class ProductopsWalk(Walk):
             self.team_capacities,
             self.scorecard_criteria,
             self.features,
+            self.feature_comments,
+            self.saved_views,
             self.roadmap_reports,
             self.releases,
             self.release_plans,
@@ -1224,6 +1226,100 @@ class ProductopsWalk(Walk):
         self.call("v1_workspaces_features_destroy", None, want=204, workspace_slug=slug, id=e["id"])
         self.pages("v1_workspaces_tags_list", m.PaginatedTagOutputList, workspace_slug=slug)
         self.pages("v1_workspaces_competitors_list", m.PaginatedCompetitorOutputList, workspace_slug=slug)
+
+    def feature_comments(self) -> None:
+        """Post a comment that mentions the owner, read it, edit it, list, delete."""
+        m, slug = self.models, self.slug
+        feature = self._feature("Commented feature")
+        posted = self.call(
+            "v1_workspaces_features_comments_create",
+            m.FeatureCommentOutput,
+            want=201,
+            workspace_slug=slug,
+            feature_id=feature["id"],
+            body=m.FeatureCommentInputRequest(body=f"Please look @{self.people.owner.username}"),
+        )
+        self.call(
+            "v1_workspaces_features_comments_retrieve",
+            m.FeatureCommentOutput,
+            want=200,
+            workspace_slug=slug,
+            feature_id=feature["id"],
+            id=posted["id"],
+        )
+        self.call(
+            "v1_workspaces_features_comments_partial_update",
+            m.FeatureCommentOutput,
+            want=200,
+            workspace_slug=slug,
+            feature_id=feature["id"],
+            id=posted["id"],
+            body=m.PatchedFeatureCommentInputRequest(body="Edited"),
+        )
+        self.pages(
+            "v1_workspaces_features_comments_list",
+            m.PaginatedFeatureCommentOutputList,
+            workspace_slug=slug,
+            feature_id=feature["id"],
+        )
+        self.call(
+            "v1_workspaces_features_comments_destroy",
+            None,
+            want=204,
+            workspace_slug=slug,
+            feature_id=feature["id"],
+            id=posted["id"],
+        )
+
+    def saved_views(self) -> None:
+        """Save a view, share it with a link (the key once), list both, revoke, delete."""
+        m, slug = self.models, self.slug
+        view = self.call(
+            "v1_workspaces_saved_views_create",
+            m.SavedViewOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.SavedViewCreateInputRequest(
+                name="Platform board",
+                kind=m.SavedViewKindEnum.BOARD,
+                query=m.SavedViewCreateInputRequestQuery.from_dict({"product": self.ids["product"]}),
+            ),
+        )
+        self.call(
+            "v1_workspaces_saved_views_retrieve",
+            m.SavedViewOutput,
+            want=200,
+            workspace_slug=slug,
+            id=view["id"],
+        )
+        self.call(
+            "v1_workspaces_saved_views_partial_update",
+            m.SavedViewOutput,
+            want=200,
+            workspace_slug=slug,
+            id=view["id"],
+            body=m.PatchedSavedViewUpdateInputRequest(name="Platform board (shared)", shared=True),
+        )
+        self.pages("v1_workspaces_saved_views_list", m.PaginatedSavedViewOutputList, workspace_slug=slug)
+        link = self.call(
+            "v1_workspaces_share_links_create",
+            m.ShareLinkCreatedOutput,
+            want=201,
+            workspace_slug=slug,
+            body=m.ShareLinkCreateInputRequest(
+                view=view["id"], expires_at=datetime.now(UTC) + timedelta(days=7)
+            ),
+        )
+        self.call(
+            "v1_workspaces_share_links_retrieve",
+            m.ShareLinkOutput,
+            want=200,
+            workspace_slug=slug,
+            id=link["id"],
+        )
+        self.pages("v1_workspaces_share_links_list", m.PaginatedShareLinkOutputList, workspace_slug=slug)
+        self.call("v1_workspaces_share_links_destroy", None, want=204, workspace_slug=slug, id=link["id"])
+        self.call("v1_workspaces_saved_views_destroy", None, want=204, workspace_slug=slug, id=view["id"])
 
     def roadmap_reports(self) -> None:
         m, slug = self.models, self.slug

@@ -65,6 +65,10 @@ VIEWER_WRITES = {
     ("DELETE", "/api/v1/workspaces/{workspace_slug}/members/{id}/"),
     # Anyone may revoke their own tokens.
     ("DELETE", "/api/v1/workspaces/{workspace_slug}/tokens/{id}/"),
+    # Any member saves views of the roadmap for themselves, and renames or deletes their own.
+    ("POST", "/api/v1/workspaces/{workspace_slug}/saved-views/"),
+    ("PATCH", "/api/v1/workspaces/{workspace_slug}/saved-views/{id}/"),
+    ("DELETE", "/api/v1/workspaces/{workspace_slug}/saved-views/{id}/"),
     # Signed by the webhook's secret, not a member's token: 401 without a signature.
     ("POST", "/api/v1/inbound/{public_id}/"),
 }
