@@ -34,7 +34,7 @@ from django.utils import timezone
 from feedback.models import Company, Contact, DuplicateSuggestion, FeedbackItem, FeedbackLink, Vote
 from feedback.similarity import similar_features, similar_items
 from productops.models import Workspace
-from productops.search import QUERY_MAX_LENGTH, SEARCH_LIMIT, rows_containing
+from productops.search import QUERY_MAX_LENGTH, SEARCH_LIMIT, rows_containing, words_contain
 from productops.sql import now_utc_text, rate_case_sql, workspace_rates
 from roadmap.models import Feature, Product
 
@@ -915,9 +915,7 @@ def contact_directory(*, workspace: Workspace, query: str = "") -> QuerySet[Cont
         feedback_count=_SubqueryCount(feedback.order_by().values("pk")),
         vote_count=_SubqueryCount(votes.order_by().values("pk")),
     )
-    for word in query.split()[:5]:
-        contacts = contacts.filter(Q(name__icontains=word) | Q(email__icontains=word))
-    return contacts
+    return words_contain(contacts, columns=("name", "email"), query=query)
 
 
 def contact_feedback(*, contact: Contact) -> QuerySet[FeedbackItem]:

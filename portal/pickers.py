@@ -20,6 +20,7 @@ from django.db.models import Model, Q, QuerySet
 from feedback import selectors as feedback_selectors
 from productops import selectors as platform_selectors
 from productops.models import Workspace
+from productops.search import words_contain
 from roadmap import selectors as roadmap_selectors
 
 #: Options per answer: a picker narrows as you type, it never lists a whole table.
@@ -41,13 +42,7 @@ class Kind:
 
 def _words(rows_of: Callable[[Workspace], QuerySet], *fields: str) -> Callable[[Workspace, str], QuerySet]:
     def search(workspace: Workspace, query: str) -> QuerySet:
-        rows = rows_of(workspace)
-        for word in query.split()[:5]:
-            condition = Q()
-            for field in fields:
-                condition |= Q(**{f"{field}__icontains": word})
-            rows = rows.filter(condition)
-        return rows
+        return words_contain(rows_of(workspace), columns=fields, query=query)
 
     return search
 
@@ -70,10 +65,14 @@ def _members(workspace: Workspace) -> QuerySet:
     )
 
 
-def _member_label(membership) -> str:
-    user = membership.user
+def user_label(user) -> str:
+    """How a member reads in a picker, as an option and as a form's initial value."""
     name = user.get_full_name()
     return f"{name} ({user.username})" if name else user.username
+
+
+def _member_label(membership) -> str:
+    return user_label(membership.user)
 
 
 KINDS: dict[str, Kind] = {

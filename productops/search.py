@@ -93,3 +93,12 @@ def rows_containing(rows: QuerySet, *, workspace_id: int, columns: tuple[str, ..
     for word in words:
         rows = rows.filter(functools.reduce(operator.or_, (Q(**{f"{c}__icontains": word}) for c in columns)))
     return rows
+
+
+def words_contain(rows: QuerySet, *, columns: tuple[str, ...], query: str) -> QuerySet:
+    """``rows`` in which every word of ``query`` (:func:`search_words`) appears in one of
+    ``columns``, unindexed (``icontains``): for lists already narrowed by other conditions
+    (a directory's filters, a workspace's members or tags); all of them for an empty query."""
+    for word in search_words(query):
+        rows = rows.filter(functools.reduce(operator.or_, (Q(**{f"{c}__icontains": word}) for c in columns)))
+    return rows

@@ -50,7 +50,7 @@ class PickerInput(forms.TextInput):
             if isinstance(item, Model):
                 model_kind = "members" if self.kind == "members" and hasattr(item, "username") else self.kind
                 if model_kind == "members":
-                    shown.append(f"#{item.pk} {item.get_full_name() or item.username}")
+                    shown.append(f"#{item.pk} {pickers.user_label(item)}")
                 else:
                     shown.append(pickers.option_value(self.kind, item))
             else:
