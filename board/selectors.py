@@ -33,6 +33,8 @@ PUBLIC_ROADMAP_HORIZONS = (Horizon.NOW, Horizon.NEXT, Horizon.LATER)
 #: Features shown per column of the public roadmap: the page stays bounded however many
 #: public features a horizon holds (each feature carries its column's total).
 PUBLIC_ROADMAP_COLUMN_LIMIT = 50
+#: Shipped features the public roadmap lists below its columns.
+PUBLIC_RECENTLY_SHIPPED = 10
 #: What a customer sees of their own feedback item's triage state.
 PUBLIC_ITEM_STATE = {
     FeedbackItem.State.NEW: "Received",
@@ -159,7 +161,8 @@ def comment_list(*, feature: Feature) -> list[Comment]:
 
 
 def public_roadmap(*, workspace: Workspace) -> dict[str, list[Feature]]:
-    """Public features by horizon (now, next, later); declined ones never show.
+    """Public features by horizon (now, next, later); shipped ones are not in a horizon any
+    more (see :func:`public_recently_shipped`) and declined ones never show.
 
     At most :data:`PUBLIC_ROADMAP_COLUMN_LIMIT` per horizon, by product and title; each
     feature's ``horizon_total`` is how many its column holds in all (one query)."""
@@ -167,7 +170,7 @@ def public_roadmap(*, workspace: Workspace) -> dict[str, list[Feature]]:
     features = (
         _annotated(public_feature_list(workspace=workspace), None)
         .filter(horizon__in=PUBLIC_ROADMAP_HORIZONS)
-        .exclude(status=FeatureStatus.DECLINED)
+        .exclude(status__in=[FeatureStatus.SHIPPED, FeatureStatus.DECLINED])
         .annotate(
             horizon_position=Window(RowNumber(), partition_by=[F("horizon")], order_by=order),
             horizon_total=Window(Count("id"), partition_by=[F("horizon")]),
@@ -179,6 +182,16 @@ def public_roadmap(*, workspace: Workspace) -> dict[str, list[Feature]]:
     for feature in features:
         groups[feature.horizon].append(feature)
     return groups
+
+
+def public_recently_shipped(*, workspace: Workspace) -> list[Feature]:
+    """The public roadmap's "Recently shipped": the last :data:`PUBLIC_RECENTLY_SHIPPED`
+    public features shipped, whatever their horizon, most recent first (one query)."""
+    return list(
+        _annotated(public_feature_list(workspace=workspace), None)
+        .filter(status=FeatureStatus.SHIPPED)
+        .order_by(F("status_changed_at").desc(nulls_last=True), "-id")[:PUBLIC_RECENTLY_SHIPPED]
+    )
 
 
 def similar_public_features(*, workspace: Workspace, text: str, limit: int = 5) -> list[Feature]:

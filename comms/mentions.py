@@ -3,8 +3,11 @@
 ``roadmap.services.feature_comment_create`` / ``_update`` record one ``feature.mentioned``
 event per comment that names new members (its payload lists the new mentions); the event
 consumer (``comms.events``) turns it into one delivery per mentioned member, keyed
-``mention:<comment id>:<user id>``, so each member is told once about a comment, whatever
-the replays, and an edit that names them again tells them nothing new.
+``mention:<comment id>:<user id>:<mention id>``, so each mention is told once, whatever the
+replays, and an edit that keeps the name tells nothing new (the mention row stays). A name
+edited away and back is a new mention row, so a new delivery: the member is told, unless
+an earlier mention of them in that comment was already e-mailed (or is being sent); the
+earlier delivery, still pending, is suppressed as obsolete at send time.
 
 Whether to e-mail follows the member's e-mail preferences: their member stakeholder row
 (made the first time they are mentioned, confirmed, audience engineering, as account owners
@@ -28,7 +31,7 @@ from django.utils import timezone
 from comms import links
 from comms.models import Audience, Stakeholder, StakeholderKind
 from productops.models import AuditEvent, Event, Membership, User, Workspace
-from productops.outbox.models import Channel, Delivery, SuppressedReason
+from productops.outbox.models import Channel, Delivery, DeliveryState, SuppressedReason
 from productops.outbox.services import Message, Suppress
 from productops.services import audit_record_many
 from roadmap.models import FeatureMention
@@ -96,6 +99,24 @@ def feature_url(workspace: Workspace, feature_id: int, comment_id: int) -> str:
     return f"{settings.PUBLIC_BASE_URL}{path}#comment-{comment_id}"
 
 
+def _already_told(*, workspace: Workspace, mentions: list[FeatureMention]) -> set[tuple[int, int]]:
+    """The (comment id, user id) pairs whose e-mail went out (or is going out) already, for an
+    earlier mention of that member in that comment (one query). Keys before the mention id
+    was in them (``mention:<comment>:<user>``) count too."""
+    prefixes = {f"mention:{m.comment_id}:" for m in mentions}
+    keys = Delivery.objects.filter(
+        Q(*[Q(dedupe_key__startswith=prefix) for prefix in prefixes], _connector=Q.OR),
+        workspace=workspace,
+        kind=MENTION_KIND,
+        state__in=[DeliveryState.SENT, DeliveryState.SENDING],
+    ).values_list("dedupe_key", flat=True)
+    told = set()
+    for key in keys:
+        _, comment_id, user_id, *_ = key.split(":")
+        told.add((int(comment_id), int(user_id)))
+    return told
+
+
 def mention_rows(*, workspace: Workspace, event: Event) -> list[dict[str, Any]]:
     """The deliveries of a ``feature.mentioned`` event: one e-mail per mention that still
     exists and whose member is still in the workspace."""
@@ -111,6 +132,10 @@ def mention_rows(*, workspace: Workspace, event: Event) -> list[dict[str, Any]]:
     )
     if not mentions:
         return []
+    told = _already_told(workspace=workspace, mentions=mentions)
+    mentions = [m for m in mentions if (m.comment_id, m.user_id) not in told]
+    if not mentions:
+        return []
     stakeholders = member_stakeholders(workspace=workspace, users=[m.user for m in mentions])
     feature = payload.get("feature") or {}
     rows = []
@@ -121,7 +146,7 @@ def mention_rows(*, workspace: Workspace, event: Event) -> list[dict[str, Any]]:
         rows.append(
             {
                 "workspace": workspace,
-                "dedupe_key": f"mention:{mention.comment_id}:{mention.user_id}",
+                "dedupe_key": f"mention:{mention.comment_id}:{mention.user_id}:{mention.pk}",
                 "kind": MENTION_KIND,
                 "channel": Channel.EMAIL,
                 "recipient": stakeholder.email,

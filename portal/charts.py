@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 def _nice_max(value: float) -> float:
@@ -30,6 +30,13 @@ def _fmt(value: float) -> str:
     if value == int(value) and abs(value) < 1e6:
         return str(int(value))
     return f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) < 100 else f"{value:,.0f}"
+
+
+#: A chart drawn in a narrow panel (the feature page's, 290–400 px wide) has a viewBox about
+#: that wide and its text 15 units high (``.chart-compact`` in portal.css), so the text is
+#: drawn at 11 px or more; at the usual 520–640 units it would shrink to 6–8 px there.
+COMPACT_WIDTH = 380
+COMPACT_CSS = "chart-compact"
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,12 @@ def horizontal_bars(
     width: int = 520,
     bar_height: int = 22,
     label_width: int = 170,
+    compact: bool = False,
 ) -> dict:
-    """One bar per row, longest = full width; negative values are drawn as zero-length with the value."""
+    """One bar per row, longest = full width; negative values are drawn as zero-length with the
+    value. ``compact``: for a narrow panel (:data:`COMPACT_WIDTH`)."""
+    if compact:
+        width, label_width, bar_height = COMPACT_WIDTH, 150, 24
     gap = 8
     plot = width - label_width - 60
     top = max([v for _, v in rows if v is not None] + [0])
@@ -79,6 +90,9 @@ def horizontal_bars(
         "height": height,
         "marks": marks,
         "bar_height": bar_height,
+        "css": COMPACT_CSS if compact else "",
+        "label_chars": 17 if compact else 24,
+        "text_dy": 17 if compact else 15,
     }
 
 
@@ -127,10 +141,15 @@ def line(
     height: int = 200,
     invert: bool = False,
     y_label: str = "",
+    compact: bool = False,
 ) -> dict:
     """A line through the points in order (e.g. a score over time); ``invert`` puts small
-    values on top (ranks). Points with no value break nothing: they are left out."""
+    values on top (ranks). Points with no value break nothing: they are left out.
+    ``compact``: for a narrow panel (:data:`COMPACT_WIDTH`)."""
     pad_left, pad_bottom, pad_top, pad_right = 44, 24, 12, 12
+    if compact:
+        width, height = COMPACT_WIDTH, 170
+        pad_left, pad_bottom, pad_top, pad_right = 56, 28, 16, 14
     plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
     values = [v for _, v in points if v is not None]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
@@ -171,6 +190,7 @@ def line(
         "last_label": last.label if last else "",
         "plot": {"left": pad_left, "top": pad_top, "bottom": pad_top + plot_h, "right": width - pad_right},
         "label_y": height - 6,
+        "css": COMPACT_CSS if compact else "",
     }
 
 
@@ -244,6 +264,45 @@ def log_axis(values: Sequence[float]) -> Axis:
     return Axis(float(low), float(high), tuple(float(f"{t:.12g}") for t in ticks), log=True)
 
 
+#: Where ``_matrix_chart.html`` draws a dot's ref (``dx``, ``dy`` from the dot's centre) and
+#: how high its text is (``.chart-ref`` in portal.css), in user units.
+REF_DX, REF_DY, REF_FONT = 9, -6, 12
+
+
+def ref_box(mark: Mark) -> tuple[float, float, float, float]:
+    """The box (left, top, right, bottom) a mark's ref text covers as a browser measures it,
+    a little generous: digits are about 0.6 em wide, and the line box runs from about 0.9 em
+    above the baseline to 0.3 em below it (1.12 em measured in Chromium)."""
+    left, baseline = mark.x + REF_DX, mark.y + REF_DY
+    return (
+        left - 1,
+        baseline - REF_FONT * 0.9,
+        left + len(mark.ref) * REF_FONT * 0.62 + 1,
+        baseline + REF_FONT * 0.3,
+    )
+
+
+def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_refs(marks: list[Mark], *, limit: int) -> list[Mark]:
+    """Keep the refs of the first ``limit`` marks (the order given: e.g. highest score first),
+    less any whose box overlaps one already kept; the other marks lose theirs (their
+    ``<title>`` and the table still name them)."""
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+    for mark in marks:
+        if mark.ref and len(placed) < limit:
+            box = ref_box(mark)
+            if not any(_overlaps(box, other) for other in placed):
+                placed.append(box)
+                out.append(mark)
+                continue
+        out.append(replace(mark, ref="") if mark.ref else mark)
+    return out
+
+
 #: Quadrant names of a value (up) against effort (across) chart, split at the medians.
 VALUE_EFFORT_QUADRANTS = {
     "top_left": "Quick wins",
@@ -263,13 +322,15 @@ def scatter(
     height: int = 400,
     y_log: bool = False,
     quadrants: dict[str, str] | None = None,
-    max_refs: int = 40,
+    max_refs: int = 20,
 ) -> dict:
     """Dots at (``x``, ``y``) with ``label``, optional ``href``, ``css`` and ``ref`` (a short
-    label drawn beside the dot when there are at most ``max_refs`` dots, e.g. the dot's row
-    in a table). Both axes are scaled to the data (``y_log``: a base-10 value axis, for
-    skewed scores). With ``quadrants`` (names by corner), the plot is split at the median of
-    each axis and each mark carries its quadrant's name."""
+    label drawn beside the dot, e.g. the dot's row in a table: only for the first
+    ``max_refs`` points in the order given, and never where it would overlap one already
+    placed, see :func:`place_refs`; every dot still has its ``<title>``). Both axes are
+    scaled to the data (``y_log``: a base-10 value axis, for skewed scores). With
+    ``quadrants`` (names by corner), the plot is split at the median of each axis and each
+    mark carries its quadrant's name."""
     pad_left, pad_bottom, pad_top, pad_right = 56, 44, 14, 16
     plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
     xs, ys = [float(p["x"]) for p in points], [float(p["y"]) for p in points]
@@ -290,20 +351,22 @@ def scatter(
         corner = ("top" if y >= split[1] else "bottom") + ("_left" if x <= split[0] else "_right")
         return quadrants.get(corner, "")
 
-    show_refs = len(points) <= max_refs
-    marks = [
-        Mark(
-            x=px(x),
-            y=py(y),
-            label=p["label"],
-            value=f"{x_label} {_fmt(p['x'])}, {y_label} {_fmt(p['y'])}",
-            href=p.get("href", ""),
-            css=p.get("css", ""),
-            quadrant=quadrant(x, y),
-            ref=str(p.get("ref", "")) if show_refs else "",
-        )
-        for p, x, y in zip(points, xs, ys, strict=True)
-    ]
+    marks = place_refs(
+        [
+            Mark(
+                x=px(x),
+                y=py(y),
+                label=p["label"],
+                value=f"{x_label} {_fmt(p['x'])}, {y_label} {_fmt(p['y'])}",
+                href=p.get("href", ""),
+                css=p.get("css", ""),
+                quadrant=quadrant(x, y),
+                ref=str(p.get("ref", "")),
+            )
+            for p, x, y in zip(points, xs, ys, strict=True)
+        ],
+        limit=max_refs,
+    )
     plot = {"left": pad_left, "top": pad_top, "bottom": pad_top + plot_h, "right": width - pad_right}
     x_ticks = [{"x": px(t), "label": _tick_label(t)} for t in x_axis.ticks]
     y_ticks = [{"y": py(t), "label": _tick_label(t)} for t in y_axis.ticks]

@@ -12,7 +12,8 @@
   ``chart-bar-lowers``); the logs add up to log10 of the score.
 
 Every chart's description has the formula with the feature's numbers filled in. Geometry comes
-from ``portal.charts.horizontal_bars`` and is drawn by ``portal/partials/chart_bars.html``.
+from ``portal.charts.horizontal_bars`` (``compact``: sized for the feature page's panel, so its
+text is drawn at 11 px or more) and is drawn by ``portal/partials/chart_bars.html``.
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ def breakdown_chart(breakdown: Mapping, *, feature_title: str, model_label: str)
             labels.append(f"{sign}{_n(value)}")
             lowers.append(effect < 1)
         chart = charts.horizontal_bars(
-            rows, title=f"{model_label} score of {feature_title}: each factor’s effect, on a log scale"
+            rows,
+            title=f"{model_label} score of {feature_title}: each factor’s effect, on a log scale",
+            compact=True,
         )
         marks = [
             replace(mark, value=label, css="chart-bar-lowers" if low else "chart-bar-raises")
@@ -106,7 +109,7 @@ def breakdown_chart(breakdown: Mapping, *, feature_title: str, model_label: str)
     else:
         rows = [(t["label"], t["contribution"] or 0.0) for t in terms]
     chart = charts.horizontal_bars(
-        rows, title=f"{model_label} score of {feature_title}: what each criterion adds"
+        rows, title=f"{model_label} score of {feature_title}: what each criterion adds", compact=True
     )
     desc = f"{active['formula']}: {formula}. " + "; ".join(f"{m.label}: {m.value}" for m in chart["marks"])
     return {**chart, "desc": desc, "formula": formula, "scale": "contribution"}

@@ -209,7 +209,8 @@ def public_roadmap(request: HttpRequest) -> HttpResponse:
         ("next", "Next", groups["next"]),
         ("later", "Later", groups["later"]),
     ]
-    return render(request, "board/roadmap.html", board_context(request, columns=columns))
+    shipped = selectors.public_recently_shipped(workspace=request.workspace)
+    return render(request, "board/roadmap.html", board_context(request, columns=columns, shipped=shipped))
 
 
 @require_http_methods(["GET", "POST"])

@@ -3,9 +3,10 @@ and bulk retry, webhook endpoints and thresholds, the comms settings.
 
 They check shape; ``comms.services``, ``comms.webhooks`` and the outbox check the rules
 (a Slack URL on hooks.slack.com over https, an address that is not private, a member of
-this workspace...). Choices of members, products, goals, initiatives, features and
-releases are lists the view loaded once (:class:`~portal.forms.releases.ObjectChoiceField`),
-so a page with a form per row runs no query per row.
+this workspace...). Choices of members, products, goals, initiatives and releases are
+lists the view loaded once (:class:`~portal.forms.releases.ObjectChoiceField`), so a page
+with a form per row runs no query per row; a feature is picked by a searchable picker
+(``portal.forms.pickers``), never listed whole.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django import forms
 
 from comms.models import Audience, Cadence, Channel, StakeholderKind, WebhookFormat
 from portal.forms.feedback import IdListField
+from portal.forms.pickers import PickerField, bind_pickers
 from portal.forms.releases import ObjectChoiceField, member_label, release_label
 from productops.models import Event
 from productops.outbox.models import Channel as DeliveryChannel
@@ -216,7 +218,7 @@ class SubscriptionForm(ScheduleForm):
     product = ObjectChoiceField(label="Product", required=False)
     goal = ObjectChoiceField(label="Goal", required=False)
     initiative = ObjectChoiceField(label="Initiative", required=False)
-    feature = ObjectChoiceField(label="Feature", required=False)
+    feature = PickerField(kind="features", label="Feature", required=False)
     release = ObjectChoiceField(label="Release", required=False)
 
     field_order = ["follow", "product", "goal", "initiative", "feature", "release"]
@@ -228,15 +230,15 @@ class SubscriptionForm(ScheduleForm):
         products: Iterable[Any] = (),
         goals: Iterable[Any] = (),
         initiatives: Iterable[Any] = (),
-        features: Iterable[Any] = (),
         releases: Iterable[Any] = (),
+        workspace: Any,
         **kwargs: Any,
     ) -> None:
         super().__init__(data, **kwargs)
+        bind_pickers(self, workspace)
         self.fields["product"].set_objects(products)
         self.fields["goal"].set_objects(goals, label_of=lambda g: g.title)
         self.fields["initiative"].set_objects(initiatives, label_of=lambda i: i.title)
-        self.fields["feature"].set_objects(features, label_of=lambda f: f.title)
         self.fields["release"].set_objects(releases, label_of=release_label)
 
     def clean(self) -> dict:

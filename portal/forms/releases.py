@@ -1,7 +1,8 @@
 """Forms of the release pages and settings. They check shape; ``releases.services`` checks the rules.
 
-Choices of members, features and releases are given as lists the view loaded once
-(:class:`ObjectChoiceField`), so a page with a form per row runs no query per row.
+Choices of members and releases are given as lists the view loaded once
+(:class:`ObjectChoiceField`), so a page with a form per row runs no query per row; a feature
+to add is picked by a searchable picker (``portal.forms.pickers``), never listed whole.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from django import forms
 
+from portal.forms.pickers import PickerField, bind_pickers
 from productops.models import Workspace
 from releases import services as release_services
 from releases.models import (
@@ -137,15 +139,29 @@ class CancelForm(forms.Form):
 
 
 class ScopeAddForm(forms.Form):
-    feature = ObjectChoiceField(label="Feature", empty_label="Choose a feature…")
+    """ "Add to release": a feature picked by title or ``#id`` (searchable), which must be one
+    of ``features``, those that may join (``release_feature_candidates``)."""
+
+    feature = PickerField(kind="features", label="Feature")
     is_must_have = forms.BooleanField(required=False, initial=True, label="Must-have")
     change_type = forms.ChoiceField(choices=ChangeType.choices, initial=ChangeType.NEW, label="Change")
 
-    def __init__(self, data: object = None, *, features: Iterable[Any], **kwargs: Any) -> None:
+    def __init__(
+        self, data: object = None, *, workspace: Workspace, features: Iterable[Any], **kwargs: Any
+    ) -> None:
         super().__init__(data, **kwargs)
-        self.fields["feature"].set_objects(
-            features, label_of=lambda f: f.title, empty_label="Choose a feature…"
-        )
+        bind_pickers(self, workspace)
+        self.allowed = {feature.pk for feature in features}
+
+    def clean_feature(self) -> Any:
+        feature = self.cleaned_data["feature"]
+        if feature.pk not in self.allowed:
+            raise forms.ValidationError(
+                f"“{feature.title}” cannot join this release: it is shipped, declined, of another "
+                "product or already in an open release.",
+                code="not_allowed",
+            )
+        return feature
 
 
 class ScopeItemForm(forms.Form):

@@ -91,14 +91,6 @@ def _targets(request: HttpRequest) -> dict[str, list]:
         "products": list(roadmap_selectors.product_list(workspace=workspace)),
         "goals": list(roadmap_selectors.goal_list(workspace=workspace).prefetch_related(None)),
         "initiatives": list(roadmap_selectors.initiative_list(workspace=workspace)),
-        "features": list(
-            roadmap_selectors.feature_list(workspace=workspace)
-            .filter(merged_into__isnull=True)
-            .select_related(None)
-            .prefetch_related(None)
-            .only("id", "title", "workspace_id")
-            .order_by("title", "id")
-        ),
         "releases": list(release_selectors.release_list(workspace=workspace)),
     }
 
@@ -223,6 +215,7 @@ def _render_stakeholder(
             "subscribe_form": bound.get("subscribe")
             or SubscriptionForm(
                 **_targets(request),
+                workspace=request.workspace,
                 initial={"time_zone": "UTC", "local_hour": 9, "weekday": 1},
                 auto_id="subscribe-%s",
             ),
@@ -276,7 +269,9 @@ def stakeholder_delete(request: HttpRequest, stakeholder_id: int) -> HttpRespons
 @workspace_page(Role.PRODUCT_MANAGER)
 def subscription_create(request: HttpRequest, stakeholder_id: int) -> HttpResponse:
     stakeholder = _stakeholder(request, stakeholder_id)
-    form = SubscriptionForm(request.POST, **_targets(request), auto_id="subscribe-%s")
+    form = SubscriptionForm(
+        request.POST, **_targets(request), workspace=request.workspace, auto_id="subscribe-%s"
+    )
     if form.is_valid():
         try:
             subscription = services.subscription_create(

@@ -79,11 +79,13 @@ def _page_context(
         title=f"Priority rank of {feature.title} over time",
         invert=True,
         y_label="rank",
+        compact=True,
     )
     score_chart = charts.line(
         [(s.computed_at.strftime("%d %b %Y"), s.score) for s in snapshots],
         title=f"Priority score of {feature.title} over time",
         y_label="score",
+        compact=True,
     )
     return {
         "f": feature,

@@ -319,7 +319,8 @@ def _detail_context(request: HttpRequest, release: Release, bound: dict[str, Any
                 ),
                 "status_form": bound.get("status") or StatusForm(auto_id="status-%s"),
                 "cancel_form": bound.get("cancel") or CancelForm(auto_id="cancel-%s"),
-                "scope_add_form": bound.get("add") or ScopeAddForm(features=candidates, auto_id="add-%s"),
+                "scope_add_form": bound.get("add")
+                or ScopeAddForm(workspace=workspace, features=candidates, auto_id="add-%s"),
                 "task_form": bound.get("newtask") or TaskForm(members=members, auto_id="newtask-%s"),
             }
         )
@@ -429,7 +430,10 @@ def scope_add(request: HttpRequest, release_id: int) -> HttpResponse:
     require_role(request, Role.PRODUCT_MANAGER)
     release = _release(request, release_id)
     form = ScopeAddForm(
-        request.POST, features=selectors.release_feature_candidates(release=release), auto_id="add-%s"
+        request.POST,
+        workspace=request.workspace,
+        features=selectors.release_feature_candidates(release=release),
+        auto_id="add-%s",
     )
     if form.is_valid():
         feature = form.cleaned_data["feature"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from board import selectors
 from tests.board.factories import BoardContactFactory, CommentFactory
@@ -106,6 +109,41 @@ def test_public_roadmap_caps_each_column_and_tells_its_total(
         "next": [],
         "later": [("L", 1)],
     }
+
+
+def test_public_roadmap_leaves_shipped_features_out_of_the_horizons(workspace):
+    product = ProductFactory(workspace=workspace)
+    FeatureFactory(product=product, title="A", is_public=True, horizon="now", status="planned")
+    FeatureFactory(product=product, title="S", is_public=True, horizon="now", status="shipped")
+    FeatureFactory(product=product, title="X", is_public=True, horizon="next", status="declined")
+    groups = selectors.public_roadmap(workspace=workspace)
+    assert {k: [f.title for f in v] for k, v in groups.items()} == {"now": ["A"], "next": [], "later": []}
+
+
+def test_recently_shipped_is_public_shipped_most_recent_first_capped(
+    workspace, other_workspace, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(selectors, "PUBLIC_RECENTLY_SHIPPED", 3)
+    product = ProductFactory(workspace=workspace)
+    now = timezone.now()
+    for days, title in ((5, "Old"), (1, "Newest"), (3, "Middle"), (2, "Second"), (9, "Oldest")):
+        FeatureFactory(
+            product=product,
+            title=title,
+            is_public=True,
+            horizon="now",
+            status="shipped",
+            status_changed_at=now - timedelta(days=days),
+        )
+    FeatureFactory(product=product, title="Private", is_public=False, status="shipped", status_changed_at=now)
+    FeatureFactory(product=product, title="Planned", is_public=True, status="planned", status_changed_at=now)
+    FeatureFactory(product=ProductFactory(workspace=other_workspace), is_public=True, status="shipped")
+    with django_assert_num_queries(1):
+        shipped = selectors.public_recently_shipped(workspace=workspace)
+    assert [f.title for f in shipped] == ["Newest", "Second", "Middle"]
+    assert {"description", "priority_score", "score_customer_impact", "effort", "owner_id"} <= (
+        shipped[0].get_deferred_fields()
+    )
 
 
 def test_verified_contact_is_scoped_to_the_workspace(workspace, other_workspace):

@@ -383,6 +383,31 @@ def test_public_roadmap_shows_only_public_features_by_horizon(board, product, wo
     assert page.index("Now thing") < page.index('id="col-next"') < page.index("Later thing")
 
 
+def test_shipped_features_leave_the_horizon_columns_for_recently_shipped(board, product, workspace):
+    FeatureFactory(product=product, title="Still now", is_public=True, horizon="now", status="in_progress")
+    FeatureFactory(product=product, title="Shipped now", is_public=True, horizon="now", status="shipped")
+    FeatureFactory(product=product, title="Declined now", is_public=True, horizon="now", status="declined")
+    FeatureFactory(product=product, title="Private shipped", is_public=False, horizon="now", status="shipped")
+    page = Client().get(f"/p/{workspace.slug}/roadmap/").content.decode()
+    now_column = page.split('id="col-now"')[1].split("</section>")[0]
+    assert "Still now" in now_column
+    assert "Shipped now" not in now_column
+    assert '<h2 id="col-now">Now <span class="muted">1</span></h2>' in page
+    columns = page.split('<div class="board">')[1].split('<h2 id="shipped-h">')[0]
+    assert "Shipped now" not in columns
+    assert "Declined now" not in page
+    assert "Private shipped" not in page
+    shipped = page.split('<h2 id="shipped-h">Recently shipped</h2>')[1].split("</section>")[0]
+    assert "Shipped now" in shipped
+    assert "Still now" not in shipped
+
+
+def test_recently_shipped_is_absent_when_nothing_shipped(board, product, workspace):
+    FeatureFactory(product=product, title="Still now", is_public=True, horizon="now")
+    page = Client().get(f"/p/{workspace.slug}/roadmap/").content.decode()
+    assert "Recently shipped" not in page
+
+
 def test_no_public_page_shows_internal_fields(board, product, workspace, verified, customer_client):
     board.anonymous_viewing = True
     board.save()
@@ -402,6 +427,17 @@ def test_no_public_page_shows_internal_fields(board, product, workspace, verifie
         effort=99,
     )
     stealth = FeatureFactory(product=product, title="Stealth feature", is_public=False, horizon="now")
+    # Shipped: on the roadmap's "Recently shipped", with as little of it as the columns show.
+    FeatureFactory(
+        product=product,
+        title="Shipped widget",
+        description="INTERNAL NOTE of a shipped one",
+        is_public=True,
+        status="shipped",
+        horizon="now",
+        priority_score=4242.25,
+        score_customer_impact=31337.5,
+    )
     # The changelog: a shipped release whose owner, draft and scope are internal.
     ChangelogSettings.objects.create(workspace=workspace, enabled=True)
     shipped_at = timezone.now() - timedelta(days=1)

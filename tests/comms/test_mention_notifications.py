@@ -1,6 +1,8 @@
-"""@mentions notify through the outbox: one e-mail per mentioned member and comment, whatever
-the replays; an unsubscribed member's is recorded suppressed; at send time a mention that is
-gone (comment deleted, edited away, member removed) is suppressed as obsolete."""
+"""@mentions notify through the outbox: one e-mail per mention (keyed by comment, member and
+mention row), whatever the replays and the edits that keep it; a mention edited away and back
+before its e-mail went out is told again, never twice once told; an unsubscribed member's is
+recorded suppressed; at send time a mention that is gone (comment deleted, edited away,
+member removed) is suppressed as obsolete."""
 
 from __future__ import annotations
 
@@ -50,7 +52,8 @@ def test_a_mention_is_e_mailed_once_with_preference_links(workspace, feature, an
     events.events_consume()
     events.events_consume()  # nothing new
 
-    assert deliveries() == [(f"mention:{comment.pk}:{pm.pk}", "pat@acme.example", "pending")]
+    mention = comment.mentions.get()
+    assert deliveries() == [(f"mention:{comment.pk}:{pm.pk}:{mention.pk}", "pat@acme.example", "pending")]
     stakeholder = Stakeholder.objects.get(user=pm)
     assert (stakeholder.kind, stakeholder.audience, stakeholder.confirmed_at is not None) == (
         StakeholderKind.MEMBER,
@@ -69,25 +72,90 @@ def test_a_mention_is_e_mailed_once_with_preference_links(workspace, feature, an
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
-def test_replaying_the_events_and_editing_add_nothing(workspace, feature, ann, pm):
+def test_replaying_the_events_and_editing_that_keeps_the_mention_add_nothing(workspace, feature, ann, pm):
     comment = services.feature_comment_create(feature=feature, actor=ann, body="@pat")
     events.events_consume()
     from comms.models import CommsSettings
 
     CommsSettings.objects.filter(workspace=workspace).update(events_through_id=0)
     events.events_consume()
-    # Removed, then named again: the same comment tells the same member once.
+    # Edits that keep the name: the same mention, nothing new.
+    services.feature_comment_update(comment=comment, actor=ann, body="@pat, again")
+    services.feature_comment_update(comment=comment, actor=ann, body="@PAT and more")
+    events.events_consume()
+    assert len(deliveries()) == 1
+    assert outbox_send() == {"sent": 1}
+    services.feature_comment_update(comment=comment, actor=ann, body="@pat once more")
+    events.events_consume()
+    assert outbox_send() == {}
+    assert len(mail.outbox) == 1
+
+
+def test_a_mention_removed_and_named_again_before_the_send_is_told_once(workspace, feature, ann, pm):
+    comment = services.feature_comment_create(feature=feature, actor=ann, body="@pat")
+    events.events_consume()
+    first = comment.mentions.get()
     services.feature_comment_update(comment=comment, actor=ann, body="nobody")
     services.feature_comment_update(comment=comment, actor=ann, body="@pat again")
     events.events_consume()
-    assert len(deliveries()) == 1
+    second = comment.mentions.get()
+    assert second.pk != first.pk
+    assert deliveries() == [
+        (f"mention:{comment.pk}:{pm.pk}:{first.pk}", "pat@acme.example", "pending"),
+        (f"mention:{comment.pk}:{pm.pk}:{second.pk}", "pat@acme.example", "pending"),
+    ]
+    # The first was edited away (obsolete); the second is the one e-mail.
+    assert outbox_send() == {"sent": 1, "suppressed": 1}
+    assert [d[2] for d in deliveries()] == ["suppressed", "sent"]
+    assert Delivery.objects.get(dedupe_key__endswith=f":{first.pk}").suppressed_reason == "obsolete"
+    (message,) = mail.outbox
+    assert "@pat again" in message.body
+    # Replays add nothing.
+    from comms.models import CommsSettings
+
+    CommsSettings.objects.filter(workspace=workspace).update(events_through_id=0)
+    events.events_consume()
+    assert len(deliveries()) == 2
+
+
+def test_a_mention_removed_and_named_again_before_the_consumer_ran_is_told_once(workspace, feature, ann, pm):
+    comment = services.feature_comment_create(feature=feature, actor=ann, body="@pat")
+    services.feature_comment_update(comment=comment, actor=ann, body="nobody")
+    services.feature_comment_update(comment=comment, actor=ann, body="@pat again")
+    events.events_consume()
+    mention = comment.mentions.get()
+    assert deliveries() == [(f"mention:{comment.pk}:{pm.pk}:{mention.pk}", "pat@acme.example", "pending")]
+    assert outbox_send() == {"sent": 1}
+
+
+@pytest.mark.parametrize("key", ["new", "old"])
+def test_a_mention_already_e_mailed_is_not_told_again_when_named_again(
+    workspace, member, feature, ann, pm, key
+):
+    carla = member(workspace, Role.VIEWER, username="carla", email="carla@acme.example").user
+    comment = services.feature_comment_create(feature=feature, actor=ann, body="@pat")
+    events.events_consume()
+    if key == "old":  # a delivery keyed before the mention id was in the key
+        Delivery.objects.filter(kind=MENTION_KIND).update(dedupe_key=f"mention:{comment.pk}:{pm.pk}")
+    assert outbox_send() == {"sent": 1}
+    services.feature_comment_update(comment=comment, actor=ann, body="nobody")
+    # Named again with another member: only the other one is told.
+    services.feature_comment_update(comment=comment, actor=ann, body="@pat and @carla")
+    events.events_consume()
+    mention = comment.mentions.get(user=carla)
+    assert [d[0] for d in deliveries()][1:] == [f"mention:{comment.pk}:{carla.pk}:{mention.pk}"]
+    assert outbox_send() == {"sent": 1}
+    assert [m.to for m in mail.outbox] == [["pat@acme.example"], ["carla@acme.example"]]
 
 
 def test_a_second_comment_is_a_second_e_mail(workspace, feature, ann, pm):
     first = services.feature_comment_create(feature=feature, actor=ann, body="@pat")
     second = services.feature_comment_create(feature=feature, actor=ann, body="@pat again")
     events.events_consume()
-    assert [d[0] for d in deliveries()] == [f"mention:{first.pk}:{pm.pk}", f"mention:{second.pk}:{pm.pk}"]
+    assert [d[0] for d in deliveries()] == [
+        f"mention:{first.pk}:{pm.pk}:{first.mentions.get().pk}",
+        f"mention:{second.pk}:{pm.pk}:{second.mentions.get().pk}",
+    ]
 
 
 def test_an_unsubscribed_member_is_not_e_mailed(workspace, feature, ann, pm):
@@ -102,7 +170,8 @@ def test_an_unsubscribed_member_is_not_e_mailed(workspace, feature, ann, pm):
     )
     comment = services.feature_comment_create(feature=feature, actor=ann, body="@pat")
     events.events_consume()
-    assert deliveries() == [(f"mention:{comment.pk}:{pm.pk}", "pat@acme.example", "suppressed")]
+    mention = comment.mentions.get()
+    assert deliveries() == [(f"mention:{comment.pk}:{pm.pk}:{mention.pk}", "pat@acme.example", "suppressed")]
     assert Delivery.objects.get(kind=MENTION_KIND).suppressed_reason == "unsubscribed"
     assert outbox_send() == {}
     assert mail.outbox == []

@@ -66,8 +66,13 @@ def test_plan_ship_and_publish_a_release(page, demo):
     page.mouse.move(box["x"] + 60, box["y"] + box["height"] / 2, steps=4)
     page.mouse.up()
     page.get_by_text("“offline-sync” added to Field release 1.0.0.").wait_for()
-    # ...and one with the keyboard picker, as a nice-to-have.
-    page.locator("#add-feature").select_option(str(photos.pk))
+    # ...and one with the keyboard picker, as a nice-to-have: type, htmx fills the suggestions,
+    # choose one (a datalist's option is chosen by taking its value into the input).
+    picker = page.locator("#add-feature")
+    picker.fill("photo")
+    option = page.locator(f'#add-feature-options option[value="#{photos.pk} photo-notes"]')
+    option.wait_for(state="attached")
+    picker.fill(option.get_attribute("value"))
     page.locator("#add-is_must_have").uncheck()
     page.get_by_role("button", name="Add to release").click()
     page.get_by_text("“photo-notes” added to Field release 1.0.0.").wait_for()

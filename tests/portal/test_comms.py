@@ -358,6 +358,39 @@ def test_subscribe_to_the_workspace_and_to_a_feature(portal_client, workspace):
     assert [(s.target_workspace, s.feature) for s in rows] == [(workspace, None), (None, feature)]
 
 
+def test_the_feature_to_follow_is_a_searchable_picker(portal_client, workspace, other_workspace):
+    client, _ = portal_client(workspace, Role.PRODUCT_MANAGER)
+    stakeholder = external(workspace)
+    product = ProductFactory(workspace=workspace)
+    feature = FeatureFactory(product=product, title="Bulk export")
+    FeatureFactory(product=product, title="Dark mode")
+    theirs = FeatureFactory(product=ProductFactory(workspace=other_workspace), title="Their feature")
+    base = f"/w/{workspace.slug}/comms/stakeholders/{stakeholder.pk}/"
+    form = page(client, base).split('id="subscribe-h"')[1].split("</form>")[0]
+    assert f'hx-get="/w/{workspace.slug}/pick/features/?field=feature"' in form
+    assert '<datalist id="subscribe-feature-options"></datalist>' in form
+    for title in ("Bulk export", "Dark mode"):
+        assert title not in form  # no list of every feature
+
+    path = base + "subscriptions/"
+    common = {**SUBSCRIPTION, "follow": "feature"}
+    before = audit_count()
+    for value, message in [
+        (f"#{theirs.pk} Their feature", f"No single match for “#{theirs.pk} Their feature”"),
+        ("No such feature", "No single match for “No such feature”"),
+        ("", "Choose the feature to follow."),
+    ]:
+        response = client.post(path, {**common, "feature": value})
+        assert response.status_code == 400
+        assert message in response.content.decode()
+        assert "field-invalid" in response.content.decode()
+    assert not Subscription.objects.exists()
+    assert audit_count() == before
+    assert client.post(path, {**common, "feature": f"#{feature.pk} Bulk export"}).status_code == 302
+    assert client.post(path, {**common, "feature": "bulk export", "cadence": "daily"}).status_code == 302
+    assert [s.feature for s in Subscription.objects.order_by("id")] == [feature, feature]
+
+
 SUBSCRIPTION = {
     "follow": "target_workspace",
     "channel": "email",

@@ -29,7 +29,8 @@ PAGES = {
     "feedback-item": ("feedback/{pk}/", lambda w, u, n: _item(w, n), by_backend(postgres=22, sqlite=19)),
     "company": ("companies/{pk}/", lambda w, u, n: _company(w, n), 11),  # + its account owners
     "release": ("releases/{pk}/", lambda w, u, n: _release(w, n), 17),
-    "stakeholder": ("comms/stakeholders/{pk}/", lambda w, u, n: _stakeholder(w, n), 11),
+    # The feature to follow is a picker (no list of every feature).
+    "stakeholder": ("comms/stakeholders/{pk}/", lambda w, u, n: _stakeholder(w, n), 10),
     "digest": ("comms/subscriptions/{pk}/digest/", lambda w, u, n: _subscription(w, n), 13),
     "delivery": ("comms/deliveries/{pk}/", lambda w, u, n: _delivery(w, n), 5),
     "webhook-endpoint": ("settings/webhooks/{pk}/", lambda w, u, n: _endpoint(w, n), 6),

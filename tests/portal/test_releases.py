@@ -299,7 +299,9 @@ def test_the_release_page_gives_a_product_manager_every_control(portal_client, w
     assert 'name="status" value="in_progress">Mark in progress</button>' in content
     assert 'name="status" value="planned"' not in content  # the current status
     # Features to add: the picker (keyboard, no JavaScript) and the draggable planned ones.
-    assert '<option value="' in content.split('id="scope-add-form"')[1].split("</form>")[0]
+    add_form = content.split('id="scope-add-form"')[1].split("</form>")[0]
+    assert f'hx-get="/w/{workspace.slug}/pick/features/?field=feature"' in add_form
+    assert "<select" not in add_form.split('name="is_must_have"')[0]
     assert 'class="scope-candidate" draggable="true"' in content
     assert "portal/releases.js" in content
     assert "Ship…" in content
@@ -491,45 +493,102 @@ def test_plan_actions_need_a_product_manager(portal_client, workspace, role):
 # --- scope -------------------------------------------------------------------------------------
 
 
-def test_the_picker_offers_only_eligible_features_and_adds_one(portal_client, workspace):
+def test_the_add_form_is_a_searchable_picker_and_adds_a_feature_by_id_or_title(portal_client, workspace):
     client, _ = portal_client(workspace, Role.PRODUCT_MANAGER)
     product = ProductFactory(workspace=workspace)
     release = new_release(workspace, product)
     eligible = FeatureFactory(product=product, title="Audit log", status="planned")
-    idea = FeatureFactory(product=product, title="Dark mode", status="idea")
+    FeatureFactory(product=product, title="Dark mode", status="idea")
     FeatureFactory(product=product, title="Shipped already", status="shipped")
-    FeatureFactory(product=ProductFactory(workspace=workspace), title="Other product", status="planned")
-    elsewhere = ReleaseFactory(product=product, version="1.1.0")
-    ScopeItemFactory(release=elsewhere, feature=FeatureFactory(product=product, title="In another release"))
 
     content = page(client, url(release))
     picker = content.split('id="scope-add-form"')[1].split("</form>")[0]
-    assert f'<option value="{eligible.pk}">Audit log</option>' in picker
-    assert f'<option value="{idea.pk}">Dark mode</option>' in picker
-    for absent in ("Shipped already", "Other product", "In another release"):
-        assert absent not in picker
+    # A text input whose datalist htmx fills from the features picker: no list of every candidate.
+    assert (
+        f'hx-get="/w/{workspace.slug}/pick/features/?field=feature" hx-trigger="input changed delay:250ms, '
+        'focus once" hx-target="#add-feature-options"'
+    ) in picker
+    assert '<datalist id="add-feature-options"></datalist>' in picker
+    assert "<option" not in picker.split('name="change_type"')[0]
+    for title in ("Audit log", "Dark mode", "Shipped already"):
+        assert title not in picker
     # Only the roadmap's planned work is offered to drag.
     candidates = content.split("data-scope-source>")[1].split("</ul>")[0]
     assert f'data-feature-id="{eligible.pk}"' in candidates
     assert "Dark mode" not in candidates
 
     response = client.post(
-        url(release, "scope/"), {"feature": eligible.pk, "is_must_have": "", "change_type": "improved"}
+        url(release, "scope/"),
+        {"feature": f"#{eligible.pk} Audit log", "is_must_have": "", "change_type": "improved"},
     )
     assert response.status_code == 302
     assert response["Location"].endswith("#scope")
     item = ScopeItem.objects.get(release=release, feature=eligible)
     assert (item.is_must_have, item.change_type, item.is_open) == (False, "improved", True)
+    # The exact title, as typed without choosing a suggestion; a bare id, as a dropped card posts.
+    assert (
+        client.post(url(release, "scope/"), {"feature": "dark mode", "change_type": "new"}).status_code == 302
+    )
+    assert set(release.scope_items.values_list("feature__title", flat=True)) == {"Audit log", "Dark mode"}
 
 
-def test_a_feature_in_another_open_release_is_refused_and_nothing_is_written(portal_client, workspace):
+def test_a_dropped_card_posts_the_bare_id(portal_client, workspace):
     client, _ = portal_client(workspace, Role.PRODUCT_MANAGER)
     product = ProductFactory(workspace=workspace)
     release = new_release(workspace, product)
-    taken = ScopeItemFactory(release=ReleaseFactory(product=product, version="1.1.0")).feature
-    response = client.post(url(release, "scope/"), {"feature": taken.pk, "change_type": "new"})
+    feature = FeatureFactory(product=product, title="Audit log", status="planned")
+    response = client.post(url(release, "scope/"), {"feature": str(feature.pk), "change_type": "new"})
+    assert response.status_code == 302
+    assert list(release.scope_items.values_list("feature_id", flat=True)) == [feature.pk]
+
+
+@pytest.mark.parametrize(
+    "which", ["shipped", "declined", "other product", "in another release", "merged", "other workspace"]
+)
+def test_a_feature_that_may_not_join_is_an_inline_error_and_nothing_is_written(
+    portal_client, workspace, other_workspace, which
+):
+    client, _ = portal_client(workspace, Role.PRODUCT_MANAGER)
+    product = ProductFactory(workspace=workspace)
+    release = new_release(workspace, product)
+    if which in ("shipped", "declined"):
+        feature = FeatureFactory(product=product, title="Taken", status=which)
+    elif which == "other product":
+        feature = FeatureFactory(product=ProductFactory(workspace=workspace), title="Taken", status="planned")
+    elif which == "in another release":
+        feature = FeatureFactory(product=product, title="Taken", status="planned")
+        ScopeItemFactory(release=ReleaseFactory(product=product, version="1.1.0"), feature=feature)
+    elif which == "merged":
+        survivor = FeatureFactory(product=product, title="Survivor", status="planned")
+        feature = FeatureFactory(product=product, title="Taken", status="planned", merged_into=survivor)
+    else:
+        feature = FeatureFactory(product=ProductFactory(workspace=other_workspace), title="Taken")
+    before = audit_count()
+    response = client.post(url(release, "scope/"), {"feature": f"#{feature.pk} Taken", "change_type": "new"})
     assert response.status_code == 400
-    assert "Select a valid choice" in response.content.decode()
+    content = response.content.decode()
+    add_form = content.split('id="scope-add-form"')[1].split("</form>")[0]
+    assert '<div class="field field-invalid">' in add_form
+    if which in ("merged", "other workspace"):  # not a row the picker can pick at all
+        assert f"No single match for “#{feature.pk} Taken”: pick a suggestion or type its #id." in add_form
+    else:
+        assert (
+            "“Taken” cannot join this release: it is shipped, declined, of another product or already "
+            "in an open release."
+        ) in add_form
+    assert not release.scope_items.exists()
+    assert audit_count() == before
+
+
+def test_an_unknown_feature_is_an_inline_error(portal_client, workspace):
+    client, _ = portal_client(workspace, Role.PRODUCT_MANAGER)
+    release = new_release(workspace)
+    response = client.post(url(release, "scope/"), {"feature": "#999999", "change_type": "new"})
+    assert response.status_code == 400
+    assert "No single match for “#999999”: pick a suggestion or type its #id." in response.content.decode()
+    response = client.post(url(release, "scope/"), {"feature": "", "change_type": "new"})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
     assert not release.scope_items.exists()
 
 

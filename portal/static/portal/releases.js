@@ -48,14 +48,16 @@
     event.preventDefault();
     zone.classList.remove("drop-target");
     var form = zone.querySelector("form[data-scope-add]");
-    var select = form ? form.querySelector('select[name="feature"]') : null;
+    var input = form ? form.querySelector('input[name="feature"]') : null;
     var id = dragged.dataset.featureId;
-    if (!select || !select.querySelector('option[value="' + id + '"]')) {
+    if (!input || !id) {
       say("This feature cannot join the release.");
       return;
     }
-    select.value = id;
-    say("Adding “" + dragged.textContent.trim() + "”…");
+    var title = dragged.querySelector(".scope-candidate-title");
+    // The picker's own value for an option: "#<id> <title>" (the form checks it may join).
+    input.value = "#" + id + " " + (title ? title.textContent.trim() : "");
+    say("Adding “" + (title ? title.textContent.trim() : dragged.textContent.trim()) + "”…");
     if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
   });
 })();
