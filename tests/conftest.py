@@ -15,7 +15,8 @@ from tests.productops.factories import MembershipFactory, UserFactory, Workspace
 
 # Django's error reports (POST data, frame variables) into pytest's --log-file, and the
 # ``error_reports`` fixture; the secrets check (scripts/check_logs_for_secrets.py) reads both.
-pytest_plugins = ["tests.error_reports", "tests.xdist_support"]  # the second: one log file under -n
+# xdist_support: one log file under -n; pg_flush: DELETE, not TRUNCATE, after transactional tests.
+pytest_plugins = ["tests.error_reports", "tests.xdist_support", "tests.pg_flush"]
 
 
 def pytest_configure(config):
@@ -65,15 +66,19 @@ def _zeal():
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    # Throttle counters live in the cache, shared digest renderings in comms.digests; each
-    # test starts from nothing.
+    # Throttle counters live in the cache, shared digest renderings in comms.digests, the
+    # worker's vector indexes in feedback.vectors (their rows are rolled back); each test
+    # starts from nothing.
     from comms.digests import shared_renderings_clear
+    from feedback.vectors import indexes_clear
 
     cache.clear()
     shared_renderings_clear()
+    indexes_clear()
     yield
     cache.clear()
     shared_renderings_clear()
+    indexes_clear()
 
 
 @pytest.fixture
