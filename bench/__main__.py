@@ -20,7 +20,7 @@ SUITE = [
 ]
 
 #: What ``python -m bench <name>`` runs: the suite's benchmarks and the stand-alone ones.
-BENCHMARKS = [*SUITE, "slow_clients", "soak"]
+BENCHMARKS = [*SUITE, "slow_clients", "soak", "duplicate_quality", "duplicate_speed"]
 COMMANDS = ["suite", "compare"]
 
 

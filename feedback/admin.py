@@ -16,8 +16,11 @@ from feedback.models import (
     Company,
     Contact,
     DuplicateSuggestion,
+    FeatureVector,
     FeedbackItem,
     FeedbackLink,
+    FeedbackSettings,
+    FeedbackVector,
     InboundWebhook,
     Vote,
 )
@@ -209,8 +212,16 @@ class VoteAdmin(ServiceModelAdmin):
 class DuplicateSuggestionAdmin(ReadOnlyModelAdmin):
     """Found by the duplicate detector; operators can only dismiss them."""
 
-    list_display = ["item", "similar_item", "similar_feature", "similarity", "dismissed", "workspace"]
-    list_filter = ["dismissed"]
+    list_display = [
+        "item",
+        "similar_item",
+        "similar_feature",
+        "similarity",
+        "reason",
+        "dismissed",
+        "workspace",
+    ]
+    list_filter = ["dismissed", "reason"]
     list_select_related = ["workspace", "item", "similar_item", "similar_feature"]
     search_fields = ["item__text"]
     actions = ["dismiss"]
@@ -229,6 +240,49 @@ class DuplicateSuggestionAdmin(ReadOnlyModelAdmin):
                 services.duplicate_dismiss(suggestion=suggestion, actor=None)
             except DomainError as exc:
                 messages.error(request, f"Suggestion {suggestion.pk}: {exc.detail}")
+
+
+@admin.register(FeedbackSettings)
+class FeedbackSettingsAdmin(ReadOnlyModelAdmin):
+    """Per-workspace switches; turned on and off by the actions (the service audits it)."""
+
+    list_display = ["workspace", "semantic_suggestions", "updated_at"]
+    list_select_related = ["workspace"]
+    actions = ["semantic_on", "semantic_off"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and request.user.is_superuser
+
+    def _switch(self, request, queryset, value: bool) -> None:
+        for row in queryset.select_related("workspace"):
+            services.feedback_settings_update(workspace=row.workspace, actor=None, semantic_suggestions=value)
+
+    @admin.action(description="Suggest by meaning too", permissions=["change"])
+    def semantic_on(self, request, queryset):
+        self._switch(request, queryset, True)
+
+    @admin.action(description="Suggest by shared words only", permissions=["change"])
+    def semantic_off(self, request, queryset):
+        self._switch(request, queryset, False)
+
+
+class VectorAdmin(ReadOnlyModelAdmin):
+    """Embeddings the worker stores; the vectors themselves are never shown."""
+
+    list_filter = ["model", "skip_reason"]
+    exclude = ["int8", "bits"]
+
+
+@admin.register(FeedbackVector)
+class FeedbackVectorAdmin(VectorAdmin):
+    list_display = ["item", "model", "skip_reason", "embedded_at", "workspace"]
+    list_select_related = ["workspace", "item"]
+
+
+@admin.register(FeatureVector)
+class FeatureVectorAdmin(VectorAdmin):
+    list_display = ["feature", "model", "skip_reason", "embedded_at", "workspace"]
+    list_select_related = ["workspace", "feature"]
 
 
 @admin.register(InboundWebhook)
@@ -278,3 +332,46 @@ class InboundWebhookAdmin(ServiceModelAdmin):
         for webhook in queryset.select_related("workspace"):
             _, secret = webhooks.inbound_webhook_rotate_secret(webhook=webhook, actor=None)
             messages.warning(request, f"{webhook}: new signing secret (shown once): {secret}")
+
+
+# --- themes (computed by the worker: read-only) -----------------------------------------
+
+from feedback.theme_models import Theme, ThemeDismissal, ThemeMember, ThemeRun  # noqa: E402
+
+
+@admin.register(Theme)
+class ThemeAdmin(ReadOnlyModelAdmin):
+    list_display = ["label", "workspace", "period_days", "size", "company_count", "arr", "computed_at"]
+    list_filter = ["period_days"]
+    list_select_related = ["workspace"]
+    search_fields = ["label"]
+    exclude = ["centroid"]
+
+
+@admin.register(ThemeMember)
+class ThemeMemberAdmin(ReadOnlyModelAdmin):
+    list_display = ["theme", "item", "rank", "similarity", "workspace"]
+    list_select_related = ["workspace", "theme", "item"]
+    raw_id_fields = ["theme", "item"]
+
+
+@admin.register(ThemeDismissal)
+class ThemeDismissalAdmin(ReadOnlyModelAdmin):
+    list_display = ["theme", "item", "dismissed_by", "dismissed_at", "workspace"]
+    list_select_related = ["workspace", "theme", "item", "dismissed_by"]
+    raw_id_fields = ["theme", "item"]
+
+
+@admin.register(ThemeRun)
+class ThemeRunAdmin(ReadOnlyModelAdmin):
+    list_display = [
+        "workspace",
+        "period_days",
+        "number",
+        "computed_at",
+        "item_count",
+        "sampled",
+        "theme_count",
+    ]
+    list_select_related = ["workspace"]
+    exclude = ["centroids"]

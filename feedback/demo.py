@@ -1,6 +1,8 @@
 """Demo feedback: customer companies with ARR and segment, their contacts,
 feedback from many sources over the last four months, links to the demo
-roadmap's features and votes. A few items are left in the triage inbox.
+roadmap's features and votes. Some items are left in the triage inbox: a few
+requests, paraphrases of linked requests (suggested as duplicates) and three
+themes of the last eight weeks that no demo feature covers yet (``INBOX_REQUESTS``).
 
 Idempotent: companies are matched by domain, contacts by email, feedback items
 by their demo source reference, links and votes are idempotent services.
@@ -10,15 +12,17 @@ by their demo source reference, links and votes are idempotent services.
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
 from feedback import services
-from feedback.models import Company, FeedbackItem, Importance, Segment
+from feedback.models import Company, Contact, FeedbackItem, Importance, Segment
 from productops.demo import DemoContext
+from productops.models import User, Workspace
 from roadmap.demo import FEATURES as ROADMAP_FEATURES
 from roadmap.models import Feature
 
@@ -266,6 +270,285 @@ REQUESTS = [
     ),
 ]
 
+# Untriaged feedback (feature title None) received a given number of days ago: the REQUESTS
+# tuple and then the day. Dated by hand, not drawn from the seed's ``rng``, so the other
+# demo data stays as it was and the weekly trend is always the same. Two groups:
+# - paraphrases of requests above, from other customers in other words, so the triage
+#   inbox suggests duplicates for them;
+# - three themes that no demo feature covers (calendar sync, offline access in the app,
+#   bulk editing and shortcuts for power users), each worded differently by each company.
+#   Most items came in the last four weeks and fewer in the four before, so each theme rises.
+INBOX_REQUESTS = [
+    # Paraphrases of requests above.
+    (
+        None,
+        "When someone leaves, their login here should be switched off automatically from our directory.",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.EMAIL,
+        12,
+    ),
+    (
+        None,
+        "Could the KPI overview land in our directors' inboxes as a PDF at the start of each week?",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.INTERCOM,
+        5,
+    ),
+    (
+        None,
+        "The white screens are blinding on our night shift. Any chance of a darker theme?",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.PORTAL,
+        20,
+    ),
+    (
+        None,
+        "Since we switched from Salesforce to HubSpot our sales charts are empty. Please connect "
+        "HubSpot deals.",
+        "problem",
+        Importance.CRITICAL,
+        FeedbackItem.Source.SALES_CALL,
+        9,
+    ),
+    (
+        None,
+        "Copying the whole warehouse table every night takes hours; just fetch what changed since the "
+        "last run.",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.SUPPORT_TICKET,
+        33,
+    ),
+    (
+        None,
+        "Each country lead must only see their own country's figures in the shared dashboards.",
+        "request",
+        Importance.CRITICAL,
+        FeedbackItem.Source.SALES_CALL,
+        16,
+    ),
+    (
+        None,
+        "The rightmost column is missing when I download a dashboard as a PDF.",
+        "problem",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.ZENDESK,
+        3,
+    ),
+    (
+        None,
+        "Is there a way to send a dashboard link to a client who has no account with you?",
+        "question",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.INTERCOM,
+        27,
+    ),
+    (
+        None,
+        "Do you have ready-made boards for subscription numbers like recurring revenue and cancellations?",
+        "question",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.PORTAL,
+        41,
+    ),
+    # Theme: calendar (iCal) sync of dates.
+    (
+        None,
+        "Please publish an iCal feed of our scheduled report deliveries so they show up in Outlook.",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.EMAIL,
+        2,
+    ),
+    (
+        None,
+        "Our KPI target dates live in your tool but everyone plans in Google Calendar. Can they sync?",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.SALES_CALL,
+        6,
+    ),
+    (
+        None,
+        "Is there a calendar subscription link (.ics) for upcoming data refreshes and review deadlines?",
+        "question",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.INTERCOM,
+        11,
+    ),
+    (
+        None,
+        "We keep missing metric review dates because they only exist inside the app. A calendar "
+        "integration would fix that.",
+        "problem",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.INTERVIEW,
+        18,
+    ),
+    (
+        None,
+        "Add the deadlines of our goals to my work calendar automatically, and move them when they change.",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.PORTAL,
+        24,
+    ),
+    (
+        None,
+        "Outlook/Exchange sync for the dates of scheduled exports, pls. Our ops team lives in their "
+        "calendar.",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.SLACK,
+        37,
+    ),
+    (
+        None,
+        "Would love to see when each dashboard email goes out as events in Google Calendar 📅",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.PORTAL,
+        50,
+    ),
+    # Theme: offline access in the app.
+    (
+        None,
+        "Our field auditors open dashboards on their iPads in warehouses with no signal and get a "
+        "spinner. They need the last synced version offline.",
+        "problem",
+        Importance.CRITICAL,
+        FeedbackItem.Source.SUPPORT_TICKET,
+        1,
+    ),
+    (
+        None,
+        "Can the app keep a cached copy of my reports so I can read them on a flight?",
+        "question",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.INTERCOM,
+        4,
+    ),
+    (
+        None,
+        "Sales reps visit clinics where the Wi-Fi is blocked. Without a connection the app shows "
+        "nothing at all.",
+        "problem",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.SALES_CALL,
+        10,
+    ),
+    (
+        None,
+        "Offline mode, please: let us download a few dashboards before going to a site without internet.",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.PORTAL,
+        15,
+    ),
+    (
+        None,
+        "The moment my phone loses reception every chart turns blank. Show the last data you had instead.",
+        "problem",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.ZENDESK,
+        22,
+    ),
+    (
+        None,
+        "Our drivers need today's delivery figures on the tablet even in tunnels and rural areas.",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.INTERVIEW,
+        26,
+    ),
+    (
+        None,
+        "Any plans for working without a network? Our plant floor has no coverage.",
+        "question",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.EMAIL,
+        34,
+    ),
+    (
+        None,
+        "Make saved dashboards available when there is no connection and sync notes once we are back online.",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.SLACK,
+        47,
+    ),
+    # Theme: bulk editing and keyboard shortcuts for power users.
+    (
+        None,
+        "I changed the date filter on 40 charts one by one today. Let me select many and edit them at once.",
+        "problem",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.SUPPORT_TICKET,
+        3,
+    ),
+    (
+        None,
+        "Keyboard shortcuts in the dashboard editor: duplicate, align and delete without the mouse.",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.PORTAL,
+        7,
+    ),
+    (
+        None,
+        "Multi-select for widgets so we can move or restyle a whole row in one go.",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.SLACK,
+        12,
+    ),
+    (
+        None,
+        "Our analysts build dozens of reports a week and the clicking is killing them. Power-user "
+        "hotkeys, anyone?",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.INTERVIEW,
+        17,
+    ),
+    (
+        None,
+        "Renaming the data source on every tile separately is painful. A find-and-replace across a "
+        "dashboard would be great.",
+        "problem",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.ZENDESK,
+        21,
+    ),
+    (
+        None,
+        "Is there a shortcut list? Ctrl+D to copy a chart would save me a lot of time.",
+        "question",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.INTERCOM,
+        25,
+    ),
+    (
+        None,
+        "Bulk edit colours and number formats across all charts of a dashboard, please.",
+        "request",
+        Importance.NICE_TO_HAVE,
+        FeedbackItem.Source.EMAIL,
+        38,
+    ),
+    (
+        None,
+        "Let me apply one change (owner, folder, refresh schedule) to many dashboards at the same time.",
+        "request",
+        Importance.IMPORTANT,
+        FeedbackItem.Source.SALES_CALL,
+        53,
+    ),
+]
+
 
 @transaction.atomic
 def seed(context: DemoContext, rng: random.Random) -> None:
@@ -287,31 +570,38 @@ def seed(context: DemoContext, rng: random.Random) -> None:
     now = timezone.now()
     rounds = context.scale
     for round_number in range(rounds):
-        for index, (title, text, kind, importance, source) in enumerate(REQUESTS):
+        for index, request in enumerate(REQUESTS):
             reference = f"demo-{round_number}-{index}"
             if FeedbackItem.objects.filter(workspace=workspace, source_ref=reference).exists():
                 continue
             contact = contacts[(index * 7 + round_number * 3) % len(contacts)]
-            item = services.feedback_item_create(
-                workspace=workspace,
+            received_at = now - timedelta(days=rng.randint(0, 120), minutes=rng.randint(0, 1440))
+            _item_create(
+                request,
+                reference=reference,
+                contact=contact,
+                received_at=received_at,
+                features=features,
                 actor=actor,
-                data={
-                    "text": text,
-                    "contact": contact,
-                    "company": contact.company,
-                    "source": source,
-                    "source_ref": reference,
-                    "kind": kind,
-                    "importance": importance,
-                    "deal_value": Decimal(contact.company.arr) / 2
-                    if source == FeedbackItem.Source.SALES_CALL
-                    else None,
-                    "received_at": now - timedelta(days=rng.randint(0, 120), minutes=rng.randint(0, 1440)),
-                },
+                workspace=workspace,
             )
-            feature = features.get(title) if title else None
-            if feature is not None and feature.status != "declined":
-                services.feedback_link_create(item=item, feature=feature, importance=importance, actor=actor)
+        for index, (*request, days_ago) in enumerate(INBOX_REQUESTS):
+            reference = f"demo-{round_number}-inbox-{index}"
+            if FeedbackItem.objects.filter(workspace=workspace, source_ref=reference).exists():
+                continue
+            # A stride of 11 over two contacts per company: at scale 1 any eight items in a row
+            # (a theme) come from eight different companies.
+            contact = contacts[(index * 11 + round_number * 3) % len(contacts)]
+            received_at = now - timedelta(days=days_ago, minutes=(index * 137 + round_number * 61) % 1440)
+            _item_create(
+                request,
+                reference=reference,
+                contact=contact,
+                received_at=received_at,
+                features=features,
+                actor=actor,
+                workspace=workspace,
+            )
     # By the status the roadmap demo gave them, not today's: a later seeder ships some of them
     # (releases), and a re-run must pick the same features.
     seeded = {row[0]: row[4] for row in ROADMAP_FEATURES}
@@ -321,6 +611,58 @@ def seed(context: DemoContext, rng: random.Random) -> None:
         picker = random.Random(contact.email)  # noqa: S311 (demo data)
         for feature in picker.sample(votable, k=min(len(votable), picker.randint(0, 3))):
             services.vote_cast(contact=contact, feature=feature)
+    _intelligence(workspace)
+
+
+def _intelligence(workspace: Workspace) -> None:
+    """What the worker would compute within a minute, computed now so the first page shows it:
+    duplicate suggestions by words and meaning, and the last 30 days' themes (idempotent:
+    checked items are not checked again, and unchanged data gives the same themes)."""
+    from feedback.duplicate_services import duplicates_find_many
+    from feedback.theme_services import themes_recompute
+
+    pending = list(
+        FeedbackItem.objects.filter(workspace=workspace, duplicates_checked_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    )
+    for start in range(0, len(pending), 500):
+        duplicates_find_many(item_ids=pending[start : start + 500])
+    themes_recompute(workspace_id=workspace.pk)
+
+
+def _item_create(
+    request: Sequence,
+    *,
+    reference: str,
+    contact: Contact,
+    received_at: datetime,
+    features: dict[str, Feature],
+    actor: User,
+    workspace: Workspace,
+) -> None:
+    """One demo feedback item from a REQUESTS tuple, linked to its feature unless that is declined."""
+    title, text, kind, importance, source = request
+    item = services.feedback_item_create(
+        workspace=workspace,
+        actor=actor,
+        data={
+            "text": text,
+            "contact": contact,
+            "company": contact.company,
+            "source": source,
+            "source_ref": reference,
+            "kind": kind,
+            "importance": importance,
+            "deal_value": Decimal(contact.company.arr) / 2
+            if source == FeedbackItem.Source.SALES_CALL
+            else None,
+            "received_at": received_at,
+        },
+    )
+    feature = features.get(title) if title else None
+    if feature is not None and feature.status != "declined":
+        services.feedback_link_create(item=item, feature=feature, importance=importance, actor=actor)
 
 
 def _seed_companies(context: DemoContext, rng: random.Random) -> list[Company]:

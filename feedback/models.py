@@ -259,7 +259,20 @@ class DuplicateSuggestion(WorkspaceOwnedModel):
     similar_feature = models.ForeignKey(
         "roadmap.Feature", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+
+    class Reason(models.TextChoices):
+        WORDS = "words", "Same words"
+        MEANING = "meaning", "Same meaning"
+        BOTH = "both", "Same words and meaning"
+
+    # The one combined score (feedback.similarity.combined_score): the stronger of the two
+    # signals, the meaning's cosine put on the words' scale; suggested from ITEM_THRESHOLD.
     similarity = models.FloatField()
+    # The two signals behind it: trigram similarity of the content words, and the cosine of
+    # the embeddings (None when the pair was found by words alone: semantic off, no vector).
+    word_similarity = models.FloatField(null=True, blank=True)
+    meaning_similarity = models.FloatField(null=True, blank=True)
+    reason = models.CharField(max_length=10, choices=Reason.choices, default=Reason.WORDS)
     dismissed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -290,6 +303,78 @@ class DuplicateSuggestion(WorkspaceOwnedModel):
         return self.item if self.similar_item_id == item_id else self.similar_item
 
 
+class FeedbackSettings(WorkspaceOwnedModel):
+    """Per-workspace knobs of feedback intelligence. One row per workspace (absent: defaults)."""
+
+    semantic_suggestions = models.BooleanField(
+        default=True,
+        help_text="Suggest duplicates and features by meaning (embeddings), not only by shared words.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "feedback settings"
+        constraints = [
+            models.UniqueConstraint(fields=["workspace"], name="feedback_settings_one_per_workspace")
+        ]
+
+    def __str__(self) -> str:
+        return f"Feedback settings of {self.workspace_id}"
+
+
+class TextVector(WorkspaceOwnedModel):
+    """A text's embedding, quantised (feedback.embeddings): never shown, only compared.
+
+    ``int8`` holds the unit vector as signed bytes (value × ``scale``), ``bits`` its signs
+    (the prefilter of large workspaces). ``model`` names the model and version that made
+    it: the sweep re-embeds a vector whose model is not the current one. ``text_hash``
+    tells whether the text changed since. A text that cannot be embedded (empty, only a
+    URL) has empty vectors and a ``skip_reason``.
+    """
+
+    model = models.CharField(max_length=80)
+    text_hash = models.CharField(max_length=40)
+    scale = models.FloatField(default=0.0)
+    int8 = models.BinaryField(default=bytes)
+    bits = models.BinaryField(default=bytes)
+    skip_reason = models.CharField(max_length=40, blank=True)
+    embedded_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class FeedbackVector(TextVector):
+    """The embedding of a feedback item's text. Replaced, never updated, so its id orders
+    the vectors a worker's in-memory index has not read yet (feedback.vector_index)."""
+
+    item = models.OneToOneField(FeedbackItem, on_delete=models.CASCADE, related_name="vector")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workspace", "id"], name="feedback_vector_new"),
+            models.Index(fields=["model"], name="feedback_vector_model"),
+        ]
+
+    def __str__(self) -> str:
+        return f"vector of item {self.item_id}"
+
+
+class FeatureVector(TextVector):
+    """The embedding of a feature's title, customer-facing text and description."""
+
+    feature = models.OneToOneField("roadmap.Feature", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workspace", "id"], name="feature_vector_new"),
+            models.Index(fields=["model"], name="feature_vector_model"),
+        ]
+
+    def __str__(self) -> str:
+        return f"vector of feature {self.feature_id}"
+
+
 class InboundWebhook(WorkspaceOwnedModel):
     """An endpoint a tool posts feedback to, signed with this workspace's secret.
 
@@ -318,3 +403,7 @@ class InboundWebhook(WorkspaceOwnedModel):
 
     def __str__(self) -> str:
         return self.name or self.get_provider_display()
+
+
+# Themes of unlinked feedback live in their own module (feedback.theme_models).
+from feedback.theme_models import Theme, ThemeDismissal, ThemeMember, ThemeRun  # noqa: E402, F401

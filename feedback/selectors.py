@@ -556,6 +556,17 @@ class TriageSuggestion:
     feature: Feature | None = None
     suggestion: DuplicateSuggestion | None = None
 
+    @property
+    def reason(self) -> str:
+        """Why it is suggested (``DuplicateSuggestion.Reason``): the stored row's reason; a
+        live match is found by words."""
+        return self.suggestion.reason if self.suggestion is not None else DuplicateSuggestion.Reason.WORDS
+
+    @property
+    def reason_label(self) -> str:
+        """The reason as shown: "Same words", "Same meaning" or "Same words and meaning"."""
+        return DuplicateSuggestion.Reason(self.reason).label
+
 
 def feedback_triage_suggestions(*, item: FeedbackItem, limit: int = 5) -> dict[str, list[TriageSuggestion]]:
     """Stored (not dismissed) duplicate suggestions plus live :func:`similar_to_text` matches,

@@ -33,10 +33,10 @@ from feedback.models import (
     DuplicateSuggestion,
     FeedbackItem,
     FeedbackLink,
+    FeedbackSettings,
     Importance,
     Vote,
 )
-from feedback.similarity import similar_features, similar_items
 from productops.db import long_transaction
 from productops.errors import Conflict, ValidationFailed
 from productops.models import AuditEvent, Event, Role, User, Workspace
@@ -1154,9 +1154,10 @@ def vote_remove(*, contact: Contact, feature: Feature, actor: User | None = None
 # --- duplicates and merges ------------------------------------------------------------
 
 
-@transaction.atomic
 def duplicates_find(*, item_id: int) -> list[DuplicateSuggestion]:
-    """Look for the item's likely duplicates (open items, open features) and store them.
+    """Look for the item's likely duplicates (open items, open features) and store them,
+    by words and by meaning (``feedback.duplicate_services``); returns the item's
+    suggestions that are not dismissed.
 
     Idempotent: suggestions already stored (or dismissed) are kept as they are.
 
@@ -1165,42 +1166,13 @@ def duplicates_find(*, item_id: int) -> list[DuplicateSuggestion]:
     checks of this item but not the ``FOR KEY SHARE`` that other checks' foreign keys take on
     it, and suggestions are inserted in one global order, so unique-key waits cannot cycle.
     """
-    # Not FOR UPDATE: that lock also blocks FK checks, so a check of A inserting (A, B)
-    # waited for the check of B holding B, while it inserted (A, B) too and waited for A.
-    item = FeedbackItem.objects.select_for_update(no_key=True).filter(pk=item_id).first()
-    if item is None:
-        return []
-    # A pair is stored once, lower id first, whichever of its items was checked first.
-    suggestions = [
-        DuplicateSuggestion(
-            workspace_id=item.workspace_id,
-            item_id=min(item.pk, match.id),
-            similar_item_id=max(item.pk, match.id),
-            similarity=match.similarity,
-        )
-        for match in similar_items(workspace_id=item.workspace_id, text=item.text, exclude_id=item.pk)
-    ]
-    linked = set(item.links.values_list("feature_id", flat=True))
-    suggestions += [
-        DuplicateSuggestion(
-            workspace_id=item.workspace_id,
-            item=item,
-            similar_feature_id=match.id,
-            similarity=match.similarity,
-        )
-        for match in similar_features(workspace_id=item.workspace_id, text=item.text)
-        if match.id not in linked
-    ]
-    # A concurrent check inserting a pair we insert makes us wait for its commit (ON CONFLICT):
-    # in key order everywhere, no two checks each wait for a row the other has inserted.
-    suggestions.sort(key=lambda s: (s.item_id, s.similar_item_id or 0, s.similar_feature_id or 0))
-    DuplicateSuggestion.objects.bulk_create(suggestions, ignore_conflicts=True)
-    item.duplicates_checked_at = timezone.now()
-    item.save(update_fields=["duplicates_checked_at"])
+    from feedback.duplicate_services import duplicates_find_many
+
+    duplicates_find_many(item_ids=[item_id])
     return list(
-        DuplicateSuggestion.objects.filter(Q(item=item) | Q(similar_item=item), dismissed=False).order_by(
-            "id"
-        )
+        DuplicateSuggestion.objects.filter(
+            Q(item_id=item_id) | Q(similar_item_id=item_id), dismissed=False
+        ).order_by("id")
     )
 
 
@@ -1425,3 +1397,37 @@ def company_save(
     if owners is not None:
         company = company_account_owners_set(company=company, owners=owners, actor=actor)
     return company
+
+
+# --- feedback intelligence settings ---------------------------------------------------
+
+
+def feedback_settings_get(*, workspace: Workspace) -> FeedbackSettings:
+    """The workspace's feedback settings (the defaults, unsaved, when it has no row)."""
+    return FeedbackSettings.objects.filter(workspace=workspace).first() or FeedbackSettings(
+        workspace=workspace
+    )
+
+
+@transaction.atomic
+def feedback_settings_update(
+    *, workspace: Workspace, actor: User | None, semantic_suggestions: bool
+) -> FeedbackSettings:
+    """Turn suggestions by meaning on or off for the workspace (admins). Off, duplicates and
+    features are suggested by shared words only; vectors are still kept, so turning it on
+    again needs no re-embedding. Items already checked keep their suggestions."""
+    require_role(workspace=workspace, user=actor, role=Role.ADMIN)
+    if not isinstance(semantic_suggestions, bool):
+        raise ValidationFailed("Must be true or false.", attr="semantic_suggestions", code="invalid")
+    settings_row, _ = FeedbackSettings.objects.select_for_update().get_or_create(workspace=workspace)
+    if settings_row.semantic_suggestions != semantic_suggestions:
+        settings_row.semantic_suggestions = semantic_suggestions
+        settings_row.save(update_fields=["semantic_suggestions", "updated_at"])
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            action=AuditEvent.Action.UPDATED,
+            target=settings_row,
+            changes={"semantic_suggestions": semantic_suggestions},
+        )
+    return settings_row

@@ -30,10 +30,56 @@ FEATURE_TEXT_LENGTH = 1000
 SQLITE_SCAN_LIMIT = 5000
 
 
+# Meaning (feedback.embeddings): the embeddings' cosine from which two texts are
+# suggested, raised by ``MEANING_WORDS_PENALTY`` × their words' similarity. Shared words
+# raise the cosine too, so the more two requests share, the more their meaning must agree:
+# the labelled pairs that share many words but ask for different things ("dark mode for
+# mobile" / "dark mode for the web dashboard") have high cosines. Tuned on the tuning part
+# of bench/data/duplicate_pairs.csv (docs/feedback-intelligence.md, "Choosing the
+# thresholds"). The features' values are not tuned (no labelled set): a stricter cosine.
+SEMANTIC_ITEM_THRESHOLD = 0.36
+SEMANTIC_FEATURE_THRESHOLD = 0.42
+MEANING_WORDS_PENALTY = 1.25
+MEANING_FEATURE_WORDS_PENALTY = 1.0
+
+
 @dataclass(frozen=True)
 class Match:
     id: int
     similarity: float
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A pair's one score, the two signals behind it and the reason shown for it."""
+
+    score: float
+    words: float
+    meaning: float | None
+    reason: str  # "words", "meaning" or "both" (DuplicateSuggestion.Reason)
+
+
+def combined_score(*, words: float, meaning: float | None, feature: bool = False) -> Scored:
+    """The one duplicate score: the stronger of the two signals on one scale.
+
+    ``words`` is the trigram similarity (items: of their content words; features: of the
+    title within the text), suggested from ``t`` = ``ITEM_THRESHOLD`` (``FEATURE_THRESHOLD``).
+    ``meaning`` is the embeddings' cosine, less the penalty for shared words, mapped
+    linearly so that its threshold ``s`` lands on ``t`` and 1 stays 1:
+    ``t + (cos − p × words − s) × (1 − t) / (1 − s)``. So one threshold decides, and the
+    reason names each signal that passed it.
+    """
+    threshold = FEATURE_THRESHOLD if feature else ITEM_THRESHOLD
+    semantic = SEMANTIC_FEATURE_THRESHOLD if feature else SEMANTIC_ITEM_THRESHOLD
+    penalty = MEANING_FEATURE_WORDS_PENALTY if feature else MEANING_WORDS_PENALTY
+    on_scale = None
+    if meaning is not None:
+        on_scale = threshold + (meaning - penalty * words - semantic) * (1 - threshold) / (1 - semantic)
+    score = max(words, on_scale if on_scale is not None else 0.0)
+    by_words = words >= threshold
+    by_meaning = on_scale is not None and on_scale >= threshold
+    reason = "both" if by_words and by_meaning else "meaning" if by_meaning else "words"
+    return Scored(score=round(max(score, 0.0), 4), words=round(words, 4), meaning=meaning, reason=reason)
 
 
 # One plan whatever the statistics (migration 0014): ``workspace_id + 0`` is the trigram

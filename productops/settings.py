@@ -471,6 +471,8 @@ SPECTACULAR_SETTINGS = {
         # Saved views (issue 13): the page of a view and the state of a share link.
         "SavedViewKindEnum": "roadmap.models.SavedView.Kind",
         "ShareLinkStateEnum": ["active", "expired", "revoked"],
+        # Why a duplicate is suggested (words, meaning or both).
+        "DuplicateReasonEnum": "feedback.models.DuplicateSuggestion.Reason",
     },
 }
 

@@ -169,10 +169,14 @@ def feature_relations(feature_ids: Iterable[int]) -> dict[int, FeatureRelations]
     return {pk: FeatureRelations(goals[pk], tags[pk], competitors[pk], depends[pk]) for pk in ids}
 
 
-def open_feature_titles(*, workspace_id: int, public_only: bool = False) -> list[tuple[int, str]]:
+def open_feature_titles(
+    *, workspace_id: int, public_only: bool = False, feature_ids: Iterable[int] | None = None
+) -> list[tuple[int, str]]:
     """(id, lower-cased title) of features that can still take feedback: not shipped, declined or merged
-    (and, with ``public_only``, shown on the public board)."""
+    (and, with ``public_only``, shown on the public board; with ``feature_ids``, only those)."""
     features = Feature.objects.filter(workspace_id=workspace_id, merged_into__isnull=True)
+    if feature_ids is not None:
+        features = features.filter(pk__in=list(feature_ids))
     if public_only:
         features = features.filter(is_public=True)
     rows = (

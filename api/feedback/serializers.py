@@ -23,6 +23,7 @@ from feedback.models import (
     DuplicateSuggestion,
     FeedbackItem,
     FeedbackLink,
+    FeedbackSettings,
     Importance,
     Segment,
     Vote,
@@ -285,6 +286,22 @@ class FeedbackLinkOutput(ModelOutput):
         read_only_fields = fields
 
 
+SIMILARITY_HELP = (
+    "The one score suggestions are ranked by (0 to 1): the stronger of the two signals, the meaning "
+    "put on the words' scale."
+)
+WORD_SIMILARITY_HELP = (
+    "How much the words overlap (0 to 1: trigram similarity of the content words; for a feature, of "
+    "its title within the text)."
+)
+MEANING_SIMILARITY_HELP = (
+    "How close the meanings are (cosine of the two texts' embeddings from the offline model); null "
+    "when the pair was found by words alone (suggestions by meaning off, or a text without an "
+    "embedding)."
+)
+REASON_HELP = "Why it is suggested: the same words, the same meaning, or both."
+
+
 class DuplicateSuggestionOutput(ModelOutput):
     """A suggestion as seen from one item (``context["item"]``): ``similar_item`` is the pair's
     other item, whichever side of the stored pair it is."""
@@ -294,8 +311,24 @@ class DuplicateSuggestionOutput(ModelOutput):
 
     class Meta:
         model = DuplicateSuggestion
-        fields = ["id", "similarity", "similar_item", "similar_feature", "dismissed", "created_at"]
+        fields = [
+            "id",
+            "similarity",
+            "word_similarity",
+            "meaning_similarity",
+            "reason",
+            "similar_item",
+            "similar_feature",
+            "dismissed",
+            "created_at",
+        ]
         read_only_fields = fields
+        extra_kwargs = {
+            "similarity": {"help_text": SIMILARITY_HELP},
+            "word_similarity": {"help_text": WORD_SIMILARITY_HELP},
+            "meaning_similarity": {"help_text": MEANING_SIMILARITY_HELP},
+            "reason": {"help_text": REASON_HELP},
+        }
 
     @extend_schema_field(FeedbackItemSummary(allow_null=True))
     def get_similar_item(self, suggestion: DuplicateSuggestion) -> dict | None:
@@ -308,13 +341,33 @@ class SimilarInput(StrictSerializer):
     text = serializers.CharField(max_length=MAX_TEXT_LENGTH)
 
 
-class SimilarItemOutput(serializers.Serializer):
-    similarity = serializers.FloatField()
+class _SimilarMatchOutput(serializers.Serializer):
+    """A live match, found by words (so far ``reason`` is ``words`` and ``meaning_similarity``
+    null), with the fields of a stored suggestion."""
+
+    similarity = serializers.FloatField(help_text=SIMILARITY_HELP)
+    word_similarity = serializers.SerializerMethodField(help_text=WORD_SIMILARITY_HELP)
+    meaning_similarity = serializers.SerializerMethodField(help_text=MEANING_SIMILARITY_HELP)
+    reason = serializers.SerializerMethodField(help_text=REASON_HELP)
+
+    @extend_schema_field(serializers.FloatField())
+    def get_word_similarity(self, match: dict) -> float:
+        return match.get("word_similarity", match["similarity"])
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_meaning_similarity(self, match: dict) -> float | None:
+        return match.get("meaning_similarity")
+
+    @extend_schema_field(serializers.ChoiceField(choices=DuplicateSuggestion.Reason.choices))
+    def get_reason(self, match: dict) -> str:
+        return match.get("reason", DuplicateSuggestion.Reason.WORDS)
+
+
+class SimilarItemOutput(_SimilarMatchOutput):
     item = FeedbackItemSummary()
 
 
-class SimilarFeatureOutput(serializers.Serializer):
-    similarity = serializers.FloatField()
+class SimilarFeatureOutput(_SimilarMatchOutput):
     feature = FeatureSummary()
 
 
@@ -390,3 +443,24 @@ class TopFeatureOutput(serializers.Serializer):
     requesting_companies = serializers.IntegerField()
     feedback_count = serializers.IntegerField(help_text="Feedback items linked to it.")
     votes_count = serializers.IntegerField()
+
+
+# --- settings -------------------------------------------------------------------------
+
+
+SEMANTIC_SUGGESTIONS_HELP = (
+    "Suggest duplicates and features by meaning (an offline embedding model), not only by shared "
+    "words. Off: by shared words only; suggestions already stored are kept."
+)
+
+
+class FeedbackSettingsOutput(ModelOutput):
+    class Meta:
+        model = FeedbackSettings
+        fields = ["semantic_suggestions"]
+        read_only_fields = fields
+        extra_kwargs = {"semantic_suggestions": {"help_text": SEMANTIC_SUGGESTIONS_HELP}}
+
+
+class FeedbackSettingsInput(StrictSerializer):
+    semantic_suggestions = serializers.BooleanField(required=False, help_text=SEMANTIC_SUGGESTIONS_HELP)

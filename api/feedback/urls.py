@@ -3,7 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from api.feedback import views
+from api.feedback import themes, views
 
 WORKSPACE = r"workspaces/(?P<workspace_slug>[-a-zA-Z0-9_]+)"
 
@@ -13,6 +13,7 @@ router.register(rf"{WORKSPACE}/contacts", views.ContactViewSet, basename="contac
 router.register(rf"{WORKSPACE}/feedback", views.FeedbackItemViewSet, basename="feedback-item")
 router.register(rf"{WORKSPACE}/votes", views.VoteViewSet, basename="vote")
 router.register(rf"{WORKSPACE}/feedback-links", views.FeedbackLinkViewSet, basename="feedback-link")
+router.register(rf"{WORKSPACE}/feedback-themes", themes.ThemeViewSet, basename="feedback-theme")
 
 urlpatterns: list = [
     # Reports, ahead of the item routes so their names are not read as item ids.
@@ -25,6 +26,11 @@ urlpatterns: list = [
         "workspaces/<slug:workspace_slug>/feedback/top-features/",
         views.TopFeaturesView.as_view(),
         name="feedback-top-features",
+    ),
+    path(
+        "workspaces/<slug:workspace_slug>/feedback-settings/",
+        views.FeedbackSettingsView.as_view(),
+        name="feedback-settings",
     ),
     # Channels: CSV upload, inbound e-mail, signed inbound webhooks (ahead of the item routes).
     path("", include("api.feedback.channel_urls")),

@@ -44,6 +44,8 @@ from api.feedback.serializers import (
     FeedbackLinkListOutput,
     FeedbackLinkOutput,
     FeedbackMergeInput,
+    FeedbackSettingsInput,
+    FeedbackSettingsOutput,
     FeedbackStateInput,
     SimilarInput,
     SimilarOutput,
@@ -554,3 +556,35 @@ class TopFeaturesView(WorkspaceScopedAPIView):
         query.is_valid(raise_exception=True)
         rows = selectors.top_features(workspace=self.workspace, limit=query.validated_data["limit"])
         return Response(TopFeatureOutput(rows, many=True).data)
+
+
+# --- settings -------------------------------------------------------------------------
+
+
+class FeedbackSettingsView(WorkspaceScopedAPIView):
+    """The workspace's feedback settings (one row; the defaults until an admin changes them):
+    whether duplicates and features are suggested by meaning too. Members read them; admins
+    change them."""
+
+    write_role = Role.ADMIN
+
+    @extend_schema(responses=FeedbackSettingsOutput)
+    def get(self, request: Request, workspace_slug: str) -> Response:
+        """Read the feedback settings."""
+        return Response(FeedbackSettingsOutput(services.feedback_settings_get(workspace=self.workspace)).data)
+
+    @extend_schema(request=FeedbackSettingsInput, responses=FeedbackSettingsOutput)
+    def patch(self, request: Request, workspace_slug: str) -> Response:
+        """Change the feedback settings (admins): turn suggestions by meaning on or off. Items
+        already checked keep their suggestions; an unchanged value writes nothing."""
+        data = FeedbackSettingsInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        if "semantic_suggestions" in data.validated_data:
+            settings_row = services.feedback_settings_update(
+                workspace=self.workspace,
+                actor=request.user,
+                semantic_suggestions=data.validated_data["semantic_suggestions"],
+            )
+        else:
+            settings_row = services.feedback_settings_get(workspace=self.workspace)
+        return Response(FeedbackSettingsOutput(settings_row).data)

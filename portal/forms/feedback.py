@@ -416,3 +416,15 @@ class FeatureFromFeedbackForm(forms.Form):
 
     def link_importance(self) -> str | None:
         return self.cleaned_data["importance"] or None
+
+
+class FeedbackSettingsForm(forms.Form):
+    """The feedback settings page (admins): whether suggestions are made by meaning too."""
+
+    semantic_suggestions = forms.BooleanField(
+        label="Suggest duplicates and features by meaning (offline model)",
+        required=False,
+        help_text="Also suggest feedback and features that ask for the same thing in other words, "
+        "with an embedding model that runs on this server (nothing leaves it). Off: only feedback "
+        "and features that share words are suggested; suggestions already made are kept.",
+    )

@@ -28,6 +28,7 @@ workspace_patterns = [
     *roadmap.urlpatterns,
     *releases.urlpatterns,
     *feedback.urlpatterns,
+    path("", include("portal.urls.themes")),
     *workspace.urlpatterns,
     *board.urlpatterns,
     *comms.urlpatterns,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal.views import companies, feedback
+from portal.views import companies, feedback, feedback_settings
 
 urlpatterns = [
     path("feedback/", feedback.inbox, name="inbox"),
@@ -19,6 +19,7 @@ urlpatterns = [
         feedback.suggestion_dismiss,
         name="feedback-dismiss",
     ),
+    path("settings/feedback/", feedback_settings.feedback_settings, name="settings-feedback"),
     path("companies/", companies.company_list, name="companies"),
     path("companies/new/", companies.company_new, name="company-new"),
     path("companies/<int:company_id>/", companies.company_detail, name="company"),

@@ -39,6 +39,7 @@ from feedback.models import (
     FeedbackItem,
     FeedbackLink,
     InboundWebhook,
+    Theme,
     Vote,
 )
 from priority import demo as priority_demo
@@ -100,6 +101,7 @@ COLLECTION_KINDS = {
     "contacts": "contact",
     "features": "feature",
     "feedback": "feedback_item",
+    "feedback-themes": "theme",
     "goals": "goal",
     "inbound-webhooks": "inbound_webhook",
     "initiatives": "initiative",
@@ -207,6 +209,8 @@ class ContractData:
             kind = FIELD_KINDS.get(name)
             if name == "into":
                 kind = "feedback_item" if "/feedback/" in path else "feature"
+            if name == "item" and "/feedback-themes/" in path:  # "wrong theme": a feedback item
+                kind = "feedback_item"
             candidates = self.ids.get(kind or "", [])
             if not candidates:
                 continue
@@ -517,6 +521,7 @@ def seed() -> ContractData:
             "contact": ids(Contact),
             "feature": ids(Feature),
             "feedback_item": ids(FeedbackItem),
+            "theme": ids(Theme),
             "goal": ids(Goal),
             "inbound_webhook": ids(InboundWebhook),
             "initiative": ids(Initiative),

@@ -70,6 +70,7 @@ from django.test import Client as DjangoClient
 from django.utils.crypto import get_random_string
 
 from feedback import services as feedback_services
+from feedback import theme_services
 from priority import services as priority_services
 from productops import services as core_services
 from productops.models import Invitation, Role, User
@@ -261,6 +262,7 @@ def generated(tmp_path_factory, django_db_setup, django_db_blocker) -> Iterator[
 class Problem:
     operation: str
     # parse | status | undocumented_status | wrong_model | undocumented_field | wrong_type | crash | missing
+    # | value (a parsed answer that is not what the walk's call should give)
     kind: str
     detail: str
     body: str = ""
@@ -617,6 +619,8 @@ class ProductopsWalk(Walk):
             self.contacts,
             self.feedback,
             self.feedback_channels,
+            self.feedback_settings,
+            self.feedback_themes,
             self.votes,
             self.inbound_webhooks,
             self.comms,
@@ -2190,6 +2194,150 @@ class ProductopsWalk(Walk):
                 want=status,
                 workspace_slug=slug,
                 body=client_types.File(payload=io.BytesIO(message), mime_type="message/rfc822"),
+            )
+
+    def feedback_settings(self) -> None:
+        m, slug = self.models, self.slug
+        self.call(
+            "v1_workspaces_feedback_settings_retrieve",
+            m.FeedbackSettingsOutput,
+            want=200,
+            workspace_slug=slug,
+        )
+        self.call(
+            "v1_workspaces_feedback_settings_partial_update",
+            m.FeedbackSettingsOutput,
+            want=200,
+            workspace_slug=slug,
+            body=m.PatchedFeedbackSettingsInputRequest(semantic_suggestions=False),
+        )
+
+    def feedback_themes(self) -> None:
+        """Two topics of unlinked feedback, clustered (what the worker does), then the list,
+        a theme, its items, a recompute request, "wrong theme", a feature from one theme and
+        the other linked to an existing feature."""
+        m, slug = self.models, self.slug
+        dark_mode = [
+            "Dark mode please",
+            "A dark theme please",
+            "Dark mode for night shifts",
+            "Dark mode now",
+        ]
+        pdf_export = [
+            "Exporting a dashboard to PDF cuts off the last column.",
+            "PDF export of the report please.",
+            "Export the table to PDF.",
+            "The PDF export is missing charts.",
+        ]
+        for text in dark_mode:
+            self._item(text=text, company=self.ids["company"])
+        for text in pdf_export:
+            self._item(text=text)
+        found = theme_services.themes_recompute(workspace_id=self.workspace_id, period_days=30)
+        by_topic = {
+            topic: next(theme.pk for theme in found if topic in theme.words) for topic in ("dark", "pdf")
+        }
+
+        listed = self.pages(
+            "v1_workspaces_feedback_themes_list", m.PaginatedThemeOutputList, workspace_slug=slug
+        )
+        self.call(
+            "v1_workspaces_feedback_themes_list",
+            m.PaginatedThemeOutputList,
+            want=200,
+            workspace_slug=slug,
+            period_days=m.V1WorkspacesFeedbackThemesListPeriodDays.VALUE_30,
+        )
+        if listed.json["count"] != len(found) or len(found) < 2:
+            self.problem(
+                "v1_workspaces_feedback_themes_list",
+                "value",
+                f"count {listed.json['count']}, expected the {len(found)} themes recomputed (at least 2)",
+                listed.text,
+            )
+        detail = self.call(
+            "v1_workspaces_feedback_themes_retrieve",
+            m.ThemeDetailOutput,
+            want=200,
+            workspace_slug=slug,
+            id=by_topic["dark"],
+        )
+        self.pages(
+            "v1_workspaces_feedback_themes_items_list",
+            m.PaginatedThemeItemOutputList,
+            workspace_slug=slug,
+            id=by_topic["dark"],
+        )
+        self.call(
+            "v1_workspaces_feedback_themes_recompute_create",
+            m.ThemeRecomputeOutput,
+            want=202,
+            workspace_slug=slug,
+            body=m.ThemeRecomputeInputRequest(period_days=m.PeriodDaysEnum.VALUE_30),
+        )
+        # "Wrong theme": a dark-mode item out of the dark-mode theme; a PDF one is not in it (400).
+        dismissed = self.call(
+            "v1_workspaces_feedback_themes_dismiss_item_create",
+            m.ThemeOutput,
+            want=200,
+            workspace_slug=slug,
+            id=by_topic["dark"],
+            body=m.ThemeDismissItemInputRequest(item=detail["items"][-1]["id"]),
+        )
+        if dismissed.parsed is not None and dismissed.parsed.size != detail["size"] - 1:
+            self.problem(
+                "v1_workspaces_feedback_themes_dismiss_item_create",
+                "value",
+                f"size {dismissed.parsed.size}, expected {detail['size'] - 1}",
+                dismissed.text,
+            )
+        pdf_items = self.call(
+            "v1_workspaces_feedback_themes_items_list",
+            m.PaginatedThemeItemOutputList,
+            want=200,
+            workspace_slug=slug,
+            id=by_topic["pdf"],
+        )
+        self.error(
+            "v1_workspaces_feedback_themes_dismiss_item_create",
+            400,
+            workspace_slug=slug,
+            id=by_topic["dark"],
+            body=m.ThemeDismissItemInputRequest(item=pdf_items["results"][0]["id"]),
+        )
+        feature = self.call(
+            "v1_workspaces_feedback_themes_create_feature_create",
+            m.FeatureSummary,
+            want=201,
+            workspace_slug=slug,
+            id=by_topic["dark"],
+            body=m.ThemeCreateFeatureInputRequest(
+                product=self.ids["product"],
+                title="Dark mode everywhere",
+                importance=m.ImportanceEnum.IMPORTANT,
+            ),
+        )
+        if feature.parsed is not None and feature.parsed.title != "Dark mode everywhere":
+            self.problem(
+                "v1_workspaces_feedback_themes_create_feature_create",
+                "value",
+                f"title {feature.parsed.title!r}",
+                feature.text,
+            )
+        linked = self.call(
+            "v1_workspaces_feedback_themes_link_feature_create",
+            m.ThemeLinkFeatureOutput,
+            want=200,
+            workspace_slug=slug,
+            id=by_topic["pdf"],
+            body=m.ThemeLinkFeatureInputRequest(feature=self.ids["feature_a"]),
+        )
+        if linked.parsed is not None and linked.parsed.linked != pdf_items["count"]:
+            self.problem(
+                "v1_workspaces_feedback_themes_link_feature_create",
+                "value",
+                f"linked {linked.parsed.linked}, expected the theme's {pdf_items['count']} items",
+                linked.text,
             )
 
     def votes(self) -> None:

@@ -10,12 +10,16 @@ from django.apps import apps
 from django.contrib import admin
 from django.utils import timezone
 
+from feedback import services, vectors
 from feedback.models import (
     Company,
     Contact,
     DuplicateSuggestion,
+    FeatureVector,
     FeedbackItem,
     FeedbackLink,
+    FeedbackSettings,
+    FeedbackVector,
     InboundWebhook,
     Vote,
 )
@@ -28,6 +32,7 @@ from tests.feedback.factories import (
     InboundWebhookFactory,
     VoteFactory,
 )
+from tests.feedback.test_themes import THEME_ADMIN_MAKERS
 from tests.productops.factories import WorkspaceFactory
 from tests.productops.test_admin import admin_url, assert_admin_pages_work
 from tests.roadmap.factories import FeatureFactory, ProductFactory
@@ -55,7 +60,25 @@ FEEDBACK_MAKERS = {
     Vote: lambda n: VoteFactory(feature=_feature()),
     DuplicateSuggestion: _suggestion,
     InboundWebhook: lambda n: InboundWebhookFactory(workspace=WorkspaceFactory()),
+    FeedbackSettings: lambda n: services.feedback_settings_update(
+        workspace=WorkspaceFactory(), actor=None, semantic_suggestions=False
+    ),
+    FeedbackVector: lambda n: _vector(),
+    FeatureVector: lambda n: _feature_vector(),
 }
+FEEDBACK_MAKERS.update(THEME_ADMIN_MAKERS)  # the themes' models (tests/feedback/test_themes.py)
+
+
+def _vector():
+    item = FeedbackItemFactory(text="Export the roadmap to PDF")
+    vectors.items_embed(item_ids=[item.pk])
+    return FeedbackVector.objects.get(item=item)
+
+
+def _feature_vector():
+    feature = _feature()
+    vectors.features_embed_pending(workspace_id=feature.workspace_id)
+    return FeatureVector.objects.get(feature=feature)
 
 
 def test_every_model_of_the_app_is_registered():

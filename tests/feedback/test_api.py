@@ -786,10 +786,16 @@ def test_duplicates_list_and_dismiss(workspace, other_workspace, contributor, se
     twin = FeedbackItemFactory(workspace=workspace, text="Please add SSO for us")
     dismissed = FeedbackItemFactory(workspace=workspace)
     by_feature = DuplicateSuggestion.objects.create(
-        workspace=workspace, item=item, similar_feature=feature, similarity=0.9
+        workspace=workspace,
+        item=item,
+        similar_feature=feature,
+        similarity=0.9,
+        word_similarity=0.05,
+        meaning_similarity=0.82,
+        reason=DuplicateSuggestion.Reason.MEANING,
     )
     by_item = DuplicateSuggestion.objects.create(
-        workspace=workspace, item=item, similar_item=twin, similarity=0.7
+        workspace=workspace, item=item, similar_item=twin, similarity=0.7, word_similarity=0.7
     )
     DuplicateSuggestion.objects.create(
         workspace=workspace, item=item, similar_item=dismissed, similarity=0.95, dismissed=True
@@ -811,6 +817,9 @@ def test_duplicates_list_and_dismiss(workspace, other_workspace, contributor, se
         {
             "id": by_feature.pk,
             "similarity": 0.9,
+            "word_similarity": 0.05,
+            "meaning_similarity": 0.82,
+            "reason": "meaning",
             "similar_item": None,
             "similar_feature": feature_summary(feature),
             "dismissed": False,
@@ -819,6 +828,9 @@ def test_duplicates_list_and_dismiss(workspace, other_workspace, contributor, se
         {
             "id": by_item.pk,
             "similarity": 0.7,
+            "word_similarity": 0.7,
+            "meaning_similarity": None,
+            "reason": "words",
             "similar_item": {
                 "id": twin.pk,
                 "text": "Please add SSO for us",
@@ -875,6 +887,13 @@ def test_similar_suggests_open_items_and_features_and_writes_nothing(
     assert [(row["item"]["id"], row["item"]["text"]) for row in body["items"]] == [(near.pk, near.text)]
     assert [row["feature"]["id"] for row in body["features"]] == [sso.pk]
     assert 0.5 < body["items"][0]["similarity"] <= 1
+    # Live matches are found by words: the fields of a stored suggestion say so.
+    for row in (body["items"][0], body["features"][0]):
+        assert (row["reason"], row["word_similarity"], row["meaning_similarity"]) == (
+            "words",
+            row["similarity"],
+            None,
+        )
     assert counts() == before
     blank = session_client(viewer).post(url(workspace, "feedback") + "similar/", {"text": ""})
     assert blank.status_code == 400

@@ -94,6 +94,7 @@ DETAIL_BUDGETS = {
     "feedback-link-detail": ("feedback-links/{pk}", _link, 4),
     "inbound-webhook-detail": ("inbound-webhooks/{pk}", _webhook, 4),
 }
+SINGLETONS = {"feedback-settings": ("feedback-settings", 4)}
 
 
 @pytest.mark.parametrize("route", list(DETAIL_BUDGETS))
@@ -109,9 +110,21 @@ def test_detail_read_budget(route, workspace, owner, session_client, django_asse
         assert response.status_code == 200, response.content
 
 
+@pytest.mark.parametrize("route", list(SINGLETONS))
+def test_settings_read_budget(route, workspace, owner, session_client, django_assert_num_queries):
+    path, budget = SINGLETONS[route]
+    client = session_client(owner)
+
+    with django_assert_num_queries(budget):  # no row yet: the defaults
+        assert client.get(url(workspace, path)).status_code == 200
+    client.patch(url(workspace, path), {"semantic_suggestions": False}, format="json")
+    with django_assert_num_queries(budget):
+        assert client.get(url(workspace, path)).json() == {"semantic_suggestions": False}
+
+
 def test_every_detail_route_has_a_budget():
     views = object_get_routes("api.feedback.views") | object_get_routes("api.feedback.channels")
-    assert views == set(DETAIL_BUDGETS)
+    assert views == set(DETAIL_BUDGETS) | set(SINGLETONS)
 
 
 # --- writes ------------------------------------------------------------------------------
@@ -151,7 +164,8 @@ def test_feedback_item_write_budgets(workspace, pm, session_client, django_asser
     with django_assert_num_queries(16):
         triaged = client.post(url(workspace, "feedback", pk, "state"), {"state": "reviewed"})
     assert triaged.status_code == 200, triaged.content
-    with django_assert_num_queries(16):
+    # The delete cascades to the item's vector and its theme memberships and dismissals.
+    with django_assert_num_queries(19):
         assert client.delete(url(workspace, "feedback", pk)).status_code == 204
 
 

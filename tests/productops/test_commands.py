@@ -77,7 +77,7 @@ def test_seed_demo_is_idempotent_and_scores_the_roadmap():
     assert counts["Workspace"] == 1
     assert counts["User"] == counts["Membership"] == len(DEMO_PEOPLE)
     assert counts["Feature"] == 20
-    assert counts["FeedbackItem"] == 31
+    assert counts["FeedbackItem"] == 63
     assert counts["Company"] == 18
     assert counts["Vote"] > 0
     assert not Feature.objects.exclude(score_state=ScoreState.CLEAN).exists()
@@ -85,7 +85,7 @@ def test_seed_demo_is_idempotent_and_scores_the_roadmap():
     assert list(ranked.values_list("priority_rank", flat=True)) == list(range(1, ranked.count() + 1))
     assert Feature.objects.filter(requesting_companies__gt=0).count() >= 10
     # Untriaged items stay in the inbox for the triage demo.
-    assert FeedbackItem.objects.filter(state=FeedbackItem.State.NEW).count() == 5
+    assert FeedbackItem.objects.filter(state=FeedbackItem.State.NEW).count() == 37
     demo = User.objects.get(username="demo")
     assert demo.check_password("demo")
     assert Membership.objects.get(user=demo).role == "owner"
@@ -101,7 +101,7 @@ def test_seed_demo_scale_adds_features_and_companies():
     after = _demo_counts()
     assert after["Feature"] - before["Feature"] == 40
     assert after["Company"] - before["Company"] == 18
-    assert after["FeedbackItem"] - before["FeedbackItem"] == 31
+    assert after["FeedbackItem"] - before["FeedbackItem"] == 63
 
 
 @pytest.mark.django_db

@@ -25,6 +25,8 @@ CONFLICTS = {
     ("post", "/api/v1/workspaces/{workspace_slug}/feedback/{id}/merge/"),
     ("post", "/api/v1/workspaces/{workspace_slug}/feedback/{id}/links/"),
     ("post", "/api/v1/workspaces/{workspace_slug}/votes/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/feedback-themes/{id}/create-feature/"),
+    ("post", "/api/v1/workspaces/{workspace_slug}/feedback-themes/{id}/link-feature/"),
     ("delete", "/api/v1/workspaces/{workspace_slug}/releases/{id}/"),
     ("post", "/api/v1/workspaces/{workspace_slug}/releases/{id}/status/"),
     ("post", "/api/v1/workspaces/{workspace_slug}/releases/{id}/ship/"),

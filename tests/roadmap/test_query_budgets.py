@@ -236,6 +236,7 @@ def test_feature_write_budgets(n, workspace, pm, session_client, django_assert_n
             url(workspace, "features", pk, "dependencies"), {"depends_on": FeatureFactory(product=product).pk}
         )
     assert linked.status_code == 201, linked.content
-    # 38: the cascade reads each model once to audit it and once to delete it; comments are one more.
-    with django_assert_num_queries(38):
+    # 39: the cascade reads each model once to audit it and once to delete it; comments and the
+    # feature's vector are one more each.
+    with django_assert_num_queries(39):
         assert client.delete(url(workspace, "features", pk)).status_code == 204

@@ -1,0 +1,112 @@
+"""Stored vectors and the in-memory index (feedback.vectors)."""
+
+import numpy as np
+import pytest
+
+from feedback import embeddings, vectors
+from feedback.models import FeatureVector, FeedbackVector
+from tests.feedback.factories import FeedbackItemFactory
+from tests.roadmap.factories import FeatureFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _rows(n: int, seed: int = 1) -> tuple[np.ndarray, list[tuple[int, int, float, bytes, bytes]]]:
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(size=(n, embeddings.DIMENSIONS)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    rows = []
+    for i, vector in enumerate(matrix):
+        scale, int8, bits = embeddings.quantize(vector)
+        rows.append((i + 1, 1000 + i, scale, int8, bits))
+    return matrix, rows
+
+
+def test_items_are_embedded_once_and_again_when_their_text_changes(workspace):
+    item = FeedbackItemFactory(workspace=workspace, text="Dark mode please")
+    empty = FeedbackItemFactory(workspace=workspace, text="https://example.com/only-a-link")
+
+    assert vectors.items_embed(item_ids=[item.pk, empty.pk]) == 2
+    assert vectors.items_embed(item_ids=[item.pk, empty.pk]) == 0
+    first = FeedbackVector.objects.get(item=item)
+    assert (first.model, len(bytes(first.int8)), first.skip_reason) == (embeddings.model_id(), 384, "")
+    assert FeedbackVector.objects.get(item=empty).skip_reason == "only_url"
+
+    item.text = "Night theme for the whole app"
+    item.save(update_fields=["text"])
+    assert vectors.items_embed(item_ids=[item.pk]) == 1
+    second = FeedbackVector.objects.get(item=item)
+    assert second.pk > first.pk  # replaced, never updated: the index reads it as new
+
+
+def test_a_vector_of_another_model_is_rechecked(workspace):
+    item = FeedbackItemFactory(workspace=workspace, text="Dark mode please")
+    vectors.items_embed(item_ids=[item.pk])
+    FeedbackVector.objects.filter(item=item).update(model="old-model@1")
+    type(item).objects.filter(pk=item.pk).update(duplicates_checked_at="2026-01-01T00:00:00Z")
+
+    assert vectors.vectors_outdated_recheck() == 1
+
+    item.refresh_from_db()
+    assert item.duplicates_checked_at is None
+    assert vectors.items_embed(item_ids=[item.pk]) == 1
+    assert FeedbackVector.objects.get(item=item).model == embeddings.model_id()
+
+
+def test_features_are_embedded_from_their_titles_and_texts_and_again_after_an_edit(workspace):
+    feature = FeatureFactory(product=ProductFactory(workspace=workspace), title="Dark mode")
+
+    assert vectors.features_embed_pending(workspace_id=workspace.pk) == 1
+    assert vectors.features_embed_pending(workspace_id=workspace.pk) == 0
+    feature.save(update_fields=["updated_at"])  # edited, same text: nothing embedded
+    assert vectors.features_embed_pending(workspace_id=workspace.pk) == 0
+    feature.description = "A dark theme for the web app"
+    feature.save(update_fields=["description", "updated_at"])
+    assert vectors.features_embed_pending(workspace_id=workspace.pk) == 1
+    assert FeatureVector.objects.filter(feature=feature).count() == 1
+
+
+def test_the_index_reads_new_vectors_incrementally_and_forgets_replaced_ones(workspace):
+    a = FeedbackItemFactory(workspace=workspace, text="Export the roadmap to PDF")
+    b = FeedbackItemFactory(workspace=workspace, text="Dark mode please")
+    vectors.items_embed(item_ids=[a.pk, b.pk])
+    index = vectors.item_index(workspace_id=workspace.pk)
+    assert set(index.positions) == {a.pk, b.pk}
+
+    b.text = "Download my roadmap as a PDF document"
+    b.save(update_fields=["text"])
+    vectors.items_embed(item_ids=[b.pk])
+    index = vectors.item_index(workspace_id=workspace.pk)
+
+    assert int(index.alive[: index.size].sum()) == 2
+    (hits,) = index.search(index.vectors_of([a.pk]), k=5, floor=0.5, exclude=[a.pk])
+    assert [pk for pk, _ in hits] == [b.pk]
+
+
+@pytest.mark.parametrize("float_rows", [10_000, 0], ids=["exact floats", "sign prefilter"])
+def test_both_search_paths_find_the_nearest_rows(float_rows):
+    matrix, rows = _rows(3000)
+    index = vectors.VectorIndex(float_rows=float_rows)
+    index.add(rows[:1000])
+    index.add(rows[1000:])
+    queries = matrix[[5, 2500]] + 0.05 * np.random.default_rng(2).normal(size=(2, embeddings.DIMENSIONS))
+    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+
+    found = index.search(queries, k=3, floor=-1.0)
+
+    exact = queries @ matrix.T
+    for row, hits in enumerate(found):
+        expected = [1000 + int(j) for j in np.argsort(-exact[row])[:3]]
+        assert [pk for pk, _ in hits][:1] == expected[:1]
+        assert abs(hits[0][1] - float(exact[row].max())) < 0.01
+    assert (index.floats is None) == (float_rows == 0)
+
+
+def test_a_search_excludes_the_query_itself_and_stops_at_the_floor():
+    matrix, rows = _rows(50)
+    index = vectors.VectorIndex()
+    index.add(rows)
+
+    (hits,) = index.search(matrix[[7]], k=5, floor=0.99, exclude=[1007])
+
+    assert hits == []
