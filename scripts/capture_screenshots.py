@@ -69,6 +69,7 @@ PAGES = [
     ("plan-goals", "/w/demo/plan/goals/", True, None),
     ("search", "/w/demo/search/?q=dashboard", True, None),
     ("feedback-inbox", "/w/demo/feedback/", True, None),
+    ("feedback-themes", "/w/demo/feedback/themes/", True, None),
     ("companies", "/w/demo/companies/", False, None),
     ("scoring-settings", "/w/demo/settings/scoring/", True, None),
     ("public-board", "/p/demo/", True, None),

@@ -79,7 +79,9 @@ def test_triage_an_item_link_it_and_see_the_score_change_after_the_worker(page, 
     page.locator("#link-feature").select_option(str(target.pk))
     page.locator("#link-importance").select_option("critical")
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        pane.get_by_role("button", name="Link", exact=True).click()
+        # The link form's own button (a suggested feature has a "Link" button of its own).
+        link_form = pane.locator("form").filter(has=page.locator("#link-feature"))
+        link_form.get_by_role("button", name="Link", exact=True).click()
         page.get_by_text("Linked to “Offline mode for field teams”").wait_for()
         _wait_for(lambda: Feature.objects.get(pk=target.pk).score_customer_impact > 0)
         _wait_for(lambda: Feature.objects.get(pk=target.pk).score_state == ScoreState.CLEAN)

@@ -50,3 +50,15 @@ def test_a_recompute_seconds_ago_reads_recomputed_just_now(portal_client, worksp
     settings.update(last_recomputed_at=timezone.now() - timedelta(minutes=3, seconds=5))
     content = client.get(f"/w/{workspace.slug}/{path}").content.decode()
     assert ", recomputed 3\xa0minutes ago</span>" in content
+
+
+def test_feedback_received_seconds_ago_reads_just_now_in_the_triage_pane(portal_client, workspace):
+    from tests.feedback.factories import FeedbackItemFactory
+
+    client, _ = portal_client(workspace, Role.VIEWER)
+    item = FeedbackItemFactory(workspace=workspace, received_at=timezone.now() - timedelta(seconds=5))
+
+    content = client.get(f"/w/{workspace.slug}/feedback/{item.pk}/").content.decode()
+
+    assert '<span class="muted small">(just now)</span>' in content
+    assert "0\xa0minutes" not in content
