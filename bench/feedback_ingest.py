@@ -193,6 +193,9 @@ def prepare(rng: random.Random) -> tuple[int, str]:
             for table in (
                 "feedback_duplicatesuggestion",
                 "feedback_feedbacklink",
+                "feedback_thememember",
+                "feedback_themedismissal",
+                "feedback_feedbackvector",
                 "feedback_feedbackitem",
                 "feedback_contact",
             ):

