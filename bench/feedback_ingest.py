@@ -257,13 +257,18 @@ def run_server(port: int, workers: int, *, database_url: str = "", redis_url: st
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    """Stop the main process (it stops its own children), then whatever is left of the group."""
+    """Stop the main process (it stops its own children), then whatever is left of the group
+    (a worker's pool busy in native code may not answer a cold shutdown in time: it is
+    killed, its unacknowledged messages go back to the queue)."""
     process.send_signal(sig)
     try:
         process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        print(f"warning: {process.args[2]} did not stop in 60 s; killed", file=sys.stderr)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def ingest(port: int, key: str, total: int, clients: int, rng: random.Random) -> tuple[float, int]:

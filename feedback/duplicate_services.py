@@ -49,11 +49,11 @@ logger = logging.getLogger(__name__)
 ITEM_CANDIDATES = 10
 FEATURE_CANDIDATES = 5
 CANDIDATE_FLOOR = 0.30
-#: How many of the workspace's other unchecked items a batch embeds first.
-PENDING_EMBEDDED = 500
 #: How much nearer than the pair another item may be to the pair's other item, for a
 #: pair suggested by meaning alone (quantised cosines differ in the third decimal).
 MUTUAL_TOLERANCE = 0.005
+#: How many of the workspace's unchecked items a one-item check embeds first.
+PENDING_EMBEDDED = 500
 
 
 def semantic_enabled(*, workspace_id: int) -> bool:
@@ -64,18 +64,27 @@ def semantic_enabled(*, workspace_id: int) -> bool:
     return next(iter(value), True)
 
 
-def duplicates_find_many(*, item_ids: list[int]) -> int:
+def duplicates_find_many(*, item_ids: list[int], embed_pending: int = 0) -> int:
     """Look for each item's likely duplicates (open items, open features) and store them;
     returns how many items were checked. Idempotent: stored or dismissed suggestions are
     kept as they are, and a second run adds nothing. One workspace's failure is logged
-    and leaves its items unchecked (the sweep retries them); the others go on."""
+    and leaves its items unchecked (the sweep retries them); the others go on.
+
+    Candidates by meaning are the items with a vector. The worker embeds each batch only
+    (``embed_pending`` 0): an item without one yet is waiting for its own check, which
+    finds the pair. A caller that wants a complete answer now (one item, in a request)
+    passes ``embed_pending``: up to that many of the workspace's unchecked items are
+    embedded first. (In the worker that made two processes embed the same items, each
+    before the other committed, and halved an import's rate.)"""
     by_workspace: dict[int, list[int]] = defaultdict(list)
     for pk, workspace_id in FeedbackItem.objects.filter(pk__in=item_ids).values_list("pk", "workspace_id"):
         by_workspace[workspace_id].append(pk)
     checked = 0
     for workspace_id, ids in sorted(by_workspace.items()):
         try:
-            checked += _check_workspace(workspace_id=workspace_id, item_ids=sorted(ids))
+            checked += _check_workspace(
+                workspace_id=workspace_id, item_ids=sorted(ids), embed_pending=embed_pending
+            )
         except Exception:
             logger.exception(
                 "duplicate detection failed", extra={"workspace_id": workspace_id, "items": len(ids)}
@@ -83,17 +92,17 @@ def duplicates_find_many(*, item_ids: list[int]) -> int:
     return checked
 
 
-def _check_workspace(*, workspace_id: int, item_ids: list[int]) -> int:
+def _check_workspace(*, workspace_id: int, item_ids: list[int], embed_pending: int = 0) -> int:
     if not semantic_enabled(workspace_id=workspace_id):
         return _words_only(workspace_id=workspace_id, item_ids=item_ids)
-    # The workspace's other unchecked items too (up to a batch): they are open items this
-    # batch must see, and each would otherwise wait for its own check to get a vector.
-    waiting = list(
-        FeedbackItem.objects.filter(workspace_id=workspace_id, duplicates_checked_at__isnull=True)
-        .exclude(pk__in=item_ids)
-        .order_by("id")
-        .values_list("pk", flat=True)[:PENDING_EMBEDDED]
-    )
+    waiting = []
+    if embed_pending:
+        waiting = list(
+            FeedbackItem.objects.filter(workspace_id=workspace_id, duplicates_checked_at__isnull=True)
+            .exclude(pk__in=item_ids)
+            .order_by("id")
+            .values_list("pk", flat=True)[:embed_pending]
+        )
     vectors.items_embed(item_ids=item_ids + waiting)
     vectors.features_embed_pending(workspace_id=workspace_id)
     items = vectors.item_index(workspace_id=workspace_id)

@@ -8,9 +8,10 @@ activations are quantised per batch as they come) and runs it in an ONNX Runtime
 with one thread. Mean pooling over the real tokens happens here, in numpy.
 
 Why ONNX Runtime: the same graph in numpy embedded 37 items a second on one core; ONNX
-Runtime runs it at about 200 in float32 and about 400 with int8 weights (its kernels use the
-CPU's VNNI instructions). The int8 vectors keep a cosine of 0.98-0.999 to the float32 ones;
-``python -m bench duplicate_quality`` is measured with the int8 model, which is
+Runtime runs it at about 200 in float32 and 500-800 with int8 weights (its kernels use the
+CPU's VNNI instructions), depending on the texts' length. The int8 vectors keep a cosine of
+0.98-0.999 to the float32 ones; ``python -m bench duplicate_quality`` is measured with the
+int8 model, which is
 :data:`PRECISION`, stamped on every vector (``feedback.embeddings.model_id``).
 
 Nothing is downloaded: the graph is made in memory from the package's files.
@@ -169,7 +170,16 @@ class MiniLM:
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(
+            payload,
+            options,
+            providers=["CPUExecutionProvider"],
+            # ONNX Runtime fuses each residual Add and LayerNormalization into its
+            # SkipLayerNormalization kernel, which took 27 % of the run on this machine's
+            # CPU; unfused, the model embeds 35 % more items a second, equally close to
+            # float32 (tests/feedback/test_minilm.py).
+            disabled_optimizers=["SkipLayerNormFusion"],
+        )
 
     def _embedded_tokens(self, ids: np.ndarray) -> np.ndarray:
         x = self.words[ids] + self.positions[: ids.shape[1]] + self.token_type

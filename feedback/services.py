@@ -1166,9 +1166,11 @@ def duplicates_find(*, item_id: int) -> list[DuplicateSuggestion]:
     checks of this item but not the ``FOR KEY SHARE`` that other checks' foreign keys take on
     it, and suggestions are inserted in one global order, so unique-key waits cannot cycle.
     """
-    from feedback.duplicate_services import duplicates_find_many
+    from feedback.duplicate_services import PENDING_EMBEDDED, duplicates_find_many
 
-    duplicates_find_many(item_ids=[item_id])
+    # One item, answered now: the workspace's items still waiting for their checks are
+    # embedded too, so they are candidates.
+    duplicates_find_many(item_ids=[item_id], embed_pending=PENDING_EMBEDDED)
     return list(
         DuplicateSuggestion.objects.filter(
             Q(item_id=item_id) | Q(similar_item_id=item_id), dismissed=False

@@ -4,7 +4,7 @@ import pytest
 from django.db.models import Q
 
 from feedback import duplicate_services, services, tasks
-from feedback.models import DuplicateSuggestion, FeedbackItem
+from feedback.models import DuplicateSuggestion, FeedbackItem, FeedbackVector
 from tests.feedback.factories import FeedbackItemFactory
 from tests.roadmap.factories import FeatureFactory, ProductFactory
 
@@ -39,6 +39,7 @@ def test_the_same_words_are_suggested_for_their_words(workspace):
     original = FeedbackItemFactory(
         workspace=workspace, text="We need SAML single sign-on with Okta for our team"
     )
+    duplicate_services.duplicates_find_many(item_ids=[original.pk])  # its own check, on commit
     new = FeedbackItemFactory(workspace=workspace, text="we need SAML single sign on with Okta for the team!")
 
     duplicate_services.duplicates_find_many(item_ids=[new.pk])
@@ -47,6 +48,20 @@ def test_the_same_words_are_suggested_for_their_words(workspace):
     assert (pair.item_id, pair.similar_item_id) == (original.pk, new.pk)
     assert pair.reason == "words"
     assert pair.similarity == pair.word_similarity > 0.7
+
+
+def test_a_batch_embeds_only_its_own_items_and_the_later_check_finds_the_pair(workspace):
+    earlier = FeedbackItemFactory(workspace=workspace, text="Export roadmap to PDF")
+    later = FeedbackItemFactory(workspace=workspace, text="Can I download my roadmap as a PDF document?")
+
+    duplicate_services.duplicates_find_many(item_ids=[earlier.pk])
+
+    assert _pairs(earlier) == {}  # the later item has no vector yet: its own check is queued
+    assert not FeedbackVector.objects.filter(item=later).exists()
+
+    duplicate_services.duplicates_find_many(item_ids=[later.pk])
+
+    assert list(_pairs(later)) == [(earlier.pk, later.pk, None)]
 
 
 def test_requests_that_share_words_but_ask_for_different_things_are_not_suggested(workspace):
@@ -85,9 +100,9 @@ def test_with_semantic_suggestions_off_only_words_count(workspace):
 
 
 def test_running_twice_adds_nothing_and_keeps_a_dismissal(workspace):
-    FeedbackItemFactory(workspace=workspace, text="Export roadmap to PDF")
+    original = FeedbackItemFactory(workspace=workspace, text="Export roadmap to PDF")
     new = FeedbackItemFactory(workspace=workspace, text="Can I download my roadmap as a PDF document?")
-    duplicate_services.duplicates_find_many(item_ids=[new.pk])
+    duplicate_services.duplicates_find_many(item_ids=[original.pk, new.pk])
     (pair,) = _pairs(new).values()
     services.duplicate_dismiss(suggestion=pair, actor=None)
 
@@ -107,15 +122,16 @@ def test_items_that_cannot_be_embedded_are_checked_by_words(workspace):
 
 
 def test_one_workspaces_failure_does_not_stop_the_others(workspace, other_workspace, monkeypatch, caplog):
-    FeedbackItemFactory(workspace=workspace, text="Export roadmap to PDF")
+    original = FeedbackItemFactory(workspace=workspace, text="Export roadmap to PDF")
+    duplicate_services.duplicates_find_many(item_ids=[original.pk])
     mine = FeedbackItemFactory(workspace=workspace, text="Can I download my roadmap as a PDF document?")
     theirs = FeedbackItemFactory(workspace=other_workspace, text="Dark mode please")
     real = duplicate_services._check_workspace
 
-    def broken(*, workspace_id, item_ids):
+    def broken(*, workspace_id, **kwargs):
         if workspace_id == other_workspace.pk:
             raise RuntimeError("a bad row")
-        return real(workspace_id=workspace_id, item_ids=item_ids)
+        return real(workspace_id=workspace_id, **kwargs)
 
     monkeypatch.setattr(duplicate_services, "_check_workspace", broken)
 
