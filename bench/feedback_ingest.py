@@ -415,6 +415,88 @@ def kept_workspace(slug: str, total: int, rng: random.Random) -> int:
     return workspace.pk
 
 
+def kept_vectors(workspace_id: int, seed: int) -> int:
+    """A vector for every item of a kept workspace that has none, by COPY: what the worker
+    would have stored, without an hour of embedding. The vectors are synthetic, grouped
+    around 720 topics (one per common request) with a cosine of about 0.6 inside a topic,
+    so each lookup has its ten candidates to score as in a real inbox. Returns how many
+    items have a vector."""
+    import numpy as np
+    from django.db import connection
+    from django.utils import timezone
+
+    from bench.priority_recompute import left_out_columns
+    from feedback import embeddings
+    from feedback.models import FeedbackItem, FeedbackVector
+    from productops.db import long_transaction
+
+    model = embeddings.model_id()
+    # Vectors of another model are not in the index (and would be re-embedded by the sweep).
+    FeedbackVector.objects.filter(workspace_id=workspace_id).exclude(model=model).delete()
+    missing = list(
+        FeedbackItem.objects.filter(workspace_id=workspace_id)
+        .exclude(pk__in=FeedbackVector.objects.filter(workspace_id=workspace_id).values("item_id"))
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    if missing:
+        print(f"storing {len(missing):,} synthetic vectors ...", flush=True)
+        rng = np.random.default_rng(seed)
+        centres = rng.normal(size=(720, embeddings.DIMENSIONS)).astype(np.float32)
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+        now = timezone.now()
+        given = ["workspace_id", "item_id", "model", "text_hash", "scale", "int8", "bits", "embedded_at"]
+        rest = left_out_columns(FeedbackVector, given)
+        columns = ", ".join([*given, *rest])
+        with (
+            long_transaction(),
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY feedback_feedbackvector ({columns}) FROM STDIN") as copy,
+        ):
+            for start in range(0, len(missing), 50_000):
+                ids = np.array(missing[start : start + 50_000])
+                block = centres[ids % 720] + rng.normal(scale=0.042, size=(len(ids), embeddings.DIMENSIONS))
+                block = (block / np.linalg.norm(block, axis=1, keepdims=True)).astype(np.float32)
+                scales = np.abs(block).max(axis=1) / 127.0
+                q = np.clip(np.rint(block / scales[:, None]), -127, 127).astype(np.int8)
+                bits = np.packbits(block > 0, axis=1)
+                extra = [v for _, v in rest.values()]
+                for i, pk in enumerate(ids.tolist()):
+                    vector = [float(scales[i]), q[i].tobytes(), bits[i].tobytes()]
+                    copy.write_row([workspace_id, pk, model, "", *vector, now, *extra])
+    return FeedbackVector.objects.filter(workspace_id=workspace_id).count()
+
+
+def combined_lookup_latencies(workspace_id: int, lookups: int, rng: random.Random) -> list[float]:
+    """The full combined suggestion for one item at a time, as the worker computes it
+    (``feedback.duplicate_services.suggestions_compute``: the in-memory index, the
+    candidates' words and state, the features, the scores), not stored. The index is
+    loaded by a first lookup, not timed."""
+    from feedback import duplicate_services
+    from feedback.models import FeedbackItem
+
+    ids = list(FeedbackItem.objects.filter(workspace_id=workspace_id).values_list("pk", flat=True))
+    duplicate_services.suggestions_compute(workspace_id=workspace_id, item_ids=[ids[0]])
+    times = []
+    for _ in range(lookups):
+        pk = rng.choice(ids)
+        started = time.perf_counter()
+        duplicate_services.suggestions_compute(workspace_id=workspace_id, item_ids=[pk])
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def embedding_rate(rng: random.Random, texts: int = 2_000) -> float:
+    """Feedback items embedded a second by this process (one ONNX Runtime thread)."""
+    from feedback import embeddings
+
+    batch = [feedback_text(rng, n) for n in range(texts)]
+    embeddings.embed(["warm up"])
+    started = time.perf_counter()
+    embeddings.embed(batch)
+    return texts / (time.perf_counter() - started)
+
+
 def vacuum_analyze() -> None:
     """What autovacuum (off on the benchmark machines) would do after a big ingest: GIN's
     pending list merged, dead rows of the previous run cleared, statistics fresh."""
@@ -525,6 +607,8 @@ def measure(
                 figure=f"{checked / dup_s:,.0f} items/s ({checked:,} in {dup_s:.0f} s; {left:,} left)",
                 value=checked / dup_s,
                 unit="items/s",
+                target=f"≥ {DUPLICATE_RATE_TARGET:,}/s" if full else "",
+                met=checked / dup_s >= DUPLICATE_RATE_TARGET if full else None,
             )
         )
         celery_app.control.purge()  # the rest would be drained by a production worker
@@ -551,6 +635,63 @@ def measure(
     )
     for name, pk in names.items():
         rows.append(_lookup_row(name, lookup_latencies(pk, lookups, rng)))
+    rows += semantic_rows(
+        {f"{items:,} items": workspace_id, **({f"{large:,} items": large_id} if large_id else {})},
+        lookups,
+        rng,
+        full=full,
+    )
+    return rows
+
+
+#: The issue's targets (docs/feedback-intelligence.md, "Speed"), for the full size.
+COMBINED_P95_TARGETS_MS = {100_000: 30.0, 1_000_000: 100.0}
+DUPLICATE_RATE_TARGET = 1_000  # items/s, two worker processes
+WORKER_RSS_TARGET_MB = 1024
+
+
+def semantic_rows(workspaces: dict[str, int], lookups: int, rng: random.Random, *, full: bool) -> list[Row]:
+    """Embedding throughput, the full combined lookup's p95 per workspace (every item with a
+    vector) and the peak RSS of this process, which holds what a worker holds: the model
+    and the largest workspace's index."""
+    import resource
+
+    rate = embedding_rate(rng)
+    rows = [
+        Row(
+            benchmark="feedback: embedding, one core",
+            figure=f"{rate:,.0f} items/s",
+            value=rate,
+            unit="items/s",
+        )
+    ]
+    for name, pk in workspaces.items():
+        count = kept_vectors(pk, seed=11)
+        times = combined_lookup_latencies(pk, lookups, rng)
+        p50, p95 = statistics.median(times), percentile(times, 95)
+        target = COMBINED_P95_TARGETS_MS.get(count) if full else None
+        rows.append(
+            Row(
+                benchmark=f"duplicate lookup p95, combined (words + meaning): {name}",
+                figure=f"p95 {p95 * 1000:,.1f} ms (p50 {p50 * 1000:,.1f}, max {max(times) * 1000:,.1f})",
+                value=p95 * 1000,
+                unit="ms",
+                target=f"≤ {target:,.0f} ms" if target else "",
+                met=p95 * 1000 <= target if target else None,
+                details={"p50_ms": p50 * 1000, "vectors": count},
+            )
+        )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rows.append(
+        Row(
+            benchmark="feedback: peak RSS, model + indexes (a worker's share)",
+            figure=f"{peak:,.0f} MB (indexes of {', '.join(workspaces)})",
+            value=peak,
+            unit="MB",
+            target=f"≤ {WORKER_RSS_TARGET_MB:,} MB" if full else "",
+            met=peak <= WORKER_RSS_TARGET_MB if full else None,
+        )
+    )
     return rows
 
 

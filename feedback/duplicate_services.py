@@ -105,6 +105,20 @@ def _check_workspace(*, workspace_id: int, item_ids: list[int], embed_pending: i
         )
     vectors.items_embed(item_ids=item_ids + waiting)
     vectors.features_embed_pending(workspace_id=workspace_id)
+    with_vector, without, suggestions = suggestions_compute(workspace_id=workspace_id, item_ids=item_ids)
+    _store(item_ids=with_vector, suggestions=suggestions)
+    if without:
+        _words_only(workspace_id=workspace_id, item_ids=without)
+    return len(item_ids)
+
+
+def suggestions_compute(
+    *, workspace_id: int, item_ids: list[int]
+) -> tuple[list[int], list[int], list[DuplicateSuggestion]]:
+    """The combined suggestions of these items, computed and not stored: (the items with a
+    vector, the items without one, the suggestions). Reads the worker's in-memory indexes
+    (refreshed first) and three small queries; the items must be embedded already.
+    ``python -m bench feedback_ingest`` times this for one item: the full combined lookup."""
     items = vectors.item_index(workspace_id=workspace_id)
     features = vectors.feature_index(workspace_id=workspace_id)
     with_vector = [pk for pk in item_ids if pk in items.positions]
@@ -162,10 +176,7 @@ def _check_workspace(*, workspace_id: int, item_ids: list[int], embed_pending: i
             )
             if scored.score >= FEATURE_THRESHOLD:
                 suggestions.append(_suggestion(workspace_id, scored, item=pk, feature=feature_id))
-    _store(item_ids=with_vector, suggestions=suggestions)
-    if without:
-        _words_only(workspace_id=workspace_id, item_ids=without)
-    return len(item_ids)
+    return with_vector, without, suggestions
 
 
 def _open_feature_titles(*, workspace_id: int, feature_ids: set[int]) -> dict[int, str]:
