@@ -458,7 +458,7 @@ INBOX_REQUESTS = [
     ),
     (
         None,
-        "Our drivers need today's delivery figures on the tablet even in tunnels and rural areas.",
+        "Our drivers need today's delivery figures offline on the tablet, even in tunnels and rural areas.",
         "request",
         Importance.IMPORTANT,
         FeedbackItem.Source.INTERVIEW,

@@ -2,7 +2,9 @@
 features are suggested by meaning (the offline embedding model) as well as by shared words.
 
 Every member sees the setting; admins change it (``feedback.services.feedback_settings_update``,
-the service ``PATCH /api/v1/workspaces/{slug}/feedback-settings/`` calls).
+the service ``PATCH /api/v1/workspaces/{slug}/feedback-settings/`` calls). Beside it, the
+suggestion quality report (``feedback.quality_selectors``): per reason, what was suggested
+and what the team dismissed, and the "wrong theme" dismissals.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from feedback import services
+from feedback.quality_selectors import suggestion_quality
 from portal.access import has_role, require_role, workspace_page
 from portal.forms import add_domain_error
 from portal.forms.feedback import FeedbackSettingsForm
@@ -43,6 +46,11 @@ def feedback_settings(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/settings/feedback.html",
-        {"form": form, "settings_row": row, "can_edit": has_role(request.membership, Role.ADMIN)},
+        {
+            "form": form,
+            "settings_row": row,
+            "can_edit": has_role(request.membership, Role.ADMIN),
+            "quality": suggestion_quality(workspace_id=request.workspace.pk),
+        },
         status=400 if form.errors else 200,
     )

@@ -450,7 +450,17 @@ def test_an_empty_period_is_suppressed_once_and_never_evaluated_again(workspace,
 
 def test_a_due_digest_goes_out_through_the_sender(world, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    subscription = world.subscription(Audience.SUPPORT, stakeholder={"email": "sam@example.com"})
+    # Weekly, due today at 00:00 UTC: the period ends then, after the fix shipped two days ago,
+    # whatever the day of the week the test runs on (a Monday 09:00 default made the period
+    # end before the world's events on some days).
+    today = timezone.now().astimezone(UTC)
+    subscription = world.subscription(
+        Audience.SUPPORT,
+        stakeholder={"email": "sam@example.com"},
+        weekday=today.isoweekday(),
+        local_hour=0,
+        time_zone="UTC",
+    )
     Subscription.objects.filter(pk=subscription.pk).update(next_due_at=timezone.now() - timedelta(minutes=1))
 
     assert digests.digests_create_due() == 1

@@ -201,3 +201,26 @@ def test_the_settings_page_costs_a_fixed_number_of_queries(portal_client, worksp
 
     assert count_queries(viewer, settings_url(workspace)) == defaults
     assert count_queries(admin, settings_url(workspace)) == defaults
+
+
+def test_the_settings_page_shows_what_was_suggested_and_dismissed_per_reason(portal_client, workspace):
+    viewer, _ = portal_client(workspace, Role.VIEWER)
+    product = ProductFactory(workspace=workspace)
+    empty = count_queries(viewer, settings_url(workspace))
+    item = FeedbackItemFactory(workspace=workspace)
+    dismissed = _suggest(item, "meaning", similar_item=FeedbackItemFactory(workspace=workspace))
+    DuplicateSuggestion.objects.filter(pk=dismissed.pk).update(dismissed=True)
+    _suggest(item, "meaning", similar_item=FeedbackItemFactory(workspace=workspace))
+    _suggest(item, "words", similar_feature=FeatureFactory(product=product))
+
+    assert count_queries(viewer, settings_url(workspace)) == empty
+    content = viewer.get(settings_url(workspace)).content.decode()
+
+    def row(key: str) -> list[str]:
+        cells = content.split(f'data-reason="{key}">', 1)[1].split("</tr>", 1)[0]
+        return re.findall(r"<td[^>]*>([^<]*)</td>", cells)
+
+    assert row("duplicate-meaning") == ["Duplicate item", "Same meaning", "2", "1", "50 %"]
+    assert row("feature-words") == ["Feature it asks for", "Same words", "1", "0", "0 %"]
+    assert row("duplicate-both") == ["Duplicate item", "Both", "0", "0", "—"]
+    assert "0 items in a theme now; 0 taken out with" in content

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from feedback.models import Company, Contact, FeedbackItem, FeedbackLink, Vote
+from feedback.models import Company, Contact, FeedbackItem, FeedbackLink, Theme, Vote
 from productops import services
 from productops.demo import DEMO_PEOPLE
 from productops.models import ApiToken, AuditEvent, Membership, User, Workspace
@@ -89,6 +89,9 @@ def test_seed_demo_is_idempotent_and_scores_the_roadmap():
     demo = User.objects.get(username="demo")
     assert demo.check_password("demo")
     assert Membership.objects.get(user=demo).role == "owner"
+    # The inbox's three themes, found by meaning (each worded differently by each company).
+    labels = [t.label for t in Theme.objects.filter(period_days=30).order_by("-size", "pk")]
+    assert {"calendar, dates, deadlines", "select, dashboard", "offline, dashboards"} <= set(labels)
 
 
 @pytest.mark.django_db
