@@ -431,14 +431,15 @@ def kept_vectors(workspace_id: int, seed: int) -> int:
     from productops.db import long_transaction
 
     model = embeddings.model_id()
-    # Vectors of another model are not in the index (and would be re-embedded by the sweep).
-    FeedbackVector.objects.filter(workspace_id=workspace_id).exclude(model=model).delete()
-    missing = list(
-        FeedbackItem.objects.filter(workspace_id=workspace_id)
-        .exclude(pk__in=FeedbackVector.objects.filter(workspace_id=workspace_id).values("item_id"))
-        .order_by("id")
-        .values_list("pk", flat=True)
-    )
+    with long_transaction():  # a million rows are read here, past the 5 s statement timeout
+        # Vectors of another model are not in the index (and the sweep would re-embed them).
+        FeedbackVector.objects.filter(workspace_id=workspace_id).exclude(model=model).delete()
+        missing = list(
+            FeedbackItem.objects.filter(workspace_id=workspace_id)
+            .exclude(pk__in=FeedbackVector.objects.filter(workspace_id=workspace_id).values("item_id"))
+            .order_by("id")
+            .values_list("pk", flat=True)
+        )
     if missing:
         print(f"storing {len(missing):,} synthetic vectors ...", flush=True)
         rng = np.random.default_rng(seed)

@@ -326,7 +326,13 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["kind", "id"], name="event_kind_cursor")]
+        indexes = [
+            models.Index(fields=["kind", "id"], name="event_kind_cursor"),
+            # A consumer reads a workspace's events after its cursor, in id order: without
+            # this, each batch read all of the workspace's later events and sorted them
+            # (84 ms a batch of 200 after a 100,000-item import).
+            models.Index(fields=["workspace", "id"], name="event_workspace_cursor"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["kind", "subject_type", "subject_id"],
