@@ -196,3 +196,31 @@ def test_submit_and_vote_on_the_public_board(page, demo):
     assert item.state == "new"
     page.goto("/p/demo/mine/")
     assert page.get_by_text("Let field technicians work offline").first.is_visible()
+
+
+def test_a_theme_becomes_a_feature_with_every_item_linked_and_a_wrong_item_leaves_a_theme(page, demo):
+    from feedback.models import Theme, ThemeDismissal
+
+    workspace = demo["workspace"]
+    calendar = Theme.objects.get(workspace=workspace, period_days=30, label="calendar, dates, deadlines")
+    offline = Theme.objects.get(workspace=workspace, period_days=30, label="offline, dashboards")
+    members = set(calendar.members.values_list("item_id", flat=True))
+    sign_in(page)
+
+    page.goto("/w/demo/feedback/themes/")
+    assert page.get_by_role("heading", name="calendar, dates, deadlines").is_visible()
+    assert page.get_by_role("heading", name="select, dashboard").is_visible()
+    stray = offline.members.order_by("-rank").first().item_id  # the least typical
+    page.get_by_role("button", name=f"Wrong theme for feedback #{stray}").click()
+    page.wait_for_load_state()
+    assert ThemeDismissal.objects.filter(theme=offline, item_id=stray).exists()
+
+    page.locator(f"section:has(h2:text-is('{calendar.label}'))").get_by_role(
+        "link", name="Create a feature from this theme"
+    ).click()
+    page.get_by_label("Title").fill("Calendar sync of dates")
+    page.get_by_role("button", name="Create feature").click()
+    page.wait_for_load_state()
+
+    feature = Feature.objects.get(workspace=workspace, title="Calendar sync of dates")
+    assert set(FeedbackLink.objects.filter(feature=feature).values_list("item_id", flat=True)) == members
