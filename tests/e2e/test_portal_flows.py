@@ -210,17 +210,20 @@ def test_a_theme_becomes_a_feature_with_every_item_linked_and_a_wrong_item_leave
     page.goto("/w/demo/feedback/themes/")
     assert page.get_by_role("heading", name="calendar, dates, deadlines").is_visible()
     assert page.get_by_role("heading", name="select, dashboard").is_visible()
-    stray = offline.members.order_by("-rank").first().item_id  # the least typical
-    page.get_by_role("button", name=f"Wrong theme for feedback #{stray}").click()
+    wrong = page.locator(f"#theme-{offline.pk}").get_by_role(
+        "button", name=re.compile("^Wrong theme for feedback #")
+    )
+    stray = int(wrong.last.get_attribute("aria-label").rsplit("#", 1)[1])
+    wrong.last.click()
     page.wait_for_load_state()
     assert ThemeDismissal.objects.filter(theme=offline, item_id=stray).exists()
 
-    page.locator(f"section:has(h2:text-is('{calendar.label}'))").get_by_role(
-        "link", name="Create a feature from this theme"
-    ).click()
+    page.locator(f"#theme-{calendar.pk}").get_by_role("link", name="Create a feature from this theme").click()
     page.get_by_label("Title").fill("Calendar sync of dates")
+    product = Feature.objects.filter(workspace=workspace).order_by("id").first().product
+    page.get_by_label("Product").select_option(str(product.pk))
     page.get_by_role("button", name="Create feature").click()
-    page.wait_for_load_state()
+    page.wait_for_url(re.compile(r"/features/\d+/"))
 
     feature = Feature.objects.get(workspace=workspace, title="Calendar sync of dates")
     assert set(FeedbackLink.objects.filter(feature=feature).values_list("item_id", flat=True)) == members
