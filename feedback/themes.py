@@ -32,8 +32,9 @@ MIN_SIZE = 3
 #: An item whose cosine to its cluster's centroid is below this is not a member; the trend
 #: counts an item for a theme only from this cosine, too.
 MEMBER_CUTOFF = 0.45
-#: A cluster whose :func:`cohesion` is below this is a loose "misc" one. Both values were
-#: set again for MiniLM's int8 vectors (first tuned with wordllama's, then 0.42 and 0.45):
+#: A cluster whose :func:`cohesion` is below this is a loose "misc" one. Both values are
+#: for the encoder's contextual vectors (``embeddings.embed_in_context``), set again for
+#: MiniLM's int8 vectors (first tuned with wordllama's, then 0.42 and 0.45):
 #: on the demo inbox they find its three themes, where 0.45 kept only one.
 MIN_COHESION = 0.42
 LABEL_WORDS = 3

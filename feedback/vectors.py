@@ -275,11 +275,13 @@ class VectorIndex:
         if self.size == 0 or len(queries) == 0:
             return results
         alive = self.alive[: self.size]
+        dead = ~alive if not alive.all() else None
         for start in range(0, len(queries), 64):
             block = np.asarray(queries[start : start + 64], dtype=np.float32)
             if self.floats is not None:
                 scores = block @ self.floats[: self.size].T
-                scores[:, ~alive] = -2.0
+                if dead is not None:
+                    scores[:, dead] = -2.0
                 for row, line in enumerate(scores):
                     results[start + row] = self._top(line, None, k, floor, exclude, start + row)
             else:
@@ -288,7 +290,8 @@ class VectorIndex:
                     distance = np.bitwise_count(self.bits[: self.size] ^ signs[row]).sum(
                         axis=1, dtype=np.int32
                     )
-                    distance[~alive] = DIMENSIONS + 1
+                    if dead is not None:
+                        distance[dead] = DIMENSIONS + 1
                     take = min(PREFILTER, self.size)
                     near = np.argpartition(distance, take - 1)[:take]
                     exact = (self.q[near].astype(np.float32) @ query) * self.scales[near]

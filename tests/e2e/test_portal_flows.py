@@ -203,7 +203,7 @@ def test_a_theme_becomes_a_feature_with_every_item_linked_and_a_wrong_item_leave
 
     workspace = demo["workspace"]
     calendar = Theme.objects.get(workspace=workspace, period_days=30, label="calendar, dates, deadlines")
-    offline = Theme.objects.get(workspace=workspace, period_days=30, label="offline, dashboards")
+    offline = Theme.objects.get(workspace=workspace, period_days=30, label="offline")
     members = set(calendar.members.values_list("item_id", flat=True))
     sign_in(page)
 

@@ -75,7 +75,13 @@ def test_requests_that_share_words_but_ask_for_different_things_are_not_suggeste
 
 def test_a_feature_is_suggested_by_meaning(workspace):
     product = ProductFactory(workspace=workspace)
-    feature = FeatureFactory(product=product, title="Undo for deletes", description="")
+    # The title shares no word with the item (its words score 0); the description says
+    # the same thing in other words.
+    feature = FeatureFactory(
+        product=product,
+        title="Undo for deletes",
+        description="Bring back cards that were deleted by accident.",
+    )
     item = FeedbackItemFactory(
         workspace=workspace, text="I removed a card by mistake and could not get it back"
     )

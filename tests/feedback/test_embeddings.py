@@ -31,7 +31,7 @@ def test_the_bundled_model_loads_and_embeds_with_sockets_disabled(no_network, mo
     assert result.skipped == {}
     assert np.allclose(np.linalg.norm(result.vectors, axis=1), 1.0, atol=1e-5)
     assert float(result.vectors[0] @ result.vectors[1]) > 0.7
-    assert embeddings.model_id() == "all-MiniLM-L6-v2@0.1.0+int8"
+    assert embeddings.model_id() == "all-MiniLM-L6-v2-static@0.1.0+int8"
 
 
 def test_bad_input_is_embedded_or_skipped_with_a_reason():
