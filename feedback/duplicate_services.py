@@ -31,7 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from feedback import vectors
-from feedback.matching import trigram_similarity, word_similarity
+from feedback.matching import trigram_set_similarity, trigrams, word_similarity
 from feedback.models import DuplicateSuggestion, FeedbackItem, FeedbackLink, FeedbackSettings
 from feedback.similarity import (
     FEATURE_TEXT_LENGTH,
@@ -147,12 +147,23 @@ def suggestions_compute(
 
     suggestions = []
     by_meaning: list[tuple[int, int, float, object]] = []  # (item, its nearest, cosine, score)
+    # Each text's trigrams once per batch: an item is compared with ten candidates, and
+    # a candidate of one item is often another's.
+    grams: dict[int, set[str]] = {}
+
+    def grams_of(pk: int, words: str) -> set[str]:
+        found = grams.get(pk)
+        if found is None:
+            found = grams[pk] = trigrams(words)
+        return found
+
     for pk, hits, fhits in zip(with_vector, open_hits, feature_hits, strict=True):
         if pk not in mine:
             continue  # deleted since
         text, words = mine[pk]
         for rank, (other, cosine) in enumerate(hits):
-            scored = combined_score(words=trigram_similarity(words, others[other]), meaning=cosine)
+            similarity = trigram_set_similarity(grams_of(pk, words), grams_of(other, others[other]))
+            scored = combined_score(words=similarity, meaning=cosine)
             if scored.score < ITEM_THRESHOLD:
                 continue
             if scored.reason == "meaning":

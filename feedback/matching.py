@@ -57,7 +57,12 @@ def trigrams(text: str) -> set[str]:
 
 
 def trigram_similarity(a: str, b: str) -> float:
-    ta, tb = trigrams(a), trigrams(b)
+    return trigram_set_similarity(trigrams(a), trigrams(b))
+
+
+def trigram_set_similarity(ta: set[str] | frozenset[str], tb: set[str] | frozenset[str]) -> float:
+    """pg_trgm's ``similarity`` of two texts' :func:`trigrams` (a caller comparing one text
+    with many computes its trigrams once)."""
     if not ta or not tb:
         return 0.0
     return len(ta & tb) / len(ta | tb)
