@@ -128,11 +128,18 @@ def _consume_workspace(workspace_id: int, *, now: datetime) -> int:
     while True:
         failure: Exception | None = None
         with transaction.atomic():
+            # A cursor another consumer holds is left to it: it goes on batch after batch
+            # until none is left, and an event it did not reach has its own dispatch (and
+            # beat's, every minute). Waiting for it made two dispatch tasks take turns on
+            # a 100,000-item import's events, each holding a worker process for seconds.
             settings = (
-                CommsSettings.objects.select_for_update(of=("self",))
+                CommsSettings.objects.select_for_update(of=("self",), skip_locked=True)
                 .select_related("workspace")
-                .get(workspace_id=workspace_id)
+                .filter(workspace_id=workspace_id)
+                .first()
             )
+            if settings is None:
+                return handled
             events = list(
                 Event.objects.filter(workspace_id=workspace_id, id__gt=settings.events_through_id).order_by(
                     "id"

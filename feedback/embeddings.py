@@ -35,6 +35,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -84,7 +85,9 @@ def _load() -> StaticMiniLM:
     if _model is None:
         with _model_lock:
             if _model is None:
-                _model = StaticMiniLM()
+                from django.conf import settings
+
+                _model = StaticMiniLM(Path(settings.VAR_DIR) / "models")
     return _model
 
 

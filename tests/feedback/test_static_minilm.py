@@ -29,13 +29,26 @@ def test_frequent_words_weigh_less_than_rare_ones():
     assert model.weights[the] < 0.05 < 0.5 < model.weights[calendar]
 
 
-def test_the_table_is_the_same_every_time_it_is_made():
+def test_the_table_is_the_same_every_time_it_is_made_and_is_read_from_its_file(tmp_path):
     model = _model()
 
-    again = static_minilm.distil(embeddings._load_encoder()) * model.weights[:, None]
+    again = static_minilm.weighted_table(embeddings._load_encoder())
+    saved = static_minilm.load_table(tmp_path)  # made and saved
+    read = static_minilm.load_table(tmp_path)  # read back
 
     assert np.array_equal(again, model.table)
+    assert np.array_equal(saved, again)
+    assert np.array_equal(read, again)
     assert model.table.shape == (30_522, 384)
+    assert [p.name for p in tmp_path.iterdir()] == [static_minilm.table_file(tmp_path).name]
+
+
+def test_a_table_file_that_cannot_be_read_is_made_again(tmp_path):
+    static_minilm.table_file(tmp_path).write_bytes(b"half a file")
+
+    table = static_minilm.load_table(tmp_path)
+
+    assert np.array_equal(table, _model().table)
 
 
 def test_a_text_without_tokens_is_a_zero_row():
