@@ -278,8 +278,7 @@ REQUESTS = [
 # - three themes that no demo feature covers (calendar sync, offline access in the app,
 #   bulk editing and shortcuts for power users), each worded differently by each company.
 #   Most items came in the last four weeks and fewer in the four before, so each theme rises.
-INBOX_REQUESTS = [
-    # Paraphrases of requests above.
+INBOX_PARAPHRASES = [
     (
         None,
         "When someone leaves, their login here should be switched off automatically from our directory.",
@@ -354,200 +353,216 @@ INBOX_REQUESTS = [
         FeedbackItem.Source.PORTAL,
         41,
     ),
-    # Theme: calendar (iCal) sync of dates.
-    (
-        None,
-        "Please publish an iCal feed of our scheduled report deliveries so they show up in Outlook.",
-        "request",
-        Importance.IMPORTANT,
-        FeedbackItem.Source.EMAIL,
-        2,
-    ),
-    (
-        None,
-        "Our KPI target dates live in your tool but everyone plans in Google Calendar. Can they sync?",
-        "request",
-        Importance.IMPORTANT,
-        FeedbackItem.Source.SALES_CALL,
-        6,
-    ),
-    (
-        None,
-        "Is there a calendar subscription link (.ics) for upcoming data refreshes and review deadlines?",
-        "question",
-        Importance.NICE_TO_HAVE,
-        FeedbackItem.Source.INTERCOM,
-        11,
-    ),
-    (
-        None,
-        "We keep missing metric review dates because they only exist inside the app. A calendar "
-        "integration would fix that.",
-        "problem",
-        Importance.IMPORTANT,
-        FeedbackItem.Source.INTERVIEW,
-        18,
-    ),
-    (
-        None,
-        "Add the deadlines of our goals to my work calendar automatically, and move them when they change.",
-        "request",
-        Importance.NICE_TO_HAVE,
-        FeedbackItem.Source.PORTAL,
-        24,
-    ),
-    (
-        None,
-        "Outlook/Exchange sync for the dates of scheduled exports, pls. Our ops team lives in their "
-        "calendar.",
-        "request",
-        Importance.NICE_TO_HAVE,
-        FeedbackItem.Source.SLACK,
-        37,
-    ),
-    (
-        None,
-        "Would love to see when each dashboard email goes out as events in Google Calendar 📅",
-        "request",
-        Importance.NICE_TO_HAVE,
-        FeedbackItem.Source.PORTAL,
-        50,
-    ),
-    # Theme: offline access in the app.
-    (
-        None,
-        "Our field auditors open dashboards on their iPads in warehouses with no signal and get a "
-        "spinner. They need the last synced version offline.",
-        "problem",
-        Importance.CRITICAL,
-        FeedbackItem.Source.SUPPORT_TICKET,
-        1,
-    ),
-    (
-        None,
-        "Can the app keep a cached copy of my reports so I can read them on a flight?",
-        "question",
-        Importance.NICE_TO_HAVE,
-        FeedbackItem.Source.INTERCOM,
-        4,
-    ),
-    (
-        None,
-        "Sales reps visit clinics where the Wi-Fi is blocked. Without a connection the app shows "
-        "nothing at all.",
-        "problem",
-        Importance.IMPORTANT,
-        FeedbackItem.Source.SALES_CALL,
-        10,
-    ),
-    (
-        None,
-        "Offline mode, please: let us download a few dashboards before going to a site without internet.",
-        "request",
-        Importance.IMPORTANT,
-        FeedbackItem.Source.PORTAL,
-        15,
-    ),
-    (
-        None,
-        "The moment my phone loses reception every chart turns blank. Show the last data you had instead.",
-        "problem",
-        Importance.IMPORTANT,
-        FeedbackItem.Source.ZENDESK,
-        22,
-    ),
-    (
-        None,
-        "Our drivers need today's delivery figures offline on the tablet, even in tunnels and rural areas.",
-        "request",
-        Importance.IMPORTANT,
-        FeedbackItem.Source.INTERVIEW,
-        26,
-    ),
-    (
-        None,
-        "Any plans for working without a network? Our plant floor has no coverage.",
-        "question",
-        Importance.NICE_TO_HAVE,
-        FeedbackItem.Source.EMAIL,
-        34,
-    ),
-    (
-        None,
-        "Make saved dashboards available when there is no connection and sync notes once we are back online.",
-        "request",
-        Importance.NICE_TO_HAVE,
-        FeedbackItem.Source.SLACK,
-        47,
-    ),
-    # Theme: bulk editing and keyboard shortcuts for power users.
-    (
-        None,
-        "I changed the date filter on 40 charts one by one today. Let me select many and edit them at once.",
-        "problem",
-        Importance.IMPORTANT,
-        FeedbackItem.Source.SUPPORT_TICKET,
-        3,
-    ),
-    (
-        None,
-        "Keyboard shortcuts in the dashboard editor: duplicate, align and delete without the mouse.",
-        "request",
-        Importance.NICE_TO_HAVE,
-        FeedbackItem.Source.PORTAL,
-        7,
-    ),
-    (
-        None,
-        "Multi-select for widgets so we can move or restyle a whole row in one go.",
-        "request",
-        Importance.NICE_TO_HAVE,
-        FeedbackItem.Source.SLACK,
-        12,
-    ),
-    (
-        None,
-        "Our analysts build dozens of reports a week and the clicking is killing them. Power-user "
-        "hotkeys, anyone?",
-        "request",
-        Importance.IMPORTANT,
-        FeedbackItem.Source.INTERVIEW,
-        17,
-    ),
-    (
-        None,
-        "Renaming the data source on every tile separately is painful. A find-and-replace across a "
-        "dashboard would be great.",
-        "problem",
-        Importance.IMPORTANT,
-        FeedbackItem.Source.ZENDESK,
-        21,
-    ),
-    (
-        None,
-        "Is there a shortcut list? Ctrl+D to copy a chart would save me a lot of time.",
-        "question",
-        Importance.NICE_TO_HAVE,
-        FeedbackItem.Source.INTERCOM,
-        25,
-    ),
-    (
-        None,
-        "Bulk edit colours and number formats across all charts of a dashboard, please.",
-        "request",
-        Importance.NICE_TO_HAVE,
-        FeedbackItem.Source.EMAIL,
-        38,
-    ),
-    (
-        None,
-        "Let me apply one change (owner, folder, refresh schedule) to many dashboards at the same time.",
-        "request",
-        Importance.IMPORTANT,
-        FeedbackItem.Source.SALES_CALL,
-        53,
-    ),
 ]
+
+#: The three themes of the inbox (what ``seed_demo``'s themes should find), by name.
+INBOX_THEMES = {
+    # Calendar (iCal) sync of dates.
+    "calendar": [
+        (
+            None,
+            "Please publish an iCal feed of our scheduled report deliveries so they show up in Outlook.",
+            "request",
+            Importance.IMPORTANT,
+            FeedbackItem.Source.EMAIL,
+            2,
+        ),
+        (
+            None,
+            "Our KPI target dates live in your tool but everyone plans in Google Calendar. Can they sync?",
+            "request",
+            Importance.IMPORTANT,
+            FeedbackItem.Source.SALES_CALL,
+            6,
+        ),
+        (
+            None,
+            "Is there a calendar subscription link (.ics) for upcoming data refreshes and review deadlines?",
+            "question",
+            Importance.NICE_TO_HAVE,
+            FeedbackItem.Source.INTERCOM,
+            11,
+        ),
+        (
+            None,
+            "We keep missing metric review dates because they only exist inside the app. A calendar "
+            "integration would fix that.",
+            "problem",
+            Importance.IMPORTANT,
+            FeedbackItem.Source.INTERVIEW,
+            18,
+        ),
+        (
+            None,
+            "Add the deadlines of our goals to my work calendar "
+            "automatically, and move them when they change.",
+            "request",
+            Importance.NICE_TO_HAVE,
+            FeedbackItem.Source.PORTAL,
+            24,
+        ),
+        (
+            None,
+            "Outlook/Exchange sync for the dates of scheduled exports, pls. Our ops team lives in their "
+            "calendar.",
+            "request",
+            Importance.NICE_TO_HAVE,
+            FeedbackItem.Source.SLACK,
+            37,
+        ),
+        (
+            None,
+            "Would love to see when each dashboard email goes out as events in Google Calendar 📅",
+            "request",
+            Importance.NICE_TO_HAVE,
+            FeedbackItem.Source.PORTAL,
+            50,
+        ),
+    ],
+    # Offline access in the app.
+    "offline": [
+        (
+            None,
+            "Our field auditors open dashboards on their iPads in warehouses with no signal and get a "
+            "spinner. They need the last synced version offline.",
+            "problem",
+            Importance.CRITICAL,
+            FeedbackItem.Source.SUPPORT_TICKET,
+            1,
+        ),
+        (
+            None,
+            "Can the app keep a cached copy of my reports so I can read them on a flight?",
+            "question",
+            Importance.NICE_TO_HAVE,
+            FeedbackItem.Source.INTERCOM,
+            4,
+        ),
+        (
+            None,
+            "Sales reps visit clinics where the Wi-Fi is blocked. Without a connection the app shows "
+            "nothing at all.",
+            "problem",
+            Importance.IMPORTANT,
+            FeedbackItem.Source.SALES_CALL,
+            10,
+        ),
+        (
+            None,
+            "Offline mode, please: let us download a few dashboards before going to a site without internet.",
+            "request",
+            Importance.IMPORTANT,
+            FeedbackItem.Source.PORTAL,
+            15,
+        ),
+        (
+            None,
+            "The moment my phone loses reception every chart turns "
+            "blank. Show the last data you had instead.",
+            "problem",
+            Importance.IMPORTANT,
+            FeedbackItem.Source.ZENDESK,
+            22,
+        ),
+        (
+            None,
+            "Our drivers need today's delivery figures offline on the "
+            "tablet, even in tunnels and rural areas.",
+            "request",
+            Importance.IMPORTANT,
+            FeedbackItem.Source.INTERVIEW,
+            26,
+        ),
+        (
+            None,
+            "Any plans for working without a network? Our plant floor has no coverage.",
+            "question",
+            Importance.NICE_TO_HAVE,
+            FeedbackItem.Source.EMAIL,
+            34,
+        ),
+        (
+            None,
+            "Make saved dashboards available when there is no connection "
+            "and sync notes once we are back online.",
+            "request",
+            Importance.NICE_TO_HAVE,
+            FeedbackItem.Source.SLACK,
+            47,
+        ),
+    ],
+    # Bulk editing and keyboard shortcuts for power users.
+    "bulk editing": [
+        (
+            None,
+            "I changed the date filter on 40 charts one by one today. "
+            "Let me select many and edit them at once.",
+            "problem",
+            Importance.IMPORTANT,
+            FeedbackItem.Source.SUPPORT_TICKET,
+            3,
+        ),
+        (
+            None,
+            "Keyboard shortcuts in the dashboard editor: duplicate, align and delete without the mouse.",
+            "request",
+            Importance.NICE_TO_HAVE,
+            FeedbackItem.Source.PORTAL,
+            7,
+        ),
+        (
+            None,
+            "Multi-select for widgets so we can move or restyle a whole row in one go.",
+            "request",
+            Importance.NICE_TO_HAVE,
+            FeedbackItem.Source.SLACK,
+            12,
+        ),
+        (
+            None,
+            "Our analysts build dozens of reports a week and the clicking is killing them. Power-user "
+            "hotkeys, anyone?",
+            "request",
+            Importance.IMPORTANT,
+            FeedbackItem.Source.INTERVIEW,
+            17,
+        ),
+        (
+            None,
+            "Renaming the data source on every tile separately is painful. A find-and-replace across a "
+            "dashboard would be great.",
+            "problem",
+            Importance.IMPORTANT,
+            FeedbackItem.Source.ZENDESK,
+            21,
+        ),
+        (
+            None,
+            "Is there a shortcut list? Ctrl+D to copy a chart would save me a lot of time.",
+            "question",
+            Importance.NICE_TO_HAVE,
+            FeedbackItem.Source.INTERCOM,
+            25,
+        ),
+        (
+            None,
+            "Bulk edit colours and number formats across all charts of a dashboard, please.",
+            "request",
+            Importance.NICE_TO_HAVE,
+            FeedbackItem.Source.EMAIL,
+            38,
+        ),
+        (
+            None,
+            "Let me apply one change (owner, folder, refresh schedule) to many dashboards at the same time.",
+            "request",
+            Importance.IMPORTANT,
+            FeedbackItem.Source.SALES_CALL,
+            53,
+        ),
+    ],
+}
+INBOX_REQUESTS = INBOX_PARAPHRASES + [request for theme in INBOX_THEMES.values() for request in theme]
 
 
 @transaction.atomic

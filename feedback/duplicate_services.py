@@ -223,14 +223,8 @@ def _suggestion(workspace_id, scored, *, item: int, other: int | None = None, fe
 def _store(*, item_ids: list[int], suggestions: list[DuplicateSuggestion]) -> None:
     if not item_ids:
         return
-    # The checked items, locked in id order (FOR NO KEY UPDATE: other checks' foreign keys
-    # on them take FOR KEY SHARE and are not blocked), then the pairs in key order.
-    locked = list(
-        FeedbackItem.objects.select_for_update(no_key=True)
-        .filter(pk__in=item_ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    # The checked items, locked in id order, then the pairs in key order.
+    locked = vectors.items_lock(item_ids=item_ids)
     present = set(locked)
     suggestions = [s for s in suggestions if s.item_id in present or (s.similar_item_id or 0) in present]
     suggestions.sort(key=lambda s: (s.item_id, s.similar_item_id or 0, s.similar_feature_id or 0))

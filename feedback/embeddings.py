@@ -34,6 +34,7 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,11 +139,49 @@ class Embedded:
     skipped: dict[int, str]
 
 
+class _Recent:
+    """The last ``size`` distinct texts' vectors, shared by a process's threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def vectors(
+        self, texts: Collection[str], compute: Callable[[list[str]], list[np.ndarray | None]]
+    ) -> dict[str, np.ndarray | None]:
+        """Each of the distinct ``texts``' vector: those remembered, and the others from one
+        call of ``compute(texts)`` (a vector, or None, per text), remembered from then."""
+        found: dict[str, np.ndarray | None] = {}
+        with self._lock:
+            for text in texts:
+                if text in self._vectors:
+                    self._vectors.move_to_end(text)
+                    found[text] = self._vectors[text]
+        missing = [text for text in dict.fromkeys(texts) if text not in found]
+        if missing:
+            computed = compute(missing)
+            with self._lock:
+                for text, vector in zip(missing, computed, strict=True):
+                    found[text] = self._vectors[text] = vector
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        return found
+
+
 #: Recently embedded texts and their vectors, per process: a text seen again (a re-sent
 #: import, a template answer, the demo seeded again) costs a lookup, not a model pass.
 CACHED_TEXTS = 10_000
-_cache: OrderedDict[str, np.ndarray | None] = OrderedDict()
-_cache_lock = threading.Lock()
+_recent = _Recent(CACHED_TEXTS)
+
+
+def _unit_rows(raw: np.ndarray) -> list[np.ndarray | None]:
+    """Each row over its norm; None for a row of no direction (no known word)."""
+    norms = np.linalg.norm(raw, axis=1)
+    return [
+        (vector / norm).astype(np.float32) if np.isfinite(norm) and norm > 0 else None
+        for vector, norm in zip(raw, norms, strict=True)
+    ]
 
 
 def embed(texts: list[str]) -> Embedded:
@@ -158,23 +197,7 @@ def embed(texts: list[str]) -> Embedded:
             skipped[i] = reason
         else:
             rows_of.setdefault(prepared, []).append(i)
-    found: dict[str, np.ndarray | None] = {}
-    with _cache_lock:
-        for text in rows_of:
-            if text in _cache:
-                _cache.move_to_end(text)
-                found[text] = _cache[text]
-    unique = [text for text in rows_of if text not in found]
-    if unique:
-        raw = _load().encode(unique)
-        norms = np.linalg.norm(raw, axis=1)
-        for text, vector, norm in zip(unique, raw, norms, strict=True):
-            found[text] = vector / norm if np.isfinite(norm) and norm > 0 else None
-        with _cache_lock:
-            for text in unique:
-                _cache[text] = found[text]
-            while len(_cache) > CACHED_TEXTS:
-                _cache.popitem(last=False)
+    found = _recent.vectors(rows_of, lambda unique: _unit_rows(_load().encode(unique)))
     for text, rows in rows_of.items():
         vector = found[text]
         if vector is None:
@@ -188,7 +211,7 @@ def embed(texts: list[str]) -> Embedded:
 #: Contextual vectors of recently clustered texts, per process: the themes of three
 #: periods share most of their items, and a scheduled rerun finds most unchanged.
 CACHED_CONTEXT_TEXTS = 30_000
-_context_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+_recent_in_context = _Recent(CACHED_CONTEXT_TEXTS)
 
 
 def embed_in_context(texts: list[str]) -> np.ndarray:
@@ -201,25 +224,13 @@ def embed_in_context(texts: list[str]) -> np.ndarray:
     skips get a zero row (callers pass only items that have a stored vector)."""
     out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
     prepared = [prepare(text)[0] for text in texts]
-    missing: dict[str, None] = {}
-    with _cache_lock:
-        for text in prepared:
-            if text and text not in _context_cache:
-                missing.setdefault(text)
-    if missing:
-        unique = list(missing)
-        raw = _load_encoder().encode(unique)
-        norms = np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
-        with _cache_lock:
-            for text, vector in zip(unique, raw / norms, strict=True):
-                _context_cache[text] = vector.astype(np.float32)
-            while len(_context_cache) > CACHED_CONTEXT_TEXTS:
-                _context_cache.popitem(last=False)
-    with _cache_lock:
-        for i, text in enumerate(prepared):
-            vector = _context_cache.get(text) if text else None
-            if vector is not None:
-                out[i] = vector
+    found = _recent_in_context.vectors(
+        [text for text in prepared if text], lambda unique: _unit_rows(_load_encoder().encode(unique))
+    )
+    for i, text in enumerate(prepared):
+        vector = found.get(text) if text else None
+        if vector is not None:
+            out[i] = vector
     return out
 
 

@@ -74,12 +74,12 @@ def unlinked_items(workspace_id: int, start: datetime, end: datetime):
     return _open_items(workspace_id, start, end).filter(~Exists(linked))
 
 
-def _vectors_for(*, workspace_id: int, item_ids: list[int]) -> tuple[list[int], np.ndarray]:
+def theme_vectors(*, workspace_id: int, item_ids: list[int]) -> tuple[list[int], np.ndarray]:
     """The items that can be embedded (their stored vectors made first where missing or
     stale), with their contextual unit vectors (``embeddings.embed_in_context``); ids sorted."""
     if not item_ids:
         return [], np.zeros((0, DIMENSIONS), dtype=np.float32)
-    ids, _stored = vectors.item_vectors(workspace_id=workspace_id, item_ids=item_ids)
+    ids = vectors.items_with_vector(workspace_id=workspace_id, item_ids=item_ids)
     texts = dict(FeedbackItem.objects.filter(pk__in=ids).values_list("pk", "text"))
     ids = [pk for pk in ids if pk in texts]  # deleted since
     return ids, embeddings.embed_in_context([texts[pk] for pk in ids])
@@ -143,13 +143,13 @@ def themes_recompute(*, workspace_id: int, period_days: int = 30, now: datetime 
 
     candidates = unlinked_items(workspace_id, start, now + timedelta(microseconds=1))
     candidate_count = candidates.count()
-    ids, matrix = _vectors_for(workspace_id=workspace_id, item_ids=_recent_ids(candidates))
+    ids, matrix = theme_vectors(workspace_id=workspace_id, item_ids=_recent_ids(candidates))
     # The trend: open feedback (linked or not) of this period and of the one before.
-    _current_ids, current_matrix = _vectors_for(
+    _current_ids, current_matrix = theme_vectors(
         workspace_id=workspace_id,
         item_ids=_recent_ids(_open_items(workspace_id, start, now + timedelta(microseconds=1))),
     )
-    _before_ids, before_matrix = _vectors_for(
+    _before_ids, before_matrix = theme_vectors(
         workspace_id=workspace_id, item_ids=_recent_ids(_open_items(workspace_id, previous_start, start))
     )
 

@@ -78,7 +78,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from feedback import theme_services, themes, vectors
+    from feedback import theme_services, themes
     from feedback.models import FeedbackItem
     from productops.models import Workspace
 
@@ -108,7 +108,7 @@ def main() -> None:
 
     period = theme_services.unlinked_items(workspace.pk, now - timedelta(days=30), now)
     ids = sorted(period.values_list("pk", flat=True))
-    _, matrix = vectors.item_vectors(workspace_id=workspace.pk, item_ids=ids)
+    _, matrix = theme_services.theme_vectors(workspace_id=workspace.pk, item_ids=ids)
     started = time.perf_counter()
     clustering = themes.cluster(matrix)
     print(f"clustering alone (cold k-means, 3 restarts): {time.perf_counter() - started:.2f} s")

@@ -20,6 +20,7 @@ from productops.celery import app as celery_app
 from roadmap import services as roadmap_services
 from roadmap.models import Feature, ScorecardCriterion, ScoreState
 from tests.e2e.conftest import sign_in
+from tests.feedback.demo_themes import natural_themes
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -199,17 +200,17 @@ def test_submit_and_vote_on_the_public_board(page, demo):
 
 
 def test_a_theme_becomes_a_feature_with_every_item_linked_and_a_wrong_item_leaves_a_theme(page, demo):
-    from feedback.models import Theme, ThemeDismissal
+    from feedback.models import ThemeDismissal
 
     workspace = demo["workspace"]
-    calendar = Theme.objects.get(workspace=workspace, period_days=30, label="calendar, dates, deadlines")
-    offline = Theme.objects.get(workspace=workspace, period_days=30, label="offline")
+    natural = natural_themes(workspace)
+    calendar, offline, bulk = natural["calendar"], natural["offline"], natural["bulk editing"]
     members = set(calendar.members.values_list("item_id", flat=True))
     sign_in(page)
 
     page.goto("/w/demo/feedback/themes/")
-    assert page.get_by_role("heading", name="calendar, dates, deadlines").is_visible()
-    assert page.get_by_role("heading", name="select, dashboard").is_visible()
+    assert page.get_by_role("heading", name=calendar.label).is_visible()
+    assert page.get_by_role("heading", name=bulk.label).is_visible()
     wrong = page.locator(f"#theme-{offline.pk}").get_by_role(
         "button", name=re.compile("^Wrong theme for feedback #")
     )

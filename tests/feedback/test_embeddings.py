@@ -23,7 +23,7 @@ def no_network(monkeypatch):
 
 def test_the_bundled_model_loads_and_embeds_with_sockets_disabled(no_network, monkeypatch):
     monkeypatch.setattr(embeddings, "_model", None)  # load it again, here
-    monkeypatch.setattr(embeddings, "_cache", embeddings.OrderedDict())
+    monkeypatch.setattr(embeddings, "_recent", embeddings._Recent(embeddings.CACHED_TEXTS))
 
     result = embeddings.embed(["Export roadmap to PDF", "Can I download my roadmap as a PDF document?"])
 
@@ -55,7 +55,7 @@ def test_bad_input_is_embedded_or_skipped_with_a_reason():
 
 
 def test_the_same_text_many_times_is_embedded_once(monkeypatch):
-    monkeypatch.setattr(embeddings, "_cache", embeddings.OrderedDict())
+    monkeypatch.setattr(embeddings, "_recent", embeddings._Recent(embeddings.CACHED_TEXTS))
     calls = []
     model = embeddings._load()
     real = model.encode

@@ -103,6 +103,25 @@ def test_both_search_paths_find_the_nearest_rows(float_rows):
     assert (index.floats is None) == (float_rows == 0)
 
 
+def test_the_sign_prefilter_counts_each_rows_differing_signs():
+    # The words are stored word by word (vectors.VectorIndex.bits); across a growth too.
+    matrix, rows = _rows(1500)
+    index = vectors.VectorIndex(float_rows=0)
+    index.add(rows[:1100])
+    index.add(rows[1100:])
+    query = matrix[3]
+    signs = np.packbits(query > 0).view(np.uint64)
+
+    distance = index._hamming(signs)
+
+    stored = np.unpackbits(
+        np.frombuffer(b"".join(bytes(r[4]) for r in rows), np.uint8).reshape(1500, -1), axis=1
+    )
+    expected = (stored != np.unpackbits(np.packbits(query > 0))).sum(axis=1)
+    assert distance.tolist() == expected.tolist()
+    assert distance[3] == 0
+
+
 def test_a_search_excludes_the_query_itself_and_stops_at_the_floor():
     matrix, rows = _rows(50)
     index = vectors.VectorIndex()
