@@ -217,8 +217,8 @@ class VectorIndex:
     q: np.ndarray = field(default_factory=lambda: np.zeros((0, DIMENSIONS), dtype=np.int8))
     scales: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     # The sign bits word by word (``WORDS`` rows of ``capacity``): a query's Hamming distance
-    # is then four passes over contiguous words. Row by row (capacity × WORDS) the XOR and the
-    # sum over each row's four words cost 35 ms at 1,000,000 rows, against 7 ms.
+    # is then ``WORDS`` (six) passes over contiguous words. Row by row (capacity × WORDS), the
+    # XOR and the sum over each row's words made a search at 1,000,000 rows 66 ms, against 21.
     bits: np.ndarray = field(default_factory=lambda: np.zeros((WORDS, 0), dtype=np.uint64))
     floats: np.ndarray | None = None
     exact_rows: int = EXACT_ROWS
