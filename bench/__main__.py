@@ -16,6 +16,7 @@ SUITE = [
     "digests",
     "priority_recompute",
     "feedback_ingest",
+    "feedback_themes",
     "api_load",
 ]
 

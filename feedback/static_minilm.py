@@ -86,10 +86,10 @@ def table_file(folder: Path) -> Path:
     return folder / f"all-MiniLM-L6-v2-static-{key}.npy"
 
 
-def weighted_table(encoder: MiniLM | None = None) -> np.ndarray:
+def weighted_table(encoder: MiniLM | None = None, folder: Path | None = None) -> np.ndarray:
     """The distilled table with each row pre-multiplied by its weight: a text's vector is
-    one sum over its rows."""
-    encoder = encoder or MiniLM()
+    one sum over its rows. ``folder``: where the encoder's int8 graph is kept."""
+    encoder = encoder or MiniLM(folder=folder)
     return distil(encoder) * weights(encoder.words.shape[0])[:, None]
 
 
@@ -103,7 +103,7 @@ def load_table(folder: Path | None) -> np.ndarray:
         return np.load(path, mmap_mode="r")
     except (OSError, ValueError):
         pass  # not made yet, or unreadable: made again
-    table = weighted_table()
+    table = weighted_table(folder=folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         # Written aside, then renamed: a process reading it never sees half a file.

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -82,7 +83,8 @@ def theme_vectors(*, workspace_id: int, item_ids: list[int]) -> tuple[list[int],
     ids = vectors.items_with_vector(workspace_id=workspace_id, item_ids=item_ids)
     texts = dict(FeedbackItem.objects.filter(pk__in=ids).values_list("pk", "text"))
     ids = [pk for pk in ids if pk in texts]  # deleted since
-    return ids, embeddings.embed_in_context([texts[pk] for pk in ids])
+    threads = settings.FEEDBACK_THEMES_THREADS
+    return ids, embeddings.embed_in_context([texts[pk] for pk in ids], threads=threads)
 
 
 def _recent_ids(queryset) -> list[int]:
@@ -101,7 +103,7 @@ def _encode(matrix: np.ndarray) -> bytes:
 
 
 def theme_centroid(theme: Theme) -> np.ndarray:
-    """The theme's unit centroid (float32, 256)."""
+    """The theme's unit centroid (float32, ``DIMENSIONS``)."""
     return np.frombuffer(bytes(theme.centroid), dtype=np.float32).copy()
 
 

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -95,8 +95,23 @@ def _store(model: type, key: str, rows: list[tuple[int, int, str]]) -> int:
             _lock_inserts(model, workspace_id)
             mine = [v for v in vectors if v.workspace_id == workspace_id]
             model.objects.filter(**{f"{key}__in": [getattr(v, key) for v in mine]}).delete()
-            model.objects.bulk_create(mine)
+            _insert(model, mine)
     return len(todo)
+
+
+def _insert(model: type, rows: list) -> None:
+    """Insert these unsaved vectors (their ids are not read back). On PostgreSQL by COPY:
+    ``bulk_create`` spent 27-33 ms on 250 vectors, most of it spelling their bytes into the
+    statement's text, where COPY takes 4-5 ms (about a tenth of an import's check of 250 items)."""
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(rows)
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([getattr(row, f.attname) for f in fields])
 
 
 # The advisory lock's namespace (priority.recompute uses 0x5052): a workspace's vector

@@ -279,6 +279,12 @@ EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
 INVITATION_MAX_AGE = timedelta(days=env_int("INVITATION_MAX_AGE_DAYS", 7))
 
+# --- Feedback themes (feedback app) --------------------------------------------
+# Threads the themes recompute runs the encoder on (each batch on one core). Every six
+# hours, or on demand, it takes both cores of a 2-core box for ten seconds or so; 1 keeps it
+# on its worker's core and takes twice as long.
+FEEDBACK_THEMES_THREADS = max(1, env_int("FEEDBACK_THEMES_THREADS", 2))
+
 # --- Public feedback board (board app) ---------------------------------------
 # How long a magic sign-in link works.
 BOARD_MAGIC_LINK_MINUTES = env_int("BOARD_MAGIC_LINK_MINUTES", 30)

@@ -128,6 +128,53 @@ def test_batches_follow_each_other_until_the_end(workspace, monkeypatch):
     assert Delivery.objects.filter(recipient_ref=f"endpoint:{endpoint.pk}").count() == 7
 
 
+def test_without_webhooks_events_that_make_nothing_are_passed_by_id(
+    workspace, member, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(events, "SCAN", 5)
+    recorded = [
+        event_record(
+            workspace=workspace, kind=Event.Kind.FEEDBACK_CREATED, subject=workspace, payload={"n": n}
+        )[0]
+        for n in range(12)
+    ]
+    events.events_consume()  # the settings row, and the cursor at the end
+    CommsSettings.objects.filter(workspace=workspace).update(events_through_id=recorded[1].pk)
+
+    # Three to find the workspace; ten events in two scans of five, each: its savepoint and
+    # release, the locked cursor, the ids and kinds, the endpoints, the cursor moved (no
+    # event read whole); then a scan that finds none (savepoint, cursor, ids, release).
+    with django_assert_num_queries(3 + 2 * 6 + 4):
+        assert events.events_consume() == 10
+
+    assert CommsSettings.objects.get(workspace=workspace).events_through_id == recorded[-1].pk
+    assert rows() == []
+
+
+def test_a_batch_cuts_after_batch_events_to_read_whole():
+    heads = [(1, "feedback.created"), (2, "release.shipped"), (3, "feedback.created"), (4, "release.shipped")]
+
+    assert events._batch(heads, every_kind=False) == heads
+    assert events._batch(heads, every_kind=True) == heads
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(events, "BATCH", 1)
+        assert events._batch(heads, every_kind=False) == heads[:2]
+        assert events._batch(heads, every_kind=True) == heads[:1]
+
+
+def test_without_webhooks_one_event_read_whole_a_batch_still_handles_them_all(workspace, member, monkeypatch):
+    monkeypatch.setattr(events, "BATCH", 1)
+    event_record(workspace=workspace, kind=Event.Kind.FEEDBACK_CREATED, subject=workspace, payload={})
+    shipped_release(workspace, member)
+
+    # The feedback event and the feature's status change, then the release: two batches.
+    assert events.events_consume() == 3
+
+    assert CommsSettings.objects.get(workspace=workspace).events_through_id == Event.objects.latest("id").pk
+    assert [kind for _, _, kind in rows()] == [loop.LOOP_KIND, loop.LOOP_KIND]
+
+
 def test_a_new_workspace_without_events_needs_no_settings_row():
     WorkspaceFactory()
     assert events.events_consume() == 0

@@ -51,3 +51,38 @@ def test_int8_graph_keeps_every_vector_close_to_the_reference(reference):
     # average over) is the worst case seen, at 0.96.
     assert np.delete(cosines, -3).min() > 0.98
     assert cosines.min() > 0.95
+
+
+def test_batches_on_two_threads_give_the_same_vectors(reference):
+    texts, _ = reference
+    encoder = minilm.MiniLM(precision="int8")
+    many = texts * 3  # five batches of 32: both threads take several
+
+    alone = encoder.encode(many)
+    threaded = encoder.encode(many, threads=2)
+
+    assert np.array_equal(threaded, alone)
+
+
+def test_the_int8_graph_is_kept_in_its_folder_and_read_back(tmp_path, monkeypatch):
+    texts = ["Export roadmap to PDF", "Dark mode"]
+    made = minilm.MiniLM(precision="int8", folder=tmp_path)
+    kept = minilm.quantised_file(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [kept.name]
+
+    def quantise_again(model):
+        raise AssertionError("quantised again: the kept graph was not read")
+
+    monkeypatch.setattr(minilm, "_quantised", quantise_again)
+    read_back = minilm.MiniLM(precision="int8", folder=tmp_path)
+
+    assert np.array_equal(read_back.encode(texts), made.encode(texts))
+
+
+def test_an_unwritable_folder_still_gives_the_encoder(tmp_path):
+    folder = tmp_path / "models"
+    folder.write_text("a file where the folder should be")
+
+    encoder = minilm.MiniLM(precision="int8", folder=folder)
+
+    assert encoder.encode(["Dark mode"]).shape == (1, minilm.DIMENSIONS)

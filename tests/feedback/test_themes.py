@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from feedback import theme_selectors, theme_services, themes
-from feedback.embeddings import DIMENSIONS, embed, embed_in_context
+from feedback.embeddings import DIMENSIONS, embed_in_context
 from feedback.models import FeedbackItem, FeedbackLink, Theme, ThemeDismissal, ThemeMember, ThemeRun
 from productops.errors import Conflict, Forbidden, ValidationFailed
 from productops.models import AuditEvent, Role
@@ -126,7 +126,9 @@ def test_choose_k_grows_with_the_square_root_and_is_clamped():
 
 def test_cluster_finds_the_topics_and_is_deterministic():
     rows = synthetic(300)
-    vectors = embed([text for _, text in rows]).vectors
+    # The encoder's vectors, which themes cluster. The distilled table's averaged words put
+    # "dashboards" of three topics together on some CPUs (69 % pure on an AVX-512 VNNI one).
+    vectors = embed_in_context([text for _, text in rows])
     topics = np.array([topic for topic, _ in rows])
 
     first = themes.cluster(vectors)
@@ -147,7 +149,7 @@ def test_cluster_finds_the_topics_and_is_deterministic():
 
 
 def test_cluster_from_its_own_centroids_changes_nothing():
-    vectors = embed([text for _, text in synthetic(300)]).vectors
+    vectors = embed_in_context([text for _, text in synthetic(300)])
     first = themes.cluster(vectors)
 
     rerun = themes.cluster(vectors, previous_centroids=first.centroids)
