@@ -144,18 +144,20 @@ def _consume_workspace(workspace_id: int, *, now: datetime) -> int:
             if settings is None:
                 return handled
             # Ids and kinds first: without webhooks most events (an import's 100,000
-            # ``feedback.created``) make nothing, and only their ids are read, up to SCAN a
-            # batch (reading each event whole held a worker for 7.5 s of such an import).
+            # ``feedback.created``) make nothing, and only their ids and kinds are read, up
+            # to SCAN a batch (reading each event whole held a worker for 7.5 s of such an
+            # import). With webhooks every event is read whole, BATCH at a time.
+            context = _Context(settings)
+            scan = BATCH if context.endpoints else SCAN
             heads = list(
                 Event.objects.filter(workspace_id=workspace_id, id__gt=settings.events_through_id)
                 .order_by("id")
-                .values_list("id", "kind")[:SCAN]
+                .values_list("id", "kind")[:scan]
             )
             if not heads:
                 return handled
-            context = _Context(settings)
             batch = _batch(heads, every_kind=bool(context.endpoints))
-            more = len(batch) < len(heads) or len(heads) == SCAN
+            more = len(batch) < len(heads) or len(heads) == scan
             wanted = [pk for pk, kind in batch if context.endpoints or kind in ROW_MAKING_KINDS]
             read = {event.pk: event for event in Event.objects.filter(pk__in=wanted)} if wanted else {}
             through = settings.events_through_id

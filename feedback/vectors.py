@@ -109,9 +109,15 @@ def _insert(model: type, rows: list) -> None:
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+    # Through Django's cursor (its COPY is in the debug log and counted like a query) and
+    # its error wrapper (a timeout is django.db.OperationalError, as for any statement).
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
         for row in rows:
-            copy.write_row([getattr(row, f.attname) for f in fields])
+            copy.write_row([f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields])
 
 
 # The advisory lock's namespace (priority.recompute uses 0x5052): a workspace's vector

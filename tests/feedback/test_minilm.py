@@ -86,3 +86,27 @@ def test_an_unwritable_folder_still_gives_the_encoder(tmp_path):
     encoder = minilm.MiniLM(precision="int8", folder=folder)
 
     assert encoder.encode(["Dark mode"]).shape == (1, minilm.DIMENSIONS)
+
+
+def test_a_kept_graph_that_does_not_load_is_made_and_kept_again(tmp_path):
+    made = minilm.MiniLM(precision="int8", folder=tmp_path)
+    kept = minilm.quantised_file(tmp_path)
+    good = kept.read_bytes()
+    kept.write_bytes(good[: len(good) // 2])  # cut short
+
+    again = minilm.MiniLM(precision="int8", folder=tmp_path)
+
+    assert np.array_equal(again.encode(["Dark mode"]), made.encode(["Dark mode"]))
+    assert kept.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == [kept.name]  # no temporary file left
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(minilm.os, "fsync", full_disk)
+
+    minilm.keep_file(tmp_path / "graph.onnx", b"payload")
+
+    assert list(tmp_path.iterdir()) == []

@@ -583,3 +583,25 @@ def test_themes_are_read_only_in_the_admin(admin_client):
     assert admin_client.get(f"/admin/feedback/theme/{theme.pk}/change/").status_code == 200
     assert admin_client.get("/admin/feedback/theme/add/").status_code == 403
     assert admin_client.post(f"/admin/feedback/theme/{theme.pk}/delete/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_theme_vectors_run_the_encoder_on_the_configured_threads(workspace, settings, monkeypatch):
+    from feedback import embeddings
+
+    settings.FEEDBACK_THEMES_THREADS = 3
+    items = store(workspace, synthetic(4))
+    seen = []
+    real = embeddings.embed_in_context
+
+    def recording(texts, *, threads=1):
+        seen.append((len(texts), threads))
+        return real(texts, threads=threads)
+
+    monkeypatch.setattr(embeddings, "embed_in_context", recording)
+
+    ids, matrix = theme_services.theme_vectors(workspace_id=workspace.pk, item_ids=[i.pk for i in items])
+
+    assert seen == [(4, 3)]
+    assert ids == sorted(i.pk for i in items)
+    assert matrix.shape == (4, DIMENSIONS)

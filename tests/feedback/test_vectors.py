@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from feedback import embeddings, vectors
 from feedback.models import FeatureVector, FeedbackVector
@@ -38,6 +39,30 @@ def test_items_are_embedded_once_and_again_when_their_text_changes(workspace):
     assert vectors.items_embed(item_ids=[item.pk]) == 1
     second = FeedbackVector.objects.get(item=item)
     assert second.pk > first.pk  # replaced, never updated: the index reads it as new
+
+
+def test_a_stored_vector_holds_exactly_what_was_quantised(workspace):
+    # On PostgreSQL the rows go in by COPY: every column must come back as it was made.
+    item = FeedbackItemFactory(workspace=workspace, text="Export the roadmap to PDF")
+    empty = FeedbackItemFactory(workspace=workspace, text="   ")
+    before = timezone.now()
+
+    vectors.items_embed(item_ids=[item.pk, empty.pk])
+
+    stored = FeedbackVector.objects.get(item=item)
+    scale, int8, bits = embeddings.quantize(embeddings.embed([item.text]).vectors[0])
+    assert (stored.workspace_id, stored.model, stored.text_hash, stored.skip_reason) == (
+        workspace.pk,
+        embeddings.model_id(),
+        embeddings.text_hash(item.text),
+        "",
+    )
+    assert (stored.scale, bytes(stored.int8), bytes(stored.bits)) == (scale, int8, bits)
+    assert before <= stored.embedded_at <= timezone.now()
+    assert stored.embedded_at.tzinfo is not None
+    skipped = FeedbackVector.objects.get(item=empty)
+    assert (skipped.scale, bytes(skipped.int8), bytes(skipped.bits)) == (0.0, b"", b"")
+    assert skipped.skip_reason == "empty"
 
 
 def test_a_vector_of_another_model_is_rechecked(workspace):
